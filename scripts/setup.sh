@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs, idempotently, everything the build, the tests and the demo need on a fresh machine:
+# the wasm target, wasm-bindgen-cli at the lockfile's version, wasm-pack, geckodriver,
+# binaryen (wasm-opt) from npm, Chromium + ChromeDriver and Firefox ESR from Debian.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+# The wasm-bindgen version the lockfile pins (the CLI must match it exactly).
+bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
+}
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown \
+  || { log "adding wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+
+want=$(bindgen_version)
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" != "$want" ]; then
+  log "installing wasm-bindgen-cli $want (have: ${have:-none})"
+  cargo install wasm-bindgen-cli --version "$want" --locked --force
+fi
+
+command -v wasm-pack >/dev/null || { log "installing wasm-pack"; cargo install wasm-pack --version 0.15.1 --locked; }
+
+need_apt=()
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+command -v firefox-esr >/dev/null || command -v firefox >/dev/null || need_apt+=(firefox-esr)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+command -v geckodriver >/dev/null || { log "installing geckodriver"; cargo install geckodriver --version 0.37.1 --locked; }
+
+# Node tools (binaryen's wasm-opt, playwright-core) pinned in tools/package.json.
+if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package.json -nt tools/node_modules/.stamp ]; then
+  log "npm ci in tools/"
+  (cd tools && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+fi
+log "ready"

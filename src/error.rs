@@ -1,0 +1,133 @@
+//! Stable error codes and the error value that carries them to JavaScript.
+
+use wasm_bindgen::JsValue;
+
+/// Every failure the client reports has one of these codes. The strings are part of the public
+/// contract: integrators switch on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// An option is missing, of the wrong type or out of range.
+    InvalidOptions,
+    /// `container` is a selector that matches nothing.
+    ContainerNotFound,
+    /// The session URL is not `https:` (or `http:` on a loopback host).
+    UnsafeSessionUrl,
+    /// The proxy refused the token and no working `refreshToken` gave a better one.
+    Unauthorized,
+    /// The request failed before an answer arrived (offline, refused, timed out).
+    Network,
+    /// The proxy answered with an unexpected HTTP status.
+    ProxyError,
+    /// The proxy answered 2xx with a body that is not a session.
+    BadResponse,
+    /// The proxy answered 429.
+    RateLimited,
+    /// The proxy reported a status this client does not know.
+    UnknownStatus,
+    /// `timeoutMs` passed without a terminal status.
+    Timeout,
+    /// `destroy()` ended the verification before completion.
+    Destroyed,
+}
+
+impl Code {
+    /// The stable string exposed as `error.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidOptions => "INVALID_OPTIONS",
+            Code::ContainerNotFound => "CONTAINER_NOT_FOUND",
+            Code::UnsafeSessionUrl => "UNSAFE_SESSION_URL",
+            Code::Unauthorized => "UNAUTHORIZED",
+            Code::Network => "NETWORK",
+            Code::ProxyError => "PROXY_ERROR",
+            Code::BadResponse => "BAD_RESPONSE",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::UnknownStatus => "UNKNOWN_STATUS",
+            Code::Timeout => "TIMEOUT",
+            Code::Destroyed => "DESTROYED",
+        }
+    }
+}
+
+/// A failure with its stable code and a message for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KycError {
+    /// The stable code.
+    pub code: Code,
+    /// What happened, naming the option or the answer at fault. Never contains the token.
+    pub message: String,
+}
+
+impl KycError {
+    /// A new error.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        KycError { code, message: message.into() }
+    }
+
+    /// `INVALID_OPTIONS` naming the option.
+    pub fn option(name: &str, problem: &str) -> Self {
+        let mut m = String::with_capacity(name.len() + problem.len() + 1);
+        m.push_str(name);
+        m.push(' ');
+        m.push_str(problem);
+        KycError::new(Code::InvalidOptions, m)
+    }
+
+    /// A real JavaScript `Error` with `name = "KycError"`, `code`, and, when given, `retrying`.
+    pub fn to_js(&self, retrying: Option<bool>) -> JsValue {
+        let err = js_sys::Error::new(&self.message);
+        err.set_name("KycError");
+        let obj: &JsValue = err.as_ref();
+        set(obj, "code", &JsValue::from_str(self.code.as_str()));
+        if let Some(r) = retrying {
+            set(obj, "retrying", &JsValue::from_bool(r));
+        }
+        err.into()
+    }
+
+    /// The `detail` of a `gu1kyc:error` event: `{code, message, retrying}`.
+    pub fn to_detail(&self, retrying: bool) -> JsValue {
+        let obj = js_sys::Object::new();
+        set(&obj, "code", &JsValue::from_str(self.code.as_str()));
+        set(&obj, "message", &JsValue::from_str(&self.message));
+        set(&obj, "retrying", &JsValue::from_bool(retrying));
+        obj.into()
+    }
+}
+
+/// `Reflect.set` on an object we created; it cannot fail for plain objects and errors.
+pub(crate) fn set(target: &JsValue, key: &str, value: &JsValue) {
+    let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_documented_strings() {
+        let all = [
+            (Code::InvalidOptions, "INVALID_OPTIONS"),
+            (Code::ContainerNotFound, "CONTAINER_NOT_FOUND"),
+            (Code::UnsafeSessionUrl, "UNSAFE_SESSION_URL"),
+            (Code::Unauthorized, "UNAUTHORIZED"),
+            (Code::Network, "NETWORK"),
+            (Code::ProxyError, "PROXY_ERROR"),
+            (Code::BadResponse, "BAD_RESPONSE"),
+            (Code::RateLimited, "RATE_LIMITED"),
+            (Code::UnknownStatus, "UNKNOWN_STATUS"),
+            (Code::Timeout, "TIMEOUT"),
+            (Code::Destroyed, "DESTROYED"),
+        ];
+        for (code, s) in all {
+            assert_eq!(code.as_str(), s);
+        }
+    }
+
+    #[test]
+    fn option_errors_name_the_option() {
+        let e = KycError::option("pollIntervalMs", "must be a finite number");
+        assert_eq!(e.code, Code::InvalidOptions);
+        assert_eq!(e.message, "pollIntervalMs must be a finite number");
+    }
+}

@@ -1,0 +1,179 @@
+//! Browser client for gu1's hosted identity verification.
+//!
+//! `mount(options)` shows the hosted session in an iframe with the permissions it needs, polls
+//! the integrator's token-scoped proxy for the session's status, and reports the terminal status
+//! exactly once through a callback, a DOM event and the `completed` promise. The proxy's answer
+//! is the only source of truth; messages from the hosted page only make it ask sooner.
+//!
+//! ```js
+//! import init, { mount } from "gu1-kyc-web";
+//! await init();
+//! const v = mount({ container: "#kyc", statusUrl: "/kyc/status", token });
+//! const result = await v.completed; // { status: "approved", ... }
+//! ```
+//!
+//! The pure parts (status normalisation, schedule, option and URL policies, message parsing,
+//! permission filtering) are plain Rust and tested natively; the rest runs in the browser.
+
+#![deny(missing_debug_implementations)]
+
+mod error;
+mod events;
+mod frame;
+mod messages;
+mod options;
+mod poll;
+mod session;
+mod status;
+
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+
+pub use error::{Code, KycError};
+pub use frame::{filter_allow, DEFAULT_ALLOW, KNOWN_FEATURES};
+pub use options::{session_url_policy, UrlParts};
+pub use poll::{backoff_ms, next_interval, parse_retry_after};
+pub use status::{Kind, RawSession, Snapshot, Status};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** Where a session stands. Unknown strings from the proxy are carried through as they are. */
+export type Status =
+  | "none" | "pending" | "in_progress" | "in_review"
+  | "approved" | "rejected" | "cancelled" | "expired" | "abandoned"
+  | (string & {});
+
+/** Stable error codes, on `KycError.code`. */
+export type ErrorCode =
+  | "INVALID_OPTIONS" | "CONTAINER_NOT_FOUND" | "UNSAFE_SESSION_URL" | "UNAUTHORIZED"
+  | "NETWORK" | "PROXY_ERROR" | "BAD_RESPONSE" | "RATE_LIMITED" | "UNKNOWN_STATUS"
+  | "TIMEOUT" | "DESTROYED";
+
+/** The normalised view of the proxy's answer. */
+export interface Snapshot {
+  kind: "biometric" | "kyc" | null;
+  id: string | null;
+  entityId: string | null;
+  status: Status;
+  terminal: boolean;
+  sessionUrl: string | null;
+  iframeAllow: string | null;
+  rejectionCode: string | null;
+  rejectionMessage: string | null;
+  updatedAt: string | null;
+  completedAt: string | null;
+}
+
+/** The terminal snapshot `completed` resolves with. */
+export interface Result extends Snapshot {
+  terminal: true;
+}
+
+/** A real `Error` with a stable `code`. */
+export interface KycError extends Error {
+  name: "KycError";
+  code: ErrorCode;
+  /** On errors passed to `onError`: whether the client keeps going. */
+  retrying?: boolean;
+}
+
+/** `detail` of the `gu1kyc:error` DOM event. */
+export interface ErrorDetail {
+  code: ErrorCode;
+  message: string;
+  retrying: boolean;
+}
+
+/** `detail` of the `gu1kyc:ready` DOM event. */
+export interface ReadyDetail {
+  sessionUrl: string;
+}
+
+export interface MountOptions {
+  /** Element or CSS selector the iframe goes into; DOM events are dispatched on it. */
+  container: Element | string;
+  /** The token-scoped proxy's status endpoint (GET). Relative URLs resolve against the page. */
+  statusUrl: string;
+  /** Sent only as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Called on 401 for a new token; one retry per 401. */
+  refreshToken?: () => string | Promise<string>;
+  /** The hosted session URL when the page already has it; else taken from the first answer. */
+  sessionUrl?: string;
+  /** Override of the session's `iframeAllow` (known permission features only). */
+  allow?: string;
+  /** The proxy's cancel endpoint (POST), used by `cancel()`. */
+  cancelUrl?: string;
+  /** Base poll interval in ms (default 2000, 100..3600000). */
+  pollIntervalMs?: number;
+  /** Overall timeout in ms (default 1800000, 1000..86400000). */
+  timeoutMs?: number;
+  /** Per-request timeout in ms (default 10000, 100..120000). */
+  requestTimeoutMs?: number;
+  /** iframe title (default "Identity verification"). */
+  title?: string;
+  /** iframe height, a CSS length or pixels (default "700px"). */
+  height?: string | number;
+  onReady?: (detail: ReadyDetail) => void;
+  onStatus?: (snapshot: Snapshot) => void;
+  onComplete?: (result: Result) => void;
+  onError?: (error: KycError) => void;
+}
+
+declare global {
+  interface HTMLElementEventMap {
+    "gu1kyc:ready": CustomEvent<ReadyDetail>;
+    "gu1kyc:status": CustomEvent<Snapshot>;
+    "gu1kyc:complete": CustomEvent<Result>;
+    "gu1kyc:error": CustomEvent<ErrorDetail>;
+  }
+}
+"#;
+
+/// A running (or finished) verification, returned by `mount`.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Verification {
+    inner: Rc<session::Shared>,
+}
+
+#[wasm_bindgen]
+impl Verification {
+    /// Resolves once with the terminal snapshot; rejects with a `KycError` on a fatal error or
+    /// `DESTROYED` when destroyed first.
+    #[wasm_bindgen(getter, unchecked_return_type = "Promise<Result>")]
+    pub fn completed(&self) -> js_sys::Promise {
+        self.inner.completed()
+    }
+
+    /// The last snapshot, or `null` before the first answer.
+    #[wasm_bindgen(getter, unchecked_return_type = "Snapshot | null")]
+    pub fn status(&self) -> JsValue {
+        self.inner.status()
+    }
+
+    /// Polls now (unless the proxy asked for a pause).
+    pub fn refresh(&self) {
+        self.inner.refresh();
+    }
+
+    /// POSTs `cancelUrl`, then completes with the proxy's terminal status (`cancelled`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<Result>")]
+    pub fn cancel(&self) -> js_sys::Promise {
+        wasm_bindgen_futures::future_to_promise(self.inner.clone().cancel())
+    }
+
+    /// Removes the iframe, listeners, timers and in-flight requests. Synchronous, idempotent.
+    pub fn destroy(&self) {
+        self.inner.destroy();
+    }
+}
+
+/// Mounts a verification. Throws a `KycError` (`INVALID_OPTIONS`, `CONTAINER_NOT_FOUND`,
+/// `UNSAFE_SESSION_URL`) for bad options; everything later arrives as events.
+#[wasm_bindgen]
+pub fn mount(#[wasm_bindgen(unchecked_param_type = "MountOptions")] options: JsValue) -> Result<Verification, JsValue> {
+    let opts = options::Options::read(&options).map_err(|e| e.to_js(None))?;
+    Ok(Verification { inner: session::mount(opts) })
+}
