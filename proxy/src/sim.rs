@@ -1,0 +1,503 @@
+//! An in-memory gu1: biometric sessions and KYC validations following the documented
+//! lifecycle, plus what tests need to script it (next statuses, faults, a request log).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::token::Kind;
+
+/// The permissions gu1 documents for the hosted capture iframe.
+pub const IFRAME_ALLOW: &str = "camera; microphone; fullscreen; autoplay; encrypted-media";
+
+/// Statuses that can still change (and can be cancelled).
+pub fn is_active(kind: Kind, status: &str) -> bool {
+    match kind {
+        Kind::Biometric => matches!(status, "pending" | "in_progress"),
+        Kind::Kyc => matches!(status, "pending" | "in_progress" | "in_review"),
+    }
+}
+
+/// One biometric session or KYC validation, in gu1's shape.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub kind: Kind,
+    pub id: String,
+    pub entity_id: String,
+    pub status: String,
+    pub hosted_url: String,
+    pub rejection_code: Option<String>,
+    pub rejection_message: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub completed_at: Option<String>,
+    pub expires: Instant,
+    pub expires_at: String,
+    pub is_current: bool,
+}
+
+impl Record {
+    /// The full object as gu1 returns it (including fields the proxy never forwards).
+    pub fn to_gu1(&self) -> Value {
+        let active = is_active(self.kind, &self.status);
+        match self.kind {
+            Kind::Biometric => json!({
+                "id": self.id, "entityId": self.entity_id, "organizationId": "org_sim",
+                "status": self.status, "mode": "face_match",
+                "sessionUrl": if active { Some(&self.hosted_url) } else { None },
+                "hostedSessionId": format!("hosted_{}", self.id), "iframeAllow": IFRAME_ALLOW,
+                "rejectionCode": self.rejection_code, "rejectionMessage": self.rejection_message,
+                "decision": {"faceMatch": {"score": 0.97}},
+                "createdAt": self.created_at, "updatedAt": self.updated_at, "completedAt": self.completed_at,
+            }),
+            Kind::Kyc => json!({
+                "id": self.id, "entityId": self.entity_id, "organizationId": "org_sim",
+                "sessionId": format!("prov_{}", self.id), "status": self.status, "provider": "sim",
+                "providerSessionUrl": if active { Some(&self.hosted_url) } else { None },
+                "isCurrent": self.is_current, "iframeAllow": IFRAME_ALLOW,
+                "rejectionCode": self.rejection_code, "rejectionMessage": self.rejection_message,
+                "extractedData": {"firstName": "Ada", "lastName": "Lovelace", "documentNumber": "X1234567"},
+                "decision": {"idVerification": {"status": "Approved"}},
+                "createdAt": self.created_at, "updatedAt": self.updated_at,
+                "completedAt": self.completed_at, "expiresAt": self.expires_at,
+            }),
+        }
+    }
+}
+
+/// A scripted change, applied to the entity's current record on its next status read.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub status: Option<String>,
+    pub rejection_code: Option<String>,
+    pub rejection_message: Option<String>,
+    /// Replaces the hosted URL (tests of a URL changing mid-flow).
+    pub session_url: Option<String>,
+}
+
+/// A fault served instead of (or before) the real answer.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fault {
+    /// Which endpoint it applies to: `"status"` (default), `"cancel"`, `"start"`.
+    pub endpoint: Option<String>,
+    /// Wait this long before answering.
+    pub delay_ms: Option<u64>,
+    /// Answer with this HTTP status (default: the real answer, after the delay).
+    pub status: Option<u16>,
+    /// `Retry-After` header value.
+    pub retry_after: Option<String>,
+    /// Raw body to send instead of the real one.
+    pub body: Option<String>,
+    /// A body of this many bytes (a JSON string padded with `a`).
+    pub body_size: Option<usize>,
+    /// `Content-Type` of the raw body (default `application/json`).
+    pub content_type: Option<String>,
+    /// How many requests this fault applies to (default 1).
+    pub count: Option<u32>,
+}
+
+/// One proxy request, as tests read it back.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub endpoint: String,
+    pub method: String,
+    /// Milliseconds since the simulator started.
+    pub at_ms: u64,
+    pub authorized: bool,
+    pub status: u16,
+    /// The raw query string; the token must never appear in it.
+    pub query: String,
+}
+
+#[derive(Debug, Default)]
+struct Entity {
+    kind: Option<Kind>,
+    records: Vec<String>,
+    script: VecDeque<Step>,
+    faults: VecDeque<Fault>,
+    log: Vec<LogEntry>,
+}
+
+/// Why a simulated gu1 call failed, as gu1 reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gu1Error {
+    pub http: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub active_session_id: Option<String>,
+}
+
+impl Gu1Error {
+    fn new(http: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Gu1Error { http, code, message: message.into(), active_session_id: None }
+    }
+
+    /// gu1's error body.
+    pub fn body(&self) -> Value {
+        let mut v = json!({"code": self.code, "message": self.message});
+        if let Some(id) = &self.active_session_id {
+            v["activeSessionId"] = json!(id);
+        }
+        v
+    }
+}
+
+/// The simulator's state.
+#[derive(Debug)]
+pub struct Simulator {
+    started: Instant,
+    hosted_origin: String,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: u64,
+    records: HashMap<String, Record>,
+    entities: HashMap<String, Entity>,
+}
+
+fn timestamp(offset: Duration) -> String {
+    let secs = crate::token::unix_now() + offset.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil from days (proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
+}
+
+impl Simulator {
+    /// A simulator whose hosted capture pages live at `hosted_origin`.
+    pub fn new(hosted_origin: impl Into<String>) -> Self {
+        Simulator { started: Instant::now(), hosted_origin: hosted_origin.into(), inner: Mutex::new(Inner::default()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates an entity (a person with approved KYC) and returns its id.
+    pub fn create_entity(&self, kind: Kind) -> String {
+        let mut inner = self.lock();
+        inner.next_id += 1;
+        let id = format!("ent_{:06}_{}", inner.next_id, nonce());
+        inner.entities.insert(id.clone(), Entity { kind: Some(kind), ..Entity::default() });
+        id
+    }
+
+    /// Whether the entity exists.
+    pub fn has_entity(&self, entity_id: &str) -> bool {
+        self.lock().entities.contains_key(entity_id)
+    }
+
+    /// `POST /api/kyc/biometric/sessions` or `POST /api/kyc/validations`: one active session per
+    /// entity; another create while one is active is 409 `ACTIVE_SESSION_EXISTS` (biometric).
+    pub fn create(&self, kind: Kind, entity_id: &str, ttl: Duration) -> Result<Record, Gu1Error> {
+        let mut inner = self.lock();
+        let Inner { next_id, records, entities } = &mut *inner;
+        let Some(entity) = entities.get_mut(entity_id) else {
+            return Err(Gu1Error::new(404, "ENTITY_NOT_FOUND", "entity not found"));
+        };
+        let active = entity
+            .records
+            .iter()
+            .rev()
+            .filter_map(|id| records.get(id))
+            .find(|r| r.kind == kind && is_active(kind, &r.status))
+            .map(|r| r.id.clone());
+        if let (Kind::Biometric, Some(active)) = (kind, active) {
+            let mut e = Gu1Error::new(409, "ACTIVE_SESSION_EXISTS", "an active session exists for this entity");
+            e.active_session_id = Some(active);
+            return Err(e);
+        }
+        // A new validation demotes the previous current one.
+        for id in &entity.records {
+            if let Some(r) = records.get_mut(id) {
+                if r.kind == kind {
+                    r.is_current = false;
+                }
+            }
+        }
+        *next_id += 1;
+        let prefix = if kind == Kind::Biometric { "bio" } else { "kyc" };
+        let id = format!("{prefix}_{:06}_{}", next_id, nonce());
+        let now = timestamp(Duration::ZERO);
+        let record = Record {
+            kind,
+            id: id.clone(),
+            entity_id: entity_id.to_owned(),
+            status: "pending".into(),
+            hosted_url: format!("{}/session/{id}", self.hosted_origin),
+            rejection_code: None,
+            rejection_message: None,
+            created_at: now.clone(),
+            updated_at: now,
+            completed_at: None,
+            expires: Instant::now() + ttl,
+            expires_at: timestamp(ttl),
+            is_current: true,
+        };
+        entity.records.push(id.clone());
+        records.insert(id, record.clone());
+        Ok(record)
+    }
+
+    fn expire(record: &mut Record) {
+        if is_active(record.kind, &record.status) && Instant::now() >= record.expires {
+            Self::set_status(record, "expired");
+        }
+    }
+
+    fn set_status(record: &mut Record, status: &str) {
+        record.status = status.to_owned();
+        record.updated_at = timestamp(Duration::ZERO);
+        if !is_active(record.kind, status) && record.completed_at.is_none() {
+            record.completed_at = Some(record.updated_at.clone());
+        }
+    }
+
+    /// The session by id, for its entity only.
+    pub fn get(&self, entity_id: &str, id: &str) -> Result<Record, Gu1Error> {
+        let mut inner = self.lock();
+        let Some(r) = inner.records.get_mut(id).filter(|r| r.entity_id == entity_id) else {
+            return Err(Gu1Error::new(404, "NOT_FOUND", "session not found"));
+        };
+        Self::expire(r);
+        Ok(r.clone())
+    }
+
+    /// The entity's current session of `kind`: the latest created one (biometric) or the one
+    /// marked current (KYC).
+    pub fn current(&self, entity_id: &str, kind: Kind) -> Option<Record> {
+        let mut inner = self.lock();
+        let Inner { records, entities, .. } = &mut *inner;
+        let entity = entities.get(entity_id)?;
+        let id = entity
+            .records
+            .iter()
+            .rev()
+            .find(|id| records.get(*id).is_some_and(|r| r.kind == kind && (kind == Kind::Biometric || r.is_current)))?;
+        let r = records.get_mut(id)?;
+        Self::expire(r);
+        Some(r.clone())
+    }
+
+    /// Applies the next scripted step, if any, to the entity's current record.
+    pub fn advance(&self, entity_id: &str, kind: Kind) {
+        let step = {
+            let mut inner = self.lock();
+            let Some(entity) = inner.entities.get_mut(entity_id) else { return };
+            // The last step sticks: it is applied again on later reads (a no-op).
+            if entity.script.len() > 1 { entity.script.pop_front() } else { entity.script.front().cloned() }
+        };
+        if let Some(step) = step {
+            let _ = self.apply(entity_id, kind, &step);
+        }
+    }
+
+    /// Applies a step now to the entity's current record.
+    pub fn apply(&self, entity_id: &str, kind: Kind, step: &Step) -> Option<Record> {
+        let current = self.current(entity_id, kind)?;
+        let mut inner = self.lock();
+        let r = inner.records.get_mut(&current.id)?;
+        if let Some(s) = &step.status {
+            if s != &r.status {
+                Self::set_status(r, s);
+            }
+        }
+        if step.rejection_code.is_some() {
+            r.rejection_code = step.rejection_code.clone();
+        }
+        if step.rejection_message.is_some() {
+            r.rejection_message = step.rejection_message.clone();
+        }
+        if let Some(u) = &step.session_url {
+            r.hosted_url = u.clone();
+        }
+        Some(r.clone())
+    }
+
+    /// The hosted page's decision (Approve / Reject / Abandon) for session `id`.
+    pub fn decide(&self, id: &str, decision: &str) -> Option<Record> {
+        let mut inner = self.lock();
+        let r = inner.records.get_mut(id)?;
+        Self::expire(r);
+        if !is_active(r.kind, &r.status) {
+            return Some(r.clone());
+        }
+        match decision {
+            "start" => {
+                if r.status == "pending" {
+                    Self::set_status(r, "in_progress");
+                }
+            }
+            "approve" => Self::set_status(r, "approved"),
+            "reject" => {
+                r.rejection_code = Some("FACE_MATCH_SCORE_LOW".into());
+                r.rejection_message = Some("The face did not match the reference portrait.".into());
+                Self::set_status(r, "rejected");
+            }
+            "abandon" => Self::set_status(r, "abandoned"),
+            _ => return None,
+        }
+        Some(r.clone())
+    }
+
+    /// Cancels an active session; terminal sessions are refused.
+    pub fn cancel(&self, entity_id: &str, id: &str) -> Result<Record, Gu1Error> {
+        let mut inner = self.lock();
+        let Some(r) = inner.records.get_mut(id).filter(|r| r.entity_id == entity_id) else {
+            return Err(Gu1Error::new(404, "NOT_FOUND", "session not found"));
+        };
+        Self::expire(r);
+        if !is_active(r.kind, &r.status) {
+            return Err(Gu1Error::new(409, "SESSION_TERMINAL", format!("the session is already {}", r.status)));
+        }
+        Self::set_status(r, "cancelled");
+        r.is_current = r.kind == Kind::Biometric;
+        Ok(r.clone())
+    }
+
+    /// The record's hosted URL for a session id (hosted pages look themselves up).
+    pub fn record(&self, id: &str) -> Option<Record> {
+        self.lock().records.get(id).cloned()
+    }
+
+    /// Replaces the script of an entity.
+    pub fn script(&self, entity_id: &str, steps: Vec<Step>) -> bool {
+        let mut inner = self.lock();
+        let Some(e) = inner.entities.get_mut(entity_id) else { return false };
+        e.script = steps.into();
+        true
+    }
+
+    /// Appends faults for an entity.
+    pub fn faults(&self, entity_id: &str, faults: Vec<Fault>) -> bool {
+        let mut inner = self.lock();
+        let Some(e) = inner.entities.get_mut(entity_id) else { return false };
+        for f in faults {
+            for _ in 0..f.count.unwrap_or(1).clamp(1, 10_000) {
+                e.faults.push_back(f.clone());
+            }
+        }
+        true
+    }
+
+    /// Takes the next fault for `endpoint`, if the first queued one applies to it.
+    pub fn take_fault(&self, entity_id: &str, endpoint: &str) -> Option<Fault> {
+        let mut inner = self.lock();
+        let e = inner.entities.get_mut(entity_id)?;
+        let pos = e.faults.iter().position(|f| f.endpoint.as_deref().unwrap_or("status") == endpoint)?;
+        e.faults.remove(pos)
+    }
+
+    /// Records a proxy request.
+    pub fn log(&self, entity_id: &str, endpoint: &str, method: &str, authorized: bool, status: u16, query: &str) {
+        let at_ms = self.started.elapsed().as_millis() as u64;
+        let mut inner = self.lock();
+        if let Some(e) = inner.entities.get_mut(entity_id) {
+            if e.log.len() < 100_000 {
+                e.log.push(LogEntry {
+                    endpoint: endpoint.to_owned(),
+                    method: method.to_owned(),
+                    at_ms,
+                    authorized,
+                    status,
+                    query: query.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// The request log of an entity.
+    pub fn requests(&self, entity_id: &str) -> Option<Vec<LogEntry>> {
+        self.lock().entities.get(entity_id).map(|e| e.log.clone())
+    }
+
+    /// The kind an entity was created for.
+    pub fn entity_kind(&self, entity_id: &str) -> Option<Kind> {
+        self.lock().entities.get(entity_id).and_then(|e| e.kind)
+    }
+
+    /// Milliseconds since start (the log's clock).
+    pub fn clock_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// A short random suffix so ids from two simulator runs never collide.
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    format!("{:08x}", h.finish() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_active_biometric_session_per_entity() {
+        let sim = Simulator::new("http://127.0.0.1:1");
+        let e = sim.create_entity(Kind::Biometric);
+        let first = sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap();
+        let err = sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap_err();
+        assert_eq!((err.http, err.code), (409, "ACTIVE_SESSION_EXISTS"));
+        assert_eq!(err.active_session_id.as_deref(), Some(first.id.as_str()));
+        sim.cancel(&e, &first.id).unwrap();
+        assert_eq!(sim.cancel(&e, &first.id).unwrap_err().http, 409);
+        let second = sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap();
+        assert_eq!(sim.current(&e, Kind::Biometric).unwrap().id, second.id);
+    }
+
+    #[test]
+    fn lifecycle_and_expiry() {
+        let sim = Simulator::new("http://127.0.0.1:1");
+        let e = sim.create_entity(Kind::Kyc);
+        assert!(sim.current(&e, Kind::Kyc).is_none());
+        let r = sim.create(Kind::Kyc, &e, Duration::ZERO).unwrap();
+        assert_eq!(sim.get(&e, &r.id).unwrap().status, "expired");
+        assert!(sim.get("other", &r.id).is_err());
+        let r = sim.create(Kind::Kyc, &e, Duration::from_secs(60)).unwrap();
+        assert_eq!(sim.decide(&r.id, "reject").unwrap().rejection_code.as_deref(), Some("FACE_MATCH_SCORE_LOW"));
+        let v = sim.get(&e, &r.id).unwrap().to_gu1();
+        assert_eq!(v["status"], "rejected");
+        assert!(v["providerSessionUrl"].is_null());
+        assert!(v["completedAt"].is_string());
+    }
+
+    #[test]
+    fn script_steps_apply_in_order_and_the_last_sticks() {
+        let sim = Simulator::new("http://127.0.0.1:1");
+        let e = sim.create_entity(Kind::Biometric);
+        sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap();
+        let step = |s: &str| Step { status: Some(s.into()), ..Step::default() };
+        sim.script(&e, vec![step("in_progress"), step("approved")]);
+        sim.advance(&e, Kind::Biometric);
+        assert_eq!(sim.current(&e, Kind::Biometric).unwrap().status, "in_progress");
+        sim.advance(&e, Kind::Biometric);
+        sim.advance(&e, Kind::Biometric);
+        assert_eq!(sim.current(&e, Kind::Biometric).unwrap().status, "approved");
+    }
+
+    #[test]
+    fn timestamps_are_iso() {
+        let t = timestamp(Duration::ZERO);
+        assert_eq!(t.len(), 20);
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}
