@@ -1,0 +1,874 @@
+//! Browser suites: real iframes, real fetches to the running simulator over HTTP on 127.0.0.1.
+//! Run by `scripts/test.sh` in headless Chromium and Firefox.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use gu1_kyc_web::mount;
+use support::*;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const APPROVE_SOON: &str = r#"{"script":[{"status":"pending"},{"status":"in_progress"},{"status":"approved"}]}"#;
+
+// ---------------------------------------------------------------------------------------------
+// Options checked by mount (synchronous throws)
+
+fn base_options(rec: &Rec) -> JsValue {
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| js_sys::Reflect::set(&o, &k.into(), &v).unwrap();
+    set("container", rec.container().into());
+    set("statusUrl", "http://127.0.0.1:1/kyc/status".into());
+    set("token", "t".into());
+    o.into()
+}
+
+fn with(o: &JsValue, key: &str, value: JsValue) -> JsValue {
+    let c = js_sys::Object::assign(&js_sys::Object::new(), o.unchecked_ref());
+    js_sys::Reflect::set(&c, &key.into(), &value).unwrap();
+    c.into()
+}
+
+use wasm_bindgen::JsCast;
+
+fn assert_refused(opts: JsValue, code: &str, names: &str) {
+    let e = mount_error(opts);
+    assert!(is_error(&e), "mount must throw a real Error");
+    assert_eq!(s(&e, "code"), code, "{}", s(&e, "message"));
+    assert_eq!(s(&e, "name"), "KycError");
+    let msg = s(&e, "message");
+    assert!(msg.contains(names), "message {msg:?} should name {names}");
+    assert_eq!(all_iframes(), 0, "nothing may be mounted for refused options");
+}
+
+#[wasm_bindgen_test]
+fn refuses_missing_or_invalid_container() {
+    let rec = Rec::new();
+    let o = base_options(&rec);
+    assert_refused(with(&o, "container", JsValue::UNDEFINED), "INVALID_OPTIONS", "container");
+    assert_refused(with(&o, "container", JsValue::from(42)), "INVALID_OPTIONS", "container");
+    assert_refused(with(&o, "container", "".into()), "INVALID_OPTIONS", "container");
+    assert_refused(with(&o, "container", "[[[".into()), "INVALID_OPTIONS", "container");
+    assert_refused(with(&o, "container", "#no-such-element".into()), "CONTAINER_NOT_FOUND", "#no-such-element");
+    assert_refused(JsValue::NULL, "INVALID_OPTIONS", "options");
+    assert_refused("#kyc".into(), "INVALID_OPTIONS", "options");
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+fn refuses_bad_status_url_and_token() {
+    let rec = Rec::new();
+    let o = base_options(&rec);
+    assert_refused(with(&o, "statusUrl", JsValue::UNDEFINED), "INVALID_OPTIONS", "statusUrl");
+    assert_refused(with(&o, "statusUrl", JsValue::from(7)), "INVALID_OPTIONS", "statusUrl");
+    assert_refused(with(&o, "statusUrl", "javascript:alert(1)".into()), "INVALID_OPTIONS", "statusUrl");
+    assert_refused(with(&o, "statusUrl", "data:text/plain,x".into()), "INVALID_OPTIONS", "statusUrl");
+    assert_refused(with(&o, "statusUrl", "http://user:pw@127.0.0.1/s".into()), "INVALID_OPTIONS", "statusUrl");
+    assert_refused(with(&o, "token", JsValue::from(12)), "INVALID_OPTIONS", "token");
+    assert_refused(with(&o, "token", "".into()), "INVALID_OPTIONS", "token");
+    assert_refused(with(&o, "cancelUrl", "javascript:void 0".into()), "INVALID_OPTIONS", "cancelUrl");
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+fn refuses_bad_numbers() {
+    let rec = Rec::new();
+    let o = base_options(&rec);
+    for key in ["pollIntervalMs", "timeoutMs", "requestTimeoutMs"] {
+        for bad in [JsValue::from(-1), JsValue::from(0), JsValue::from(f64::NAN), JsValue::from(1e12), JsValue::from(f64::INFINITY), "1000".into()] {
+            assert_refused(with(&o, key, bad), "INVALID_OPTIONS", key);
+        }
+    }
+    assert_refused(with(&o, "height", JsValue::from(-3)), "INVALID_OPTIONS", "height");
+    assert_refused(with(&o, "height", "1px; background: red".into()), "INVALID_OPTIONS", "height");
+    assert_refused(with(&o, "title", "  ".into()), "INVALID_OPTIONS", "title");
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+fn refuses_unsafe_session_urls() {
+    let rec = Rec::new();
+    let o = base_options(&rec);
+    for bad in [
+        "javascript:alert(1)",
+        "data:text/html,<p>x</p>",
+        "blob:https://a.example/1",
+        "file:///etc/passwd",
+        "/relative/path",
+        "http://verify.example/s/1",
+        "https://user:pass@verify.example/s",
+        "https://",
+        "not a url",
+    ] {
+        assert_refused(with(&o, "sessionUrl", bad.into()), "UNSAFE_SESSION_URL", "sessionUrl");
+    }
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+fn refuses_unknown_permissions_and_non_function_callbacks() {
+    let rec = Rec::new();
+    let o = base_options(&rec);
+    assert_refused(with(&o, "allow", "camera; usb".into()), "INVALID_OPTIONS", "usb");
+    assert_refused(with(&o, "allow", "payment".into()), "INVALID_OPTIONS", "allow");
+    for cb in ["onReady", "onStatus", "onComplete", "onError", "refreshToken"] {
+        assert_refused(with(&o, cb, "not a function".into()), "INVALID_OPTIONS", cb);
+    }
+    rec.done_without();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The iframe
+
+#[wasm_bindgen_test]
+async fn mounts_the_session_url_at_once_with_permissions_and_size() {
+    let sim = Sim::new(r#"{}"#).await;
+    let rec = Rec::new();
+    let url = sim.session_url();
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","height":"640px","title":"Check it's you"}}"#));
+    let f = rec.iframe().expect("iframe mounted synchronously when sessionUrl is given");
+    assert_eq!(f.src(), url);
+    assert_eq!(f.get_attribute("allow").unwrap(), "camera; microphone; fullscreen; autoplay; encrypted-media");
+    assert_eq!(f.title(), "Check it's you");
+    assert_eq!(f.get_attribute("referrerpolicy").unwrap(), "strict-origin-when-cross-origin");
+    assert_eq!(f.style().get_property_value("height").unwrap(), "640px");
+    assert_eq!(f.style().get_property_value("width").unwrap(), "100%");
+    assert!(rec.wait("gu1kyc:ready", 1, 5_000).await, "ready after the iframe loads");
+    assert_eq!(s(&get(&rec.last("gu1kyc:ready"), "detail"), "sessionUrl"), url);
+    assert_eq!(rec.calls("ready"), 1);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn takes_the_session_url_and_allow_from_the_first_answer() {
+    let sim = Sim::new(r#"{}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    assert_eq!(rec.iframes(), 0, "no URL yet");
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    let f = rec.iframe().expect("iframe from sessionUrl of the answer");
+    assert_eq!(f.src(), sim.session_url());
+    assert_eq!(f.get_attribute("allow").unwrap(), "camera; microphone; fullscreen; autoplay; encrypted-media");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn allow_option_overrides_the_session() {
+    let sim = Sim::new(r#"{}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"allow":"camera *; microphone; camera"}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    assert_eq!(rec.iframe().unwrap().get_attribute("allow").unwrap(), "camera; microphone");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn session_url_changing_mid_flow_repoints_the_iframe() {
+    let sim = Sim::new(r#"{}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    let moved = format!("{}/session/{}?moved=1", sim.hosted_origin(), s(&sim.raw, "id"));
+    sim.set(&format!(r#"{{"status":"in_progress","sessionUrl":"{moved}"}}"#)).await;
+    assert!(rec.wait("gu1kyc:status", 2, 5_000).await);
+    sleep(150).await;
+    assert_eq!(rec.iframe().unwrap().src(), moved);
+    assert_eq!(rec.iframes(), 1);
+    rec.done(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status paths
+
+async fn run_to_end(script: &str, expect_status: &str) -> (Rec, Settled, Sim) {
+    let sim = Sim::new(script).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    let r = settle(&v.completed(), 8_000).await;
+    assert_eq!(r.state, "resolved", "completed must resolve; errors: {:?}", rec.errors());
+    assert_eq!(r.status(), expect_status);
+    assert_eq!(get(&r.value, "terminal"), JsValue::TRUE);
+    assert_eq!(rec.count("gu1kyc:complete"), 1);
+    assert_eq!(rec.calls("complete"), 1);
+    assert_eq!(rec.iframes(), 0, "iframe removed on completion");
+    v.destroy();
+    (rec, r, sim)
+}
+
+#[wasm_bindgen_test]
+async fn approved_after_in_progress() {
+    let (rec, r, _sim) = run_to_end(APPROVE_SOON, "approved").await;
+    assert_eq!(rec.statuses(), vec!["pending", "in_progress", "approved"]);
+    assert_eq!(s(&r.value, "kind"), "biometric");
+    assert_eq!(keys(&r.value), "completedAt,entityId,id,iframeAllow,kind,rejectionCode,rejectionMessage,sessionUrl,status,terminal,updatedAt");
+    assert!(get(&r.value, "completedAt").is_string());
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn rejected_carries_the_rejection_code() {
+    let (rec, r, _) = run_to_end(
+        r#"{"script":[{"status":"in_progress"},{"status":"rejected","rejectionCode":"FACE_MATCH_SCORE_LOW","rejectionMessage":"low"}]}"#,
+        "rejected",
+    )
+    .await;
+    assert_eq!(s(&r.value, "rejectionCode"), "FACE_MATCH_SCORE_LOW");
+    assert_eq!(s(&r.value, "rejectionMessage"), "low");
+    let detail = get(&rec.last("gu1kyc:complete"), "detail");
+    assert_eq!(s(&detail, "rejectionCode"), "FACE_MATCH_SCORE_LOW");
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn cancelled_by_gu1() {
+    let (rec, _, _) = run_to_end(r#"{"script":[{"status":"pending"},{"status":"cancelled"}]}"#, "cancelled").await;
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn expired_when_the_session_lifetime_runs_out() {
+    let (rec, _, _) = run_to_end(r#"{"ttlSecs":1}"#, "expired").await;
+    assert_eq!(rec.statuses().first().map(String::as_str), Some("pending"));
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn abandoned() {
+    let (rec, _, _) = run_to_end(r#"{"script":[{"status":"in_progress"},{"status":"abandoned"}]}"#, "abandoned").await;
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn in_review_then_approved() {
+    let (rec, _, _) = run_to_end(
+        r#"{"kind":"kyc","script":[{"status":"in_progress"},{"status":"in_review"},{"status":"in_review"},{"status":"approved"}]}"#,
+        "approved",
+    )
+    .await;
+    assert_eq!(rec.statuses(), vec!["in_progress", "in_review", "approved"]);
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn null_then_a_session() {
+    let sim = Sim::new(r#"{"start":false}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    assert_eq!(rec.statuses(), vec!["none"]);
+    let st = v.status();
+    assert_eq!(s(&st, "status"), "none");
+    assert!(get(&st, "kind").is_null());
+    assert_eq!(rec.iframes(), 0);
+    assert!(rec.errors().is_empty(), "null is not a failure: {:?}", rec.errors());
+    sim.start().await;
+    assert!(rec.wait("gu1kyc:status", 2, 5_000).await);
+    assert_eq!(rec.statuses(), vec!["none", "pending"]);
+    assert_eq!(rec.iframes(), 1);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn kyc_404_not_found_is_no_session_yet() {
+    let sim = Sim::new(r#"{"kind":"kyc","start":false}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    assert!(sim.wait_requests("status", 3, 5_000).await);
+    assert_eq!(rec.statuses(), vec!["none"]);
+    assert!(rec.errors().is_empty(), "{:?}", rec.errors());
+    sim.start().await;
+    assert!(rec.wait("gu1kyc:status", 2, 5_000).await);
+    let st = v.status();
+    assert_eq!(s(&st, "kind"), "kyc");
+    assert_eq!(s(&st, "status"), "pending");
+    assert_eq!(rec.iframe().unwrap().src(), s(&st, "sessionUrl"), "providerSessionUrl is mounted");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn unknown_status_is_carried_and_reported_once() {
+    let sim = Sim::new(r#"{"script":[{"status":"Resubmitted"},{"status":"Resubmitted"},{"status":"Resubmitted"},{"status":"approved"}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(rec.statuses(), vec!["Resubmitted", "approved"]);
+    assert_eq!(rec.errors(), vec!["UNKNOWN_STATUS"]);
+    assert_eq!(rec.errors_retrying(true), vec!["UNKNOWN_STATUS"]);
+    rec.done(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exactly once, nothing after the end
+
+#[wasm_bindgen_test]
+async fn completion_is_exactly_once_and_nothing_is_fetched_after() {
+    let sim = Sim::new(APPROVE_SOON).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.status(), "approved");
+    let after = sim.requests("status").await;
+    // gu1 changes its mind later; the page asks again and again: nothing moves.
+    sim.set(r#"{"status":"rejected"}"#).await;
+    for _ in 0..5 {
+        v.refresh();
+    }
+    sleep(600).await;
+    assert_eq!(sim.requests("status").await, after, "no request after the terminal status");
+    assert_eq!(rec.count("gu1kyc:complete"), 1);
+    assert_eq!(rec.calls("complete"), 1);
+    assert_eq!(rec.body_events(), 1, "the complete event bubbles to the body once");
+    assert_eq!(s(&v.status(), "status"), "approved", "nothing regresses");
+    let again = settle(&v.completed(), 100).await;
+    assert_eq!(again.status(), "approved");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn events_bubble_and_are_composed() {
+    let (rec, _, _) = run_to_end(APPROVE_SOON, "approved").await;
+    let e = rec.last("gu1kyc:complete");
+    assert_eq!(get(&e, "bubbles"), JsValue::TRUE);
+    assert_eq!(get(&e, "composed"), JsValue::TRUE);
+    let st = rec.last("gu1kyc:status");
+    assert_eq!(get(&st, "bubbles"), JsValue::TRUE);
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn throwing_callbacks_do_not_stop_the_client() {
+    let sim = Sim::new(APPROVE_SOON).await;
+    let rec = Rec::new();
+    rec.throwing("onStatus");
+    rec.throwing("onReady");
+    rec.throwing("onComplete");
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()));
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(rec.calls("status"), 3);
+    assert_eq!(rec.calls("complete"), 1);
+    rec.done(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Destroy
+
+#[wasm_bindgen_test]
+async fn destroy_rejects_with_destroyed_and_removes_everything() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()));
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    assert_eq!(rec.iframes(), 1);
+    v.destroy();
+    v.destroy();
+    assert_eq!(rec.iframes(), 0, "iframe removed synchronously");
+    let r = settle(&v.completed(), 1_000).await;
+    assert_eq!(r.state, "rejected");
+    assert_eq!(r.code(), "DESTROYED");
+    assert!(is_error(&r.value));
+    let seen = sim.requests("status").await;
+    let events = rec.count("gu1kyc:status") + rec.count("gu1kyc:error");
+    sleep(500).await;
+    assert_eq!(sim.requests("status").await, seen, "no request after destroy");
+    assert_eq!(rec.count("gu1kyc:status") + rec.count("gu1kyc:error"), events, "no event after destroy");
+    assert!(v.status().is_object(), "status keeps the last snapshot");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn destroy_mid_request_aborts_it() {
+    let sim = Sim::new(r#"{"faults":[{"delayMs":1500,"status":200,"body":"{\"status\":\"approved\"}"}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    sleep(300).await;
+    v.destroy();
+    let r = settle(&v.completed(), 3_000).await;
+    assert_eq!(r.code(), "DESTROYED");
+    sleep(1_600).await;
+    assert_eq!(rec.count("gu1kyc:complete"), 0, "the slow answer arrived after destroy and was ignored");
+    assert_eq!(rec.count("gu1kyc:status"), 0);
+    assert_eq!(rec.count("gu1kyc:error"), 0);
+    assert!(sim.requests("status").await <= 1);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn destroy_after_completion_keeps_the_result() {
+    let sim = Sim::new(APPROVE_SOON).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    assert_eq!(settle(&v.completed(), 5_000).await.status(), "approved");
+    v.destroy();
+    assert_eq!(settle(&v.completed(), 100).await.status(), "approved");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn mounting_twice_into_one_container_replaces_the_first() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let url = format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url());
+    let first = rec.mount(&sim, &url);
+    let second = rec.mount(&sim, &url);
+    assert_eq!(rec.iframes(), 1, "one container, one iframe");
+    assert_eq!(settle(&first.completed(), 500).await.code(), "DESTROYED");
+    assert_eq!(settle(&second.completed(), 300).await.state, "pending");
+    first.destroy();
+    assert_eq!(rec.iframes(), 1, "destroying the replaced one leaves the new one");
+    rec.done(second);
+}
+
+#[wasm_bindgen_test]
+async fn mount_destroy_mount_as_strict_mode_does() {
+    let sim = Sim::new(APPROVE_SOON).await;
+    let rec = Rec::new();
+    let url = format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url());
+    let first = rec.mount(&sim, &url);
+    first.destroy();
+    let second = rec.mount(&sim, &url);
+    assert_eq!(rec.iframes(), 1);
+    assert_eq!(settle(&second.completed(), 5_000).await.status(), "approved");
+    assert_eq!(rec.count("gu1kyc:complete"), 1);
+    rec.done(second);
+}
+
+#[wasm_bindgen_test]
+async fn two_verifications_stay_independent() {
+    let a = Sim::new(APPROVE_SOON).await;
+    let b = Sim::new(r#"{"script":[{"status":"in_progress"},{"status":"rejected"}]}"#).await;
+    let (ra, rb) = (Rec::new(), Rec::new());
+    let va = ra.mount(&a, "{}");
+    let vb = rb.mount(&b, "{}");
+    assert_eq!(settle(&va.completed(), 5_000).await.status(), "approved");
+    assert_eq!(settle(&vb.completed(), 5_000).await.status(), "rejected");
+    assert_eq!((ra.count("gu1kyc:complete"), rb.count("gu1kyc:complete")), (1, 1));
+    ra.done(va);
+    rb.done(vb);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+#[wasm_bindgen_test]
+async fn expired_token_is_refreshed_once_and_the_flow_goes_on() {
+    let sim = Sim::new(APPROVE_SOON).await;
+    let stale = sim.token_with_ttl(0).await;
+    let rec = Rec::new();
+    rec.refresh_mode(&sim, "works");
+    let v = mount(rec.options(&sim, &format!(r#"{{"token":"{stale}"}}"#))).unwrap();
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.status(), "approved", "errors: {:?}", rec.errors());
+    assert_eq!(rec.refresh_calls(), 1);
+    assert!(rec.errors().is_empty(), "a refreshed 401 is not an error: {:?}", rec.errors());
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn unauthorized_without_refresh_is_fatal() {
+    let sim = Sim::new(r#"{"faults":[{"status":401}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()));
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.state, "rejected");
+    assert_eq!(r.code(), "UNAUTHORIZED");
+    assert_eq!(rec.errors_retrying(false), vec!["UNAUTHORIZED"]);
+    assert_eq!(rec.iframes(), 0);
+    sleep(300).await;
+    assert_eq!(sim.requests("status").await, 1);
+    rec.done(v);
+}
+
+async fn refresh_fails(mode: &str) -> (Rec, Sim) {
+    let sim = Sim::new(r#"{"faults":[{"status":401,"count":5}]}"#).await;
+    let rec = Rec::new();
+    rec.refresh_mode(&sim, mode);
+    let v = rec.mount(&sim, r#"{"requestTimeoutMs":400}"#);
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.code(), "UNAUTHORIZED", "refresh mode {mode}");
+    assert_eq!(rec.refresh_calls(), 1, "one refresh per 401");
+    v.destroy();
+    (rec, sim)
+}
+
+#[wasm_bindgen_test]
+async fn refresh_giving_a_token_still_refused_is_fatal_after_one_retry() {
+    let (rec, sim) = refresh_fails("works").await;
+    assert_eq!(sim.requests("status").await, 2, "the first try and one retry");
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn refresh_that_throws_rejects_or_returns_junk_is_fatal() {
+    for mode in ["throws", "rejects", "junk"] {
+        let (rec, sim) = refresh_fails(mode).await;
+        assert_eq!(sim.requests("status").await, 1, "{mode}: no retry without a token");
+        rec.done_without();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn refresh_that_hangs_is_bounded_by_the_request_timeout() {
+    let (rec, _) = refresh_fails("hangs").await;
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn token_only_in_the_authorization_header() {
+    let sim = Sim::new(APPROVE_SOON).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    settle(&v.completed(), 5_000).await;
+    let log = sim.log().await;
+    let arr = js_sys::Array::from(&log);
+    assert!(arr.length() >= 3);
+    for e in arr.iter() {
+        assert_eq!(s(&e, "query"), "", "no query string on proxy requests");
+        assert_eq!(get(&e, "authorized"), JsValue::TRUE);
+    }
+    assert!(!page_text().contains(&sim.token()), "token never in the DOM");
+    let detail = js_sys::JSON::stringify(&rec.call_list()).unwrap().as_string().unwrap();
+    assert!(!detail.contains(&sim.token()), "token never in an event or callback");
+    rec.done(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+
+#[wasm_bindgen_test]
+async fn rate_limited_honours_retry_after() {
+    let sim = Sim::new(r#"{"faults":[{"status":429,"retryAfter":"1"}],"script":[{"status":"approved"}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    let r = settle(&v.completed(), 6_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(rec.errors_retrying(true), vec!["RATE_LIMITED"]);
+    let gaps = sim.gaps("status").await;
+    assert!(gaps[0] >= 950.0, "waited Retry-After before asking again: {gaps:?}");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn unavailable_honours_retry_after_as_http_date() {
+    let when = js_sys::Date::new(&JsValue::from(js_sys::Date::now() + 2_500.0)).to_utc_string().as_string().unwrap();
+    let sim = Sim::new(&format!(r#"{{"faults":[{{"status":503,"retryAfter":"{when}"}}],"script":[{{"status":"approved"}}]}}"#)).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    let r = settle(&v.completed(), 8_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(rec.errors(), vec!["PROXY_ERROR"]);
+    let gaps = sim.gaps("status").await;
+    assert!(gaps[0] >= 1_000.0, "HTTP-date Retry-After honoured: {gaps:?}");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn server_error_burst_backs_off_exponentially() {
+    let sim = Sim::new(r#"{"faults":[{"status":500,"count":2},{"status":502},{"status":504}],"script":[{"status":"approved"}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":200}"#);
+    let r = settle(&v.completed(), 10_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(rec.errors_retrying(true), vec!["PROXY_ERROR"; 4]);
+    assert_eq!(sim.requests("status").await, 5, "no hammering: one request per backoff step");
+    let gaps = sim.gaps("status").await;
+    // Equal jitter: the n-th wait is in [base·2^(n-1)/2, base·2^(n-1)].
+    for (n, g) in gaps.iter().enumerate() {
+        let full = 200.0 * 2f64.powi(n as i32);
+        assert!(*g >= full / 2.0 - 30.0, "gap {n} = {g} below backoff floor {}", full / 2.0);
+    }
+    assert!(gaps[3] > gaps[0], "backoff grows: {gaps:?}");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn slow_answer_past_the_request_timeout_is_a_network_error() {
+    let sim = Sim::new(r#"{"faults":[{"delayMs":1500}],"script":[{"status":"approved"}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"requestTimeoutMs":300}"#);
+    let r = settle(&v.completed(), 6_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(rec.errors_retrying(true), vec!["NETWORK"]);
+    let msg = s(&get(&rec.last("gu1kyc:error"), "detail"), "message");
+    assert!(msg.contains("requestTimeoutMs"), "{msg}");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn malformed_json_is_a_bad_response() {
+    let sim = Sim::new(r#"{"faults":[{"status":200,"body":"{\"status\": approved"}],"script":[{"status":"approved"}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(rec.errors(), vec!["BAD_RESPONSE"]);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn html_error_page_and_non_session_json_are_reported() {
+    let sim = Sim::new(
+        r#"{"faults":[{"status":502,"body":"<html><body>Bad gateway</body></html>","contentType":"text/html"},{"status":200,"body":"[1,2]"},{"status":200,"body":"{\"id\":\"x\"}"}],"script":[{"status":"approved"}]}"#,
+    )
+    .await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    let r = settle(&v.completed(), 8_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(rec.errors(), vec!["PROXY_ERROR", "BAD_RESPONSE", "BAD_RESPONSE"]);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn connection_refused_is_a_network_error_then_timeout() {
+    let rec = Rec::new();
+    let o = rec.options(&Sim::new("{}").await, r#"{"statusUrl":"http://127.0.0.1:9/kyc/status","timeoutMs":1500}"#);
+    let v = mount(o).unwrap();
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.code(), "TIMEOUT");
+    let errs = rec.errors();
+    assert!(errs.len() >= 2 && errs[..errs.len() - 1].iter().all(|c| c == "NETWORK"), "{errs:?}");
+    assert_eq!(errs.last().unwrap(), "TIMEOUT");
+    assert_eq!(rec.errors_retrying(false), vec!["TIMEOUT"]);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn overall_timeout_rejects_with_timeout() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"timeoutMs":1200}"#);
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.code(), "TIMEOUT");
+    assert_eq!(rec.iframes(), 0);
+    let n = sim.requests("status").await;
+    sleep(400).await;
+    assert_eq!(sim.requests("status").await, n);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn one_request_in_flight_at_most() {
+    let sim = Sim::new(r#"{"faults":[{"delayMs":600},{"delayMs":600}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":5000}"#);
+    for _ in 0..20 {
+        v.refresh();
+        sleep(20).await;
+    }
+    sleep(1_600).await;
+    // The first request, then exactly one follow-up queued behind it however often refresh() ran.
+    assert_eq!(sim.requests("status").await, 2);
+    rec.done(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages from the hosted page
+
+#[wasm_bindgen_test]
+async fn genuine_message_triggers_an_immediate_poll() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let url = format!("{}?auto=approve&delay=300", sim.session_url());
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.status(), "approved", "the hint made the client ask before its 60 s interval");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn json_string_messages_are_understood() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let url = format!("{}?auto=reject&delay=200&format=string", sim.session_url());
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
+    assert_eq!(settle(&v.completed(), 5_000).await.status(), "rejected");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn completed_message_while_the_proxy_says_pending_does_not_complete() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let url = format!("{}?post=didit:completed&delay=200", sim.session_url());
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
+    assert!(sim.wait_requests("status", 2, 5_000).await, "the message is a hint to poll");
+    sleep(300).await;
+    assert_eq!(settle(&v.completed(), 100).await.state, "pending");
+    assert_eq!(s(&v.status(), "status"), "pending");
+    assert_eq!(rec.count("gu1kyc:complete"), 0);
+    assert_eq!(rec.iframes(), 1);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn message_flood_is_budgeted() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let url = format!("{}?post=didit:status_updated&delay=300&repeat=50", sim.session_url());
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
+    sleep(1_500).await;
+    let n = sim.requests("status").await;
+    assert!((2..=5).contains(&n), "50 hints gave {n} requests; seen: {}", seen_messages());
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn spoofed_message_from_another_origin_is_ignored() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#, sim.session_url()));
+    assert!(sim.wait_requests("status", 1, 3_000).await);
+    sleep(200).await;
+    for m in [
+        j(r#"{"type":"didit:completed","data":{"status":"Approved"}}"#),
+        JsValue::from_str(r#"{"type":"didit:status_updated"}"#),
+        j(r#"{"data":{"type":"didit:cancelled"}}"#),
+    ] {
+        post_to_self(&m);
+    }
+    sleep(600).await;
+    assert_eq!(sim.requests("status").await, 1, "messages from the page's own origin are not hints");
+    assert_eq!(settle(&v.completed(), 50).await.state, "pending");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn message_from_the_right_origin_but_another_window_is_ignored() {
+    let sim = Sim::new("{}").await;
+    let other = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#, sim.session_url()));
+    assert!(sim.wait_requests("status", 1, 3_000).await);
+    // Same hosted origin, another window: it posts didit:completed to this page.
+    let intruder = foreign_frame(&format!("{}?post=didit:completed&delay=100&repeat=3", other.session_url()));
+    sleep(1_200).await;
+    assert_eq!(sim.requests("status").await, 1);
+    intruder.remove();
+    rec.done(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Politeness
+
+#[wasm_bindgen_test]
+async fn polling_pauses_while_hidden_and_resumes_with_one_request() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":150}"#);
+    assert!(sim.wait_requests("status", 2, 3_000).await);
+    set_hidden(true);
+    sleep(250).await; // let a request in flight finish
+    let hidden_at = sim.requests("status").await;
+    sleep(900).await;
+    let while_hidden = sim.requests("status").await - hidden_at;
+    set_hidden(false);
+    sleep(100).await;
+    let after = sim.requests("status").await;
+    assert_eq!(while_hidden, 0, "no request while hidden");
+    assert_eq!(after, hidden_at + 1, "one request on return");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn interval_stretches_while_nothing_changes() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":100}"#);
+    sleep(2_500).await;
+    let gaps = sim.gaps("status").await;
+    assert!(gaps.len() >= 5, "{gaps:?}");
+    assert!(gaps[gaps.len() - 1] >= 300.0, "quiet answers stretch the interval to 4×: {gaps:?}");
+    assert!(gaps[gaps.len() - 1] <= 550.0, "but no further: {gaps:?}");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn refresh_polls_now() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":60000}"#);
+    assert!(sim.wait_requests("status", 1, 3_000).await);
+    sleep(100).await;
+    sim.set(r#"{"status":"approved"}"#).await;
+    v.refresh();
+    assert_eq!(settle(&v.completed(), 2_000).await.status(), "approved");
+    rec.done(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// cancel()
+
+#[wasm_bindgen_test]
+async fn cancel_posts_and_completes_as_cancelled() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":60000}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 3_000).await);
+    let r = settle(&v.cancel(), 5_000).await;
+    assert_eq!(r.state, "resolved");
+    assert_eq!(r.status(), "cancelled");
+    assert_eq!(settle(&v.completed(), 100).await.status(), "cancelled");
+    assert_eq!(sim.requests("cancel").await, 1);
+    assert_eq!(rec.count("gu1kyc:complete"), 1);
+    assert_eq!(rec.iframes(), 0);
+    assert_eq!(settle(&v.cancel(), 500).await.status(), "cancelled", "cancel after the end answers the result");
+    assert_eq!(sim.requests("cancel").await, 1);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn cancel_of_a_session_already_decided_reports_the_real_result() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":60000}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 3_000).await);
+    sim.set(r#"{"status":"approved"}"#).await;
+    let r = settle(&v.cancel(), 5_000).await;
+    assert_eq!(r.status(), "approved", "the proxy refused the cancel (409); its status is the truth");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn cancel_without_cancel_url_is_refused() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount(with(&rec.options(&sim, "{}"), "cancelUrl", JsValue::UNDEFINED)).unwrap();
+    let r = settle(&v.cancel(), 1_000).await;
+    assert_eq!(r.state, "rejected");
+    assert_eq!(r.code(), "INVALID_OPTIONS");
+    assert!(s(&r.value, "message").contains("cancelUrl"));
+    assert_eq!(settle(&v.completed(), 100).await.state, "pending", "the verification goes on");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn cancel_after_destroy_rejects_destroyed() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    v.destroy();
+    assert_eq!(settle(&v.cancel(), 1_000).await.code(), "DESTROYED");
+    assert_eq!(sim.requests("cancel").await, 0);
+    rec.done(v);
+}
+
+impl RecExt for Rec {
+    fn done_without(self) {
+        let raw = self.raw.clone();
+        drop(self);
+        cleanup_raw(&raw);
+    }
+}
+
+trait RecExt {
+    fn done_without(self);
+}
+
+fn cleanup_raw(raw: &JsValue) {
+    let el: web_sys::Element = get(raw, "el").into();
+    el.remove();
+}

@@ -1,0 +1,228 @@
+// Test-side helpers for the browser suites: talk to the simulator's control API, create
+// containers, record every DOM event and callback, and wait with deadlines. The library under
+// test is called from Rust; nothing here imitates it.
+
+let SIM = "";
+
+export function setSim(url) {
+  SIM = url;
+}
+
+export async function control(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined && body !== null) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const r = await fetch(SIM + path, init);
+  const text = await r.text();
+  if (!r.ok) throw new Error(`control ${method} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+export function newSession(body) {
+  return control("POST", "/__control/sessions", body || {});
+}
+
+export async function requests(entityId, endpoint) {
+  const log = await control("GET", `/__control/entities/${entityId}/log`);
+  return log.requests.filter((r) => !endpoint || r.endpoint === endpoint);
+}
+
+export async function requestCount(entityId, endpoint) {
+  return (await requests(entityId, endpoint)).length;
+}
+
+/** Gaps in ms between consecutive requests to an endpoint. */
+export async function requestGaps(entityId, endpoint) {
+  const at = (await requests(entityId, endpoint)).map((r) => r.atMs);
+  return at.slice(1).map((t, i) => t - at[i]);
+}
+
+const TYPES = ["gu1kyc:ready", "gu1kyc:status", "gu1kyc:complete", "gu1kyc:error"];
+
+export function recorder() {
+  const el = document.createElement("div");
+  el.className = "kyc-test";
+  document.body.appendChild(el);
+  const rec = { el, events: [], calls: [], bodyEvents: 0, refreshCalls: 0, extra: {} };
+  for (const t of TYPES) {
+    el.addEventListener(t, (e) =>
+      rec.events.push({ type: t, detail: e.detail, bubbles: e.bubbles, composed: e.composed, at: performance.now() }),
+    );
+  }
+  rec.onBody = () => rec.bodyEvents++;
+  document.body.addEventListener("gu1kyc:complete", rec.onBody);
+  rec.callbacks = {
+    onReady: (d) => rec.calls.push(["ready", d]),
+    onStatus: (s) => rec.calls.push(["status", s]),
+    onComplete: (r) => rec.calls.push(["complete", r]),
+    onError: (e) => rec.calls.push(["error", e]),
+  };
+  return rec;
+}
+
+/** Options for `mount`: the session's URLs and token, recording callbacks, then `extra`. */
+export function options(rec, s, extra) {
+  return Object.assign(
+    { container: rec.el, statusUrl: s.statusUrl, token: s.token, cancelUrl: s.cancelUrl, pollIntervalMs: 100 },
+    rec.callbacks,
+    rec.extra,
+    extra || {},
+  );
+}
+
+/** Adds a `refreshToken` of the given behaviour: works | bad | throws | hangs | rejects. */
+export function withRefresh(rec, s, mode) {
+  rec.extra.refreshToken = () => {
+    rec.refreshCalls++;
+    switch (mode) {
+      case "works":
+        return control("POST", `/__control/entities/${s.entityId}/token`, {}).then((t) => t.token);
+      case "bad":
+        return Promise.resolve("v1.forged.token");
+      case "throws":
+        throw new Error("refresh failed");
+      case "rejects":
+        return Promise.reject(new Error("refresh rejected"));
+      case "hangs":
+        return new Promise(() => {});
+      default:
+        return 42;
+    }
+  };
+}
+
+/** Makes a callback throw (isolation tests). */
+export function throwing(rec, name) {
+  const orig = rec.callbacks[name];
+  rec.extra[name] = (x) => {
+    orig(x);
+    throw new Error(name + " blew up");
+  };
+}
+
+export function count(rec, type) {
+  return rec.events.filter((e) => e.type === type).length;
+}
+
+export function callCount(rec, name) {
+  return rec.calls.filter((c) => c[0] === name).length;
+}
+
+export function statuses(rec) {
+  return rec.events.filter((e) => e.type === "gu1kyc:status").map((e) => e.detail.status);
+}
+
+export function errorCodes(rec, retrying) {
+  return rec.events
+    .filter((e) => e.type === "gu1kyc:error" && (retrying === undefined || e.detail.retrying === retrying))
+    .map((e) => e.detail.code);
+}
+
+export function lastEvent(rec, type) {
+  const e = rec.events.filter((x) => x.type === type).pop();
+  return e ? e : null;
+}
+
+export function calls(rec) {
+  return rec.calls;
+}
+
+export function iframes(rec) {
+  return rec.el.querySelectorAll("iframe").length;
+}
+
+export function iframe(rec) {
+  return rec.el.querySelector("iframe");
+}
+
+export function allIframes() {
+  return document.querySelectorAll("iframe[data-gu1-kyc]").length;
+}
+
+export function cleanup(rec) {
+  document.body.removeEventListener("gu1kyc:complete", rec.onBody);
+  rec.el.remove();
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Settles `p` or reports it pending after `ms`: {state, value}. */
+export function settle(p, ms) {
+  return Promise.race([
+    p.then(
+      (value) => ({ state: "resolved", value }),
+      (value) => ({ state: "rejected", value }),
+    ),
+    sleep(ms).then(() => ({ state: "pending", value: null })),
+  ]);
+}
+
+/** Waits until `rec` has `n` events of `type`; returns whether it happened in `ms`. */
+export async function waitEvents(rec, type, n, ms) {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if (count(rec, type) >= n) return true;
+    await sleep(20);
+  }
+  return count(rec, type) >= n;
+}
+
+/** Waits until the entity has `n` requests to `endpoint`. */
+export async function waitRequests(entityId, endpoint, n, ms) {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if ((await requestCount(entityId, endpoint)) >= n) return true;
+    await sleep(40);
+  }
+  return false;
+}
+
+/** Pretends the page is hidden (or visible again) and tells listeners, as a tab switch does. */
+export function setHidden(hidden) {
+  if (hidden) {
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+  } else {
+    delete document.hidden;
+    delete document.visibilityState;
+  }
+  document.dispatchEvent(new Event("visibilitychange"));
+}
+
+/** A second iframe of the hosted origin (same origin as the session, another window). */
+export function foreignFrame(url) {
+  const f = document.createElement("iframe");
+  f.src = url;
+  document.body.appendChild(f);
+  return f;
+}
+
+export function postToSelf(message) {
+  window.postMessage(message, "*");
+}
+
+export function get(obj, key) {
+  return obj == null ? undefined : obj[key];
+}
+
+export function keys(obj) {
+  return Object.keys(obj).sort().join(",");
+}
+
+export function isError(e) {
+  return e instanceof Error;
+}
+
+export function pageText() {
+  return document.documentElement.outerHTML;
+}
+
+export const seen = [];
+window.addEventListener("message", (e) => seen.push(e.origin + " " + JSON.stringify(e.data).slice(0, 60)));
+export function seenMessages() {
+  return seen.join("\n");
+}

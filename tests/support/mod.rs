@@ -1,0 +1,287 @@
+//! Rust side of the browser test harness: typed wrappers over `harness.js`.
+#![allow(dead_code)]
+
+use gu1_kyc_web::{mount, Verification};
+use wasm_bindgen::prelude::*;
+
+/// The simulator the suites talk to (started by `scripts/test.sh`).
+pub const SIM: &str = match option_env!("GU1_SIM_URL") {
+    Some(u) => u,
+    None => "http://127.0.0.1:47871",
+};
+
+#[wasm_bindgen(module = "/tests/support/harness.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = setSim)]
+    fn set_sim(url: &str);
+    #[wasm_bindgen(catch)]
+    pub async fn control(method: &str, path: &str, body: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = newSession)]
+    async fn new_session(body: JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = requestCount)]
+    async fn request_count(entity: &str, endpoint: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = requestGaps)]
+    async fn request_gaps(entity: &str, endpoint: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch)]
+    async fn requests(entity: &str, endpoint: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = waitRequests)]
+    async fn wait_requests(entity: &str, endpoint: &str, n: u32, ms: u32) -> JsValue;
+    fn recorder() -> JsValue;
+    fn options(rec: &JsValue, s: &JsValue, extra: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = withRefresh)]
+    fn with_refresh(rec: &JsValue, s: &JsValue, mode: &str);
+    fn throwing(rec: &JsValue, name: &str);
+    fn count(rec: &JsValue, kind: &str) -> u32;
+    #[wasm_bindgen(js_name = callCount)]
+    fn call_count(rec: &JsValue, name: &str) -> u32;
+    fn statuses(rec: &JsValue) -> Vec<String>;
+    #[wasm_bindgen(js_name = errorCodes)]
+    fn error_codes(rec: &JsValue, retrying: JsValue) -> Vec<String>;
+    #[wasm_bindgen(js_name = lastEvent)]
+    fn last_event(rec: &JsValue, kind: &str) -> JsValue;
+    fn calls(rec: &JsValue) -> JsValue;
+    fn iframes(rec: &JsValue) -> u32;
+    fn iframe(rec: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = allIframes)]
+    pub fn all_iframes() -> u32;
+    fn cleanup(rec: &JsValue);
+    #[wasm_bindgen(js_name = sleep)]
+    async fn sleep_js(ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = settle)]
+    async fn settle_js(p: &js_sys::Promise, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = waitEvents)]
+    async fn wait_events(rec: &JsValue, kind: &str, n: u32, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = setHidden)]
+    pub fn set_hidden(hidden: bool);
+    #[wasm_bindgen(js_name = foreignFrame)]
+    pub fn foreign_frame(url: &str) -> web_sys::Element;
+    #[wasm_bindgen(js_name = postToSelf)]
+    pub fn post_to_self(message: &JsValue);
+    #[wasm_bindgen(js_name = get)]
+    fn get_js(obj: &JsValue, key: &str) -> JsValue;
+    #[wasm_bindgen(js_name = keys)]
+    pub fn keys(obj: &JsValue) -> String;
+    #[wasm_bindgen(js_name = isError)]
+    pub fn is_error(e: &JsValue) -> bool;
+    #[wasm_bindgen(js_name = seenMessages)]
+    pub fn seen_messages() -> String;
+    #[wasm_bindgen(js_name = pageText)]
+    pub fn page_text() -> String;
+}
+
+/// Parses JSON written in the test.
+pub fn j(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).expect("test JSON")
+}
+
+/// A property of a JS object.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    get_js(obj, key)
+}
+
+/// A string property (empty when absent).
+pub fn s(obj: &JsValue, key: &str) -> String {
+    get(obj, key).as_string().unwrap_or_default()
+}
+
+pub async fn sleep(ms: u32) {
+    sleep_js(ms).await;
+}
+
+/// A simulator entity (and session) created through the control API.
+pub struct Sim {
+    pub raw: JsValue,
+}
+
+impl Sim {
+    /// `POST /__control/sessions` with `body`.
+    pub async fn new(body: &str) -> Sim {
+        set_sim(SIM);
+        let raw = new_session(j(body)).await.expect("simulator reachable (is scripts/test.sh running it?)");
+        Sim { raw }
+    }
+
+    pub fn entity(&self) -> String {
+        s(&self.raw, "entityId")
+    }
+
+    pub fn token(&self) -> String {
+        s(&self.raw, "token")
+    }
+
+    pub fn session_url(&self) -> String {
+        s(&self.raw, "sessionUrl")
+    }
+
+    pub fn hosted_origin(&self) -> String {
+        s(&self.raw, "hostedOrigin")
+    }
+
+    /// Status requests seen by the proxy for this entity.
+    pub async fn requests(&self, endpoint: &str) -> u32 {
+        request_count(&self.entity(), endpoint).await.expect("log").as_f64().unwrap_or(-1.0) as u32
+    }
+
+    /// Gaps between consecutive requests, ms.
+    pub async fn gaps(&self, endpoint: &str) -> Vec<f64> {
+        let v = request_gaps(&self.entity(), endpoint).await.expect("log");
+        js_sys::Array::from(&v).iter().filter_map(|x| x.as_f64()).collect()
+    }
+
+    pub async fn log(&self) -> JsValue {
+        requests(&self.entity(), "").await.expect("log")
+    }
+
+    pub async fn wait_requests(&self, endpoint: &str, n: u32, ms: u32) -> bool {
+        wait_requests(&self.entity(), endpoint, n, ms).await.is_truthy()
+    }
+
+    /// Applies a step now (`POST /__control/entities/{e}/set`).
+    pub async fn set(&self, step: &str) {
+        control("POST", &format!("/__control/entities/{}/set", self.entity()), j(step)).await.expect("set");
+    }
+
+    /// Queues faults.
+    pub async fn faults(&self, faults: &str) {
+        let body = j(&format!(r#"{{"faults":{faults}}}"#));
+        control("POST", &format!("/__control/entities/{}/faults", self.entity()), body).await.expect("faults");
+    }
+
+    /// Replaces the script.
+    pub async fn script(&self, steps: &str) {
+        let body = j(&format!(r#"{{"steps":{steps}}}"#));
+        control("POST", &format!("/__control/entities/{}/script", self.entity()), body).await.expect("script");
+    }
+
+    /// gu1 creates a session for the entity now.
+    pub async fn start(&self) -> JsValue {
+        control("POST", &format!("/__control/entities/{}/start", self.entity()), JsValue::NULL).await.expect("start")
+    }
+
+    /// A token for the entity with the given lifetime (0: already expired).
+    pub async fn token_with_ttl(&self, secs: u32) -> String {
+        let t = control("POST", &format!("/__control/entities/{}/token", self.entity()), j(&format!(r#"{{"ttlSecs":{secs}}}"#)))
+            .await
+            .expect("token");
+        s(&t, "token")
+    }
+}
+
+/// A container with every DOM event and callback recorded.
+pub struct Rec {
+    pub raw: JsValue,
+}
+
+/// A settled (or still pending) promise.
+pub struct Settled {
+    pub state: String,
+    pub value: JsValue,
+}
+
+impl Settled {
+    pub fn code(&self) -> String {
+        s(&self.value, "code")
+    }
+    pub fn status(&self) -> String {
+        s(&self.value, "status")
+    }
+}
+
+pub async fn settle(p: &js_sys::Promise, ms: u32) -> Settled {
+    let r = settle_js(p, ms).await;
+    Settled { state: s(&r, "state"), value: get(&r, "value") }
+}
+
+impl Rec {
+    pub fn new() -> Rec {
+        Rec { raw: recorder() }
+    }
+
+    pub fn container(&self) -> web_sys::Element {
+        get(&self.raw, "el").into()
+    }
+
+    /// The options `mount` would get: session URLs and token, recording callbacks, `extra`.
+    pub fn options(&self, sim: &Sim, extra: &str) -> JsValue {
+        options(&self.raw, &sim.raw, &j(extra))
+    }
+
+    /// Mounts with the session's URLs, token and `extra` options.
+    pub fn mount(&self, sim: &Sim, extra: &str) -> Verification {
+        mount(self.options(sim, extra)).expect("mount accepts the options")
+    }
+
+    pub fn refresh_mode(&self, sim: &Sim, mode: &str) {
+        with_refresh(&self.raw, &sim.raw, mode);
+    }
+
+    pub fn throwing(&self, callback: &str) {
+        throwing(&self.raw, callback);
+    }
+
+    pub fn count(&self, kind: &str) -> u32 {
+        count(&self.raw, kind)
+    }
+
+    pub fn calls(&self, name: &str) -> u32 {
+        call_count(&self.raw, name)
+    }
+
+    pub fn call_list(&self) -> JsValue {
+        calls(&self.raw)
+    }
+
+    pub fn statuses(&self) -> Vec<String> {
+        statuses(&self.raw)
+    }
+
+    pub fn errors(&self) -> Vec<String> {
+        error_codes(&self.raw, JsValue::UNDEFINED)
+    }
+
+    pub fn errors_retrying(&self, retrying: bool) -> Vec<String> {
+        error_codes(&self.raw, JsValue::from_bool(retrying))
+    }
+
+    pub fn last(&self, kind: &str) -> JsValue {
+        last_event(&self.raw, kind)
+    }
+
+    pub fn iframes(&self) -> u32 {
+        iframes(&self.raw)
+    }
+
+    pub fn iframe(&self) -> Option<web_sys::HtmlIFrameElement> {
+        let f = iframe(&self.raw);
+        (!f.is_null()).then(|| f.into())
+    }
+
+    pub fn refresh_calls(&self) -> u32 {
+        get(&self.raw, "refreshCalls").as_f64().unwrap_or(0.0) as u32
+    }
+
+    pub fn body_events(&self) -> u32 {
+        get(&self.raw, "bodyEvents").as_f64().unwrap_or(0.0) as u32
+    }
+
+    pub async fn wait(&self, kind: &str, n: u32, ms: u32) -> bool {
+        wait_events(&self.raw, kind, n, ms).await.is_truthy()
+    }
+
+    /// Destroys the verification and removes the container.
+    pub fn done(self, v: Verification) {
+        v.destroy();
+        cleanup(&self.raw);
+    }
+}
+
+/// The error thrown by `mount` for these options.
+pub fn mount_error(opts: JsValue) -> JsValue {
+    match mount(opts) {
+        Ok(v) => {
+            v.destroy();
+            panic!("mount accepted options it should refuse");
+        }
+        Err(e) => e,
+    }
+}
