@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every suite: native unit tests (client and proxy), the browser suites in headless
+# Chromium and Firefox against the simulator over HTTP, and the package build checks.
+# Installs what is missing first (scripts/setup.sh). Usage: scripts/test.sh
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$root"
+bash scripts/setup.sh
+
+logs="$root/target/test-logs"
+mkdir -p "$logs"
+passed=0 failed=0
+tally() { # adds the counts of every "test result:" line in a log
+  local p f
+  p=$(grep -o 'test result: [A-Za-z]*\. [0-9]* passed' "$1" | awk '{s+=$4} END {print s+0}')
+  f=$(grep -o '[0-9]* failed' "$1" | awk '{s+=$1} END {print s+0}')
+  passed=$((passed + p)) failed=$((failed + f))
+}
+
+echo "== native unit tests (client, proxy)"
+cargo test --workspace 2>&1 | tee "$logs/native.log"
+tally "$logs/native.log"
+
+echo "== simulator"
+cargo build -p gu1-kyc-proxy --quiet
+proxy=127.0.0.1:${GU1_SIM_PORT:-47871}
+hosted=127.0.0.1:${GU1_HOSTED_PORT:-47872}
+start_simulator "$proxy" "$hosted" "$logs/simulator.log"
+export GU1_SIM_URL="http://$proxy"
+
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+export WASM_BINDGEN_TEST_TIMEOUT=600
+# The runner's page is cross-origin isolated by default (COEP require-corp), which blocks a
+# hosted page that does not opt in; integrators' pages are not, so neither is the test page.
+export WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1
+
+echo "== browser suites: headless Chromium"
+CHROMEDRIVER=/usr/bin/chromedriver \
+  cargo test --target wasm32-unknown-unknown --test browser 2>&1 | tee "$logs/chromium.log"
+tally "$logs/chromium.log"
+
+echo "== browser suites: headless Firefox"
+GECKODRIVER=$(command -v geckodriver) \
+  cargo test --target wasm32-unknown-unknown --test browser 2>&1 | tee "$logs/firefox.log"
+tally "$logs/firefox.log"
+
+echo "== package build"
+bash scripts/build.sh
+node scripts/check-package.mjs && passed=$((passed + 1)) || failed=$((failed + 1))
+
+echo
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
