@@ -48,6 +48,17 @@ echo "== package build"
 bash scripts/build.sh
 node scripts/check-package.mjs && passed=$((passed + 1)) || failed=$((failed + 1))
 
+echo "== end-to-end: demo pages in headless Chromium against the proxy"
+bash scripts/build-www.sh
+demo=127.0.0.1:${GU1_DEMO_TEST_PORT:-47881}
+SIM_PID_UNIT=$SIM_PID
+start_simulator "$demo" "127.0.0.1:${GU1_DEMO_TEST_HOSTED_PORT:-47882}" "$logs/demo-proxy.log" --www www --pkg pkg
+trap 'kill $SIM_PID $SIM_PID_UNIT 2>/dev/null || true' EXIT
+GU1_DEMO_URL="http://$demo" node --test --test-reporter=spec tests/e2e/ 2>&1 | tee "$logs/e2e.log" || true
+p=$(grep -Eo '^ℹ pass [0-9]+' "$logs/e2e.log" | awk '{print $3}'); f=$(grep -Eo '^ℹ fail [0-9]+' "$logs/e2e.log" | awk '{print $3}')
+[ -n "$p" ] || { echo "end-to-end suite did not report"; f=1; p=0; }
+passed=$((passed + p)) failed=$((failed + f))
+
 echo
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

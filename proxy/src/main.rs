@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use gu1_kyc_proxy::server::{self, App, Origins};
+use gu1_kyc_proxy::server::{self, App, Demo, Origins};
 use gu1_kyc_proxy::sim::Simulator;
 use gu1_kyc_proxy::token::{self, Claims, Kind};
 
@@ -45,6 +45,12 @@ struct SimulateArgs {
     /// Lifetime of tokens minted by the control API, seconds.
     #[arg(long, default_value_t = 900)]
     token_ttl: u64,
+    /// Serve the demo pages from this directory on the proxy's origin (with --pkg).
+    #[arg(long)]
+    www: Option<std::path::PathBuf>,
+    /// The built npm package to serve at /pkg/.
+    #[arg(long, default_value = "pkg")]
+    pkg: std::path::PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,6 +116,7 @@ fn main() {
                 session_ttl: Duration::from_secs(a.session_ttl),
                 token_ttl: Duration::from_secs(a.token_ttl),
                 control: true,
+                demo: a.www.map(|www| Demo { www, pkg: a.pkg }),
             });
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
             println!(

@@ -57,6 +57,17 @@ pub struct App {
     pub token_ttl: Duration,
     /// Serve the control API (simulate mode only).
     pub control: bool,
+    /// Demo pages (`www/`) and the package (`pkg/`) to serve on the proxy's origin.
+    pub demo: Option<Demo>,
+}
+
+/// Where the demo's files are.
+#[derive(Clone, Debug)]
+pub struct Demo {
+    /// The onboarding pages.
+    pub www: std::path::PathBuf,
+    /// The built npm package.
+    pub pkg: std::path::PathBuf,
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -253,6 +264,10 @@ fn mint(app: &App, entity: &str, kind: Kind, session: Option<String>, ttl_secs: 
 /// `POST /__control/sessions`: a new entity (and session), with a token and the URLs.
 async fn control_new(State(app): State<Arc<App>>, body: Option<Json<NewSession>>) -> Response {
     let Json(req) = body.unwrap_or_default();
+    new_session(&app, req)
+}
+
+fn new_session(app: &App, req: NewSession) -> Response {
     let kind = req.kind.unwrap_or(Kind::Biometric);
     let entity = app.sim.create_entity(kind);
     let ttl = req.ttl_secs.map_or(app.session_ttl, Duration::from_secs);
@@ -267,7 +282,7 @@ async fn control_new(State(app): State<Arc<App>>, body: Option<Json<NewSession>>
     app.sim.script(&entity, req.script);
     app.sim.faults(&entity, req.faults);
     let pinned = record.as_ref().filter(|_| req.pin).map(|r| r.id.clone());
-    let token = mint(&app, &entity, kind, pinned, req.token_ttl_secs);
+    let token = mint(app, &entity, kind, pinned, req.token_ttl_secs);
     let p = &app.proxy_origin;
     Json(json!({
         "entityId": entity, "kind": kind.as_str(), "id": record.as_ref().map(|r| r.id.clone()),
@@ -394,7 +409,87 @@ pub fn proxy_router(app: Arc<App>) -> Router {
             .route("/__control/entities/{e}/token", post(control_token))
             .route("/__control/entities/{e}/log", get(control_log));
     }
-    r.layer(middleware::from_fn_with_state(app.clone(), cors)).with_state(app)
+    let demo = app.demo.clone();
+    let r = r.layer(middleware::from_fn_with_state(app.clone(), cors)).with_state(app.clone());
+    match demo {
+        Some(demo) => r.merge(demo_router(app, demo)),
+        None => r,
+    }
+}
+
+/// The CSP the demo pages are served with: no inline script or style, wasm allowed, frames
+/// only from the hosted origin.
+pub fn demo_csp(hosted_origin: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; \
+         frame-src {hosted_origin}; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'"
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct PageQuery {
+    kind: Option<Kind>,
+    ttl: Option<u64>,
+}
+
+/// `GET /`: the drop-in page, rendered as an integrator's server would, with a fresh token.
+async fn demo_index(
+    State((app, demo)): State<(Arc<App>, Demo)>,
+    axum::extract::Query(q): axum::extract::Query<PageQuery>,
+) -> Response {
+    let Ok(html) = tokio::fs::read_to_string(demo.www.join("index.html")).await else {
+        return (StatusCode::NOT_FOUND, "www/index.html is missing").into_response();
+    };
+    let kind = q.kind.unwrap_or(Kind::Biometric);
+    let entity = app.sim.create_entity(kind);
+    let ttl = q.ttl.map_or(app.session_ttl, Duration::from_secs);
+    if let Err(e) = app.sim.create(kind, &entity, ttl) {
+        return gu1_error(&e);
+    }
+    let token = mint(&app, &entity, kind, None, None);
+    let page = html.replace("{{TOKEN}}", &token);
+    let mut resp = ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page).into_response();
+    if let Ok(v) = HeaderValue::from_str(&demo_csp(&app.hosted_origin)) {
+        resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
+/// `POST /demo/session`: what an integrator's backend does for a page (create, mint a token).
+async fn demo_session(State((app, _)): State<(Arc<App>, Demo)>, body: Option<Json<NewSession>>) -> Response {
+    let Json(req) = body.unwrap_or_default();
+    new_session(&app, req)
+}
+
+async fn demo_headers(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let html = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if html {
+        if let Ok(v) = HeaderValue::from_str(&demo_csp(&app.hosted_origin)) {
+            resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+fn demo_router(app: Arc<App>, demo: Demo) -> Router {
+    use tower_http::services::ServeDir;
+    let pages = Router::new()
+        .route("/", get(demo_index))
+        .route("/index.html", get(demo_index))
+        .route("/demo/session", post(demo_session))
+        .with_state((app.clone(), demo.clone()));
+    pages
+        .nest_service("/pkg", ServeDir::new(&demo.pkg))
+        .nest_service("/npm", ServeDir::new(demo.www.join("npm-dist")))
+        .fallback_service(ServeDir::new(&demo.www))
+        .layer(middleware::from_fn_with_state(app, demo_headers))
 }
 
 const HOSTED_HTML: &str = include_str!("hosted/page.html");
