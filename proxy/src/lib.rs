@@ -6,3 +6,4 @@
 pub mod server;
 pub mod sim;
 pub mod token;
+pub mod upstream;

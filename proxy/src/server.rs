@@ -15,8 +15,13 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::sim::{self, Fault, Gu1Error, Record, Simulator, Step};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::sim::{self, Fault, Gu1Error, Simulator, Step};
 use crate::token::{self, Claims, Kind, TokenError};
+use crate::upstream::Upstream;
 
 /// Which browser origins may call the proxy.
 #[derive(Clone, Debug)]
@@ -38,27 +43,69 @@ impl Origins {
     }
 }
 
+/// Where the proxy gets sessions from.
+#[derive(Debug)]
+pub enum Backend {
+    /// The in-memory gu1 (simulate mode).
+    Sim(Simulator),
+    /// The real gu1 API.
+    Upstream(Upstream),
+}
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct App {
-    /// The in-memory gu1.
-    pub sim: Simulator,
+    /// Sessions come from here.
+    pub backend: Backend,
     /// HMAC key of the tokens.
     pub secret: Vec<u8>,
-    /// Origin of the hosted capture pages, e.g. `http://127.0.0.1:8788`.
+    /// Secret of gu1's webhook signatures; webhooks are refused without it.
+    pub webhook_secret: Option<Vec<u8>>,
+    /// Origin of the hosted capture pages (simulate mode), e.g. `http://127.0.0.1:8788`.
     pub hosted_origin: String,
     /// Public origin of the proxy itself, for the URLs the control API hands out.
     pub proxy_origin: String,
     /// CORS policy.
     pub origins: Origins,
-    /// Lifetime of new sessions.
+    /// Lifetime of new simulated sessions.
     pub session_ttl: Duration,
-    /// Lifetime of tokens minted by the control API.
+    /// Lifetime of tokens minted by the control API and the demo.
     pub token_ttl: Duration,
     /// Serve the control API (simulate mode only).
     pub control: bool,
     /// Demo pages (`www/`) and the package (`pkg/`) to serve on the proxy's origin.
     pub demo: Option<Demo>,
+    /// Per-token request budget.
+    pub limiter: Limiter,
+    /// Terminal answers received by signed webhook, by session id: they win over a stale read.
+    pub fresh: Mutex<HashMap<String, Value>>,
+}
+
+impl App {
+    /// An app around `backend` with defaults for everything else.
+    pub fn new(backend: Backend, secret: Vec<u8>) -> App {
+        App {
+            backend,
+            secret,
+            webhook_secret: None,
+            hosted_origin: String::new(),
+            proxy_origin: String::new(),
+            origins: Origins::Loopback,
+            session_ttl: Duration::from_secs(1800),
+            token_ttl: Duration::from_secs(900),
+            control: false,
+            demo: None,
+            limiter: Limiter::new(0.0, 0.0),
+            fresh: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn sim(&self) -> Option<&Simulator> {
+        match &self.backend {
+            Backend::Sim(s) => Some(s),
+            Backend::Upstream(_) => None,
+        }
+    }
 }
 
 /// Where the demo's files are.
@@ -70,6 +117,48 @@ pub struct Demo {
     pub pkg: std::path::PathBuf,
 }
 
+/// A token bucket per token: `burst` requests at once, then `rate` per second. Off when `rate`
+/// is 0. Per instance: behind a load balancer each instance allows its own share.
+#[derive(Debug)]
+pub struct Limiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl Limiter {
+    /// A limiter; `rate` 0 disables it.
+    pub fn new(rate: f64, burst: f64) -> Limiter {
+        Limiter { rate, burst: burst.max(1.0), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// Takes one request from `key`'s bucket, or says how long until one is available.
+    pub fn take(&self, key: &str) -> Result<(), Duration> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            let (rate, burst) = (self.rate, self.burst);
+            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
+        }
+        let (tokens, at) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
+        }
+    }
+}
+
+fn no_sim() -> Response {
+    error(StatusCode::NOT_FOUND, "NOT_FOUND", "only available in simulate mode")
+}
+
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({"code": code, "message": message}))).into_response()
 }
@@ -79,20 +168,23 @@ fn gu1_error(e: &Gu1Error) -> Response {
     (status, Json(e.body())).into_response()
 }
 
-/// What reaches the browser: only what the client needs, never personal data or decisions.
-pub fn browser_view(r: &Record) -> Value {
-    let active = sim::is_active(r.kind, &r.status);
-    let url = active.then(|| r.hosted_url.clone());
-    let mut v = json!({
-        "kind": r.kind.as_str(), "id": r.id, "entityId": r.entity_id, "status": r.status,
-        "iframeAllow": sim::IFRAME_ALLOW,
-        "rejectionCode": r.rejection_code, "rejectionMessage": r.rejection_message,
-        "createdAt": r.created_at, "updatedAt": r.updated_at, "completedAt": r.completed_at,
-        "expiresAt": r.expires_at,
+fn is_active(kind: Kind, v: &Value) -> bool {
+    v.get("status").and_then(Value::as_str).is_some_and(|s| sim::is_active(kind, s))
+}
+
+/// What reaches the browser: only what the client needs, never extracted personal data,
+/// documents, decision details or images.
+pub fn browser_view(kind: Kind, v: &Value) -> Value {
+    let pick = |k: &str| v.get(k).filter(|x| x.is_string() || x.is_null()).cloned().unwrap_or(Value::Null);
+    let mut out = json!({
+        "kind": kind.as_str(), "id": pick("id"), "entityId": pick("entityId"), "status": pick("status"),
+        "iframeAllow": pick("iframeAllow"), "rejectionCode": pick("rejectionCode"),
+        "rejectionMessage": pick("rejectionMessage"), "createdAt": pick("createdAt"),
+        "updatedAt": pick("updatedAt"), "completedAt": pick("completedAt"), "expiresAt": pick("expiresAt"),
     });
-    let key = if r.kind == Kind::Biometric { "sessionUrl" } else { "providerSessionUrl" };
-    v[key] = json!(url);
-    v
+    let key = if kind == Kind::Biometric { "sessionUrl" } else { "providerSessionUrl" };
+    out[key] = if is_active(kind, v) { pick(key) } else { Value::Null };
+    out
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -107,15 +199,15 @@ fn peek_entity(token: &str) -> Option<String> {
     serde_json::from_slice::<Claims>(&bytes).ok().map(|c| c.entity_id)
 }
 
-/// Checks the bearer token; on failure logs the attempt (when the entity can be told) and
-/// returns the 401 to send.
+/// Checks the bearer token and the token's request budget; on failure logs the attempt (when
+/// the entity can be told) and returns the answer to send.
 fn authorize(app: &App, headers: &HeaderMap, endpoint: &str, method: &str, query: &str) -> Result<Claims, Response> {
     let raw = bearer(headers);
-    match raw.map(|t| token::verify(t, &app.secret, token::unix_now())) {
-        Some(Ok(c)) => Ok(c),
+    let claims = match raw.map(|t| token::verify(t, &app.secret, token::unix_now())) {
+        Some(Ok(c)) => c,
         failed => {
-            if let Some(e) = raw.and_then(peek_entity) {
-                app.sim.log(&e, endpoint, method, false, 401, query);
+            if let (Some(sim), Some(e)) = (app.sim(), raw.and_then(peek_entity)) {
+                sim.log(&e, endpoint, method, false, 401, query);
             }
             let why = match failed {
                 Some(Err(TokenError::Expired)) => "the token has expired",
@@ -123,15 +215,26 @@ fn authorize(app: &App, headers: &HeaderMap, endpoint: &str, method: &str, query
                 Some(Err(TokenError::Malformed)) => "the token is malformed",
                 _ => "a bearer token is required",
             };
-            Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why))
+            return Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why));
         }
+    };
+    let key = format!("{}|{}|{}", claims.entity_id, claims.kind.as_str(), claims.session_id.as_deref().unwrap_or(""));
+    if let Err(wait) = app.limiter.take(&key) {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "too many requests for this token");
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        if let Some(sim) = app.sim() {
+            sim.log(&claims.entity_id, endpoint, method, true, 429, query);
+        }
+        return Err(resp);
     }
+    Ok(claims)
 }
 
 /// Serves a queued fault, if one applies: after its delay, either its own answer or `None`
 /// (then the real answer follows).
 async fn fault(app: &App, claims: &Claims, endpoint: &str) -> Option<Response> {
-    let f: Fault = app.sim.take_fault(&claims.entity_id, endpoint)?;
+    let f: Fault = app.sim()?.take_fault(&claims.entity_id, endpoint)?;
     if let Some(ms) = f.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms.min(600_000))).await;
     }
@@ -162,11 +265,37 @@ async fn fault(app: &App, claims: &Claims, endpoint: &str) -> Option<Response> {
     Some(resp)
 }
 
-fn the_record(app: &App, claims: &Claims) -> Result<Option<Record>, Gu1Error> {
-    match &claims.session_id {
-        Some(id) => app.sim.get(&claims.entity_id, id).map(Some),
-        None => Ok(app.sim.current(&claims.entity_id, claims.kind)),
-    }
+/// Only the token's entity's sessions are ever visible; anything else is "not found".
+fn owned(claims: &Claims, v: Option<Value>) -> Option<Value> {
+    v.filter(|v| v.get("entityId").and_then(Value::as_str) == Some(claims.entity_id.as_str()))
+}
+
+/// The token's session (pinned) or the entity's current one, as gu1 returns it.
+async fn lookup(app: &App, claims: &Claims) -> Result<Option<Value>, Gu1Error> {
+    let found = match &app.backend {
+        Backend::Sim(sim) => match &claims.session_id {
+            Some(id) => match sim.get(&claims.entity_id, id) {
+                Ok(r) => Some(r.to_gu1()),
+                Err(e) if e.http == 404 => None,
+                Err(e) => return Err(e),
+            },
+            None => sim.current(&claims.entity_id, claims.kind).map(|r| r.to_gu1()),
+        },
+        Backend::Upstream(up) => match &claims.session_id {
+            Some(id) => up.get(claims.kind, id).await?,
+            None => up.current(claims.kind, &claims.entity_id).await?,
+        },
+    };
+    let found = owned(claims, found);
+    // A terminal status delivered by a signed webhook is never undone by a stale read.
+    Ok(match found {
+        Some(v) if is_active(claims.kind, &v) => {
+            let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let fresh = app.fresh.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned();
+            Some(fresh.filter(|f| !is_active(claims.kind, f)).unwrap_or(v))
+        }
+        other => other,
+    })
 }
 
 /// `GET /kyc/status`: the token's session (or the entity's current one), trimmed.
@@ -179,24 +308,55 @@ async fn status(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -
     let resp = match fault(&app, &claims, "status").await {
         Some(r) => r,
         None => {
-            if claims.session_id.is_none() {
-                app.sim.advance(&claims.entity_id, claims.kind);
-            } else if let Ok(Some(r)) = the_record(&app, &claims) {
-                if app.sim.current(&claims.entity_id, claims.kind).is_some_and(|c| c.id == r.id) {
-                    app.sim.advance(&claims.entity_id, claims.kind);
+            if let Some(sim) = app.sim() {
+                let pinned_is_current = match &claims.session_id {
+                    None => true,
+                    Some(id) => sim.current(&claims.entity_id, claims.kind).is_some_and(|c| &c.id == id),
+                };
+                if pinned_is_current {
+                    sim.advance(&claims.entity_id, claims.kind);
                 }
             }
-            match the_record(&app, &claims) {
-                Ok(Some(r)) => Json(browser_view(&r)).into_response(),
+            match lookup(&app, &claims).await {
+                Ok(Some(v)) => Json(browser_view(claims.kind, &v)).into_response(),
                 // Biometric "current" answers 200 null; KYC "current" answers 404 NOT_FOUND.
-                Ok(None) if claims.kind == Kind::Biometric => Json(Value::Null).into_response(),
-                Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no current validation for this entity"),
+                Ok(None) if claims.kind == Kind::Biometric && claims.session_id.is_none() => Json(Value::Null).into_response(),
+                Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no session for this token"),
                 Err(e) => gu1_error(&e),
             }
         }
     };
-    app.sim.log(&claims.entity_id, "status", "GET", true, resp.status().as_u16(), &query);
+    if let Some(sim) = app.sim() {
+        sim.log(&claims.entity_id, "status", "GET", true, resp.status().as_u16(), &query);
+    }
     resp
+}
+
+/// Creates a session for the token's entity; an active one is resumed instead (gu1's 409
+/// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC).
+async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Value), Gu1Error> {
+    if claims.kind == Kind::Kyc {
+        if let Some(v) = lookup(app, &Claims { session_id: None, ..claims.clone() }).await? {
+            if is_active(Kind::Kyc, &v) {
+                return Ok((StatusCode::OK, v));
+            }
+        }
+    }
+    let created = match &app.backend {
+        Backend::Sim(sim) => sim.create(claims.kind, &claims.entity_id, app.session_ttl).map(|r| r.to_gu1()),
+        Backend::Upstream(up) => up.create(claims.kind, &claims.entity_id).await,
+    };
+    match created {
+        Ok(v) => Ok((StatusCode::CREATED, v)),
+        Err(e) if e.http == 409 && e.code == "ACTIVE_SESSION_EXISTS" => {
+            let pinned = Claims { session_id: e.active_session_id.clone(), ..claims.clone() };
+            match lookup(app, &pinned).await? {
+                Some(v) => Ok((StatusCode::OK, v)),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `POST /kyc/start`: creates a session for the token's entity, resuming an active one.
@@ -207,20 +367,18 @@ async fn start(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     };
     let resp = match fault(&app, &claims, "start").await {
         Some(r) => r,
-        None => match app.sim.create(claims.kind, &claims.entity_id, app.session_ttl) {
-            Ok(r) => (StatusCode::CREATED, Json(browser_view(&r))).into_response(),
-            Err(Gu1Error { http: 409, active_session_id: Some(id), .. }) => match app.sim.get(&claims.entity_id, &id) {
-                Ok(r) => Json(browser_view(&r)).into_response(),
-                Err(e) => gu1_error(&e),
-            },
+        None => match create_or_resume(&app, &claims).await {
+            Ok((status, v)) => (status, Json(browser_view(claims.kind, &v))).into_response(),
             Err(e) => gu1_error(&e),
         },
     };
-    app.sim.log(&claims.entity_id, "start", "POST", true, resp.status().as_u16(), "");
+    if let Some(sim) = app.sim() {
+        sim.log(&claims.entity_id, "start", "POST", true, resp.status().as_u16(), "");
+    }
     resp
 }
 
-/// `POST /kyc/cancel`: cancels the token's active session; refused for a terminal one.
+/// `POST /kyc/cancel`: cancels the token's active session; refused clearly for a terminal one.
 async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let claims = match authorize(&app, &headers, "cancel", "POST", "") {
         Ok(c) => c,
@@ -228,16 +386,92 @@ async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     };
     let resp = match fault(&app, &claims, "cancel").await {
         Some(r) => r,
-        None => match the_record(&app, &claims) {
-            Ok(Some(r)) => match app.sim.cancel(&claims.entity_id, &r.id) {
-                Ok(r) => Json(browser_view(&r)).into_response(),
-                Err(e) => gu1_error(&e),
-            },
+        None => match lookup(&app, &claims).await {
+            Ok(Some(v)) if !is_active(claims.kind, &v) => {
+                let status = v.get("status").and_then(Value::as_str).unwrap_or("terminal");
+                error(StatusCode::CONFLICT, "SESSION_TERMINAL", &format!("the session is already {status} and cannot be cancelled"))
+            }
+            Ok(Some(v)) => {
+                let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let cancelled = match &app.backend {
+                    Backend::Sim(sim) => sim.cancel(&claims.entity_id, &id).map(|r| r.to_gu1()),
+                    Backend::Upstream(up) => up.cancel(claims.kind, &id).await,
+                };
+                match cancelled {
+                    Ok(v) => Json(browser_view(claims.kind, &v)).into_response(),
+                    Err(e) => gu1_error(&e),
+                }
+            }
             Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no session to cancel"),
             Err(e) => gu1_error(&e),
         },
     };
-    app.sim.log(&claims.entity_id, "cancel", "POST", true, resp.status().as_u16(), "");
+    if let Some(sim) = app.sim() {
+        sim.log(&claims.entity_id, "cancel", "POST", true, resp.status().as_u16(), "");
+    }
+    resp
+}
+
+/// Checks gu1's `X-Webhook-Signature`: HMAC-SHA256 of the raw body, hex (optionally
+/// `sha256=`-prefixed) or base64, compared in constant time.
+pub fn webhook_signature_ok(secret: &[u8], body: &[u8], header: &str) -> bool {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let sig = header.trim();
+    let sig = sig.strip_prefix("sha256=").unwrap_or(sig);
+    let bytes = if sig.len() == 64 && sig.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32).map(|i| u8::from_str_radix(&sig[2 * i..2 * i + 2], 16).unwrap_or(0)).collect::<Vec<u8>>()
+    } else {
+        match base64::engine::general_purpose::STANDARD.decode(sig) {
+            Ok(b) => b,
+            Err(_) => return false,
+        }
+    };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else { return false };
+    mac.update(body);
+    mac.verify_slice(&bytes).is_ok()
+}
+
+/// `POST /webhooks/gu1`: a signed status change from gu1. A terminal payload is kept so the next
+/// status answer for that session is fresh without waiting for gu1's read to catch up.
+async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let Some(secret) = &app.webhook_secret else {
+        return error(StatusCode::NOT_FOUND, "NOT_FOUND", "webhooks are not configured");
+    };
+    let sig = headers.get("x-webhook-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !webhook_signature_ok(secret, &body, sig) {
+        return error(StatusCode::UNAUTHORIZED, "INVALID_SIGNATURE", "the webhook signature does not match");
+    }
+    let Ok(envelope) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "INVALID_BODY", "the webhook body is not JSON");
+    };
+    // `{event, payload}`, or the older `{type, data}`.
+    let event = envelope.get("event").or_else(|| envelope.get("type")).and_then(Value::as_str).unwrap_or("");
+    let payload = envelope.get("payload").or_else(|| envelope.get("data")).cloned().unwrap_or(Value::Null);
+    let kind = if event.starts_with("biometric.") { Kind::Biometric } else { Kind::Kyc };
+    let id = payload.get("id").or_else(|| payload.get("validationId")).and_then(Value::as_str).map(str::to_owned);
+    if let Some(id) = id {
+        if !is_active(kind, &payload) && payload.get("status").is_some() {
+            let mut fresh = app.fresh.lock().unwrap_or_else(|p| p.into_inner());
+            if fresh.len() > 100_000 {
+                fresh.clear();
+            }
+            fresh.insert(id, payload);
+        }
+    }
+    Json(json!({"ok": true})).into_response()
+}
+
+/// One JSON line per request: time, method, path (never the query), status, duration.
+async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let resp = next.run(req).await;
+    let line = json!({
+        "ts": token::unix_now(), "event": "request", "method": method.as_str(), "path": path,
+        "status": resp.status().as_u16(), "ms": started.elapsed().as_millis() as u64,
+    });
+    println!("{line}");
     resp
 }
 
@@ -268,19 +502,20 @@ async fn control_new(State(app): State<Arc<App>>, body: Option<Json<NewSession>>
 }
 
 fn new_session(app: &App, req: NewSession) -> Response {
+    let Some(sim) = app.sim() else { return no_sim() };
     let kind = req.kind.unwrap_or(Kind::Biometric);
-    let entity = app.sim.create_entity(kind);
+    let entity = sim.create_entity(kind);
     let ttl = req.ttl_secs.map_or(app.session_ttl, Duration::from_secs);
     let record = if req.start.unwrap_or(true) {
-        match app.sim.create(kind, &entity, ttl) {
+        match sim.create(kind, &entity, ttl) {
             Ok(r) => Some(r),
             Err(e) => return gu1_error(&e),
         }
     } else {
         None
     };
-    app.sim.script(&entity, req.script);
-    app.sim.faults(&entity, req.faults);
+    sim.script(&entity, req.script);
+    sim.faults(&entity, req.faults);
     let pinned = record.as_ref().filter(|_| req.pin).map(|r| r.id.clone());
     let token = mint(app, &entity, kind, pinned, req.token_ttl_secs);
     let p = &app.proxy_origin;
@@ -313,24 +548,27 @@ struct TokenBody {
 }
 
 fn entity_kind(app: &App, entity: &str) -> Result<Kind, Response> {
-    app.sim.entity_kind(entity).ok_or_else(|| error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity"))
+    app.sim().and_then(|s| s.entity_kind(entity)).ok_or_else(|| error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity"))
 }
 
 async fn control_script(State(app): State<Arc<App>>, Path(e): Path<String>, Json(b): Json<ScriptBody>) -> Response {
-    if app.sim.script(&e, b.steps) { Json(json!({"ok": true})).into_response() } else { entity_kind(&app, &e).err().unwrap_or_else(|| StatusCode::NOT_FOUND.into_response()) }
+    let Some(sim) = app.sim() else { return no_sim() };
+    if sim.script(&e, b.steps) { Json(json!({"ok": true})).into_response() } else { entity_kind(&app, &e).err().unwrap_or_else(|| StatusCode::NOT_FOUND.into_response()) }
 }
 
 async fn control_faults(State(app): State<Arc<App>>, Path(e): Path<String>, Json(b): Json<FaultsBody>) -> Response {
-    if app.sim.faults(&e, b.faults) { Json(json!({"ok": true})).into_response() } else { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity") }
+    let Some(sim) = app.sim() else { return no_sim() };
+    if sim.faults(&e, b.faults) { Json(json!({"ok": true})).into_response() } else { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity") }
 }
 
 /// `POST /__control/entities/{e}/set`: applies a step now (gu1 decided).
 async fn control_set(State(app): State<Arc<App>>, Path(e): Path<String>, Json(step): Json<Step>) -> Response {
+    let Some(sim) = app.sim() else { return no_sim() };
     let kind = match entity_kind(&app, &e) {
         Ok(k) => k,
         Err(r) => return r,
     };
-    match app.sim.apply(&e, kind, &step) {
+    match sim.apply(&e, kind, &step) {
         Some(r) => Json(r.to_gu1()).into_response(),
         None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "the entity has no session"),
     }
@@ -338,11 +576,12 @@ async fn control_set(State(app): State<Arc<App>>, Path(e): Path<String>, Json(st
 
 /// `POST /__control/entities/{e}/start`: gu1 creates a session for the entity.
 async fn control_start(State(app): State<Arc<App>>, Path(e): Path<String>) -> Response {
+    let Some(sim) = app.sim() else { return no_sim() };
     let kind = match entity_kind(&app, &e) {
         Ok(k) => k,
         Err(r) => return r,
     };
-    match app.sim.create(kind, &e, app.session_ttl) {
+    match sim.create(kind, &e, app.session_ttl) {
         Ok(r) => Json(r.to_gu1()).into_response(),
         Err(err) => gu1_error(&err),
     }
@@ -361,8 +600,9 @@ async fn control_token(State(app): State<Arc<App>>, Path(e): Path<String>, body:
 
 /// `GET /__control/entities/{e}/log`: the proxy requests made with the entity's tokens.
 async fn control_log(State(app): State<Arc<App>>, Path(e): Path<String>) -> Response {
-    match app.sim.requests(&e) {
-        Some(log) => Json(json!({"now": app.sim.clock_ms(), "requests": log})).into_response(),
+    let Some(sim) = app.sim() else { return no_sim() };
+    match sim.requests(&e) {
+        Some(log) => Json(json!({"now": sim.clock_ms(), "requests": log})).into_response(),
         None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity"),
     }
 }
@@ -394,10 +634,15 @@ async fn cors(State(app): State<Arc<App>>, req: Request, next: Next) -> Response
 
 /// The proxy's router (and, in simulate mode, the control API).
 pub fn proxy_router(app: Arc<App>) -> Router {
-    let mut r = Router::new()
+    // The browser endpoints take no body worth more than a few bytes; webhooks up to 1 MiB.
+    let kyc = Router::new()
         .route("/kyc/status", get(status))
         .route("/kyc/start", post(start))
         .route("/kyc/cancel", post(cancel))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024));
+    let mut r = Router::new()
+        .merge(kyc)
+        .route("/webhooks/gu1", post(webhook).layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024)))
         .route("/health", get(|| async { Json(json!({"ok": true})) }));
     if app.control {
         r = r
@@ -407,14 +652,16 @@ pub fn proxy_router(app: Arc<App>) -> Router {
             .route("/__control/entities/{e}/set", post(control_set))
             .route("/__control/entities/{e}/start", post(control_start))
             .route("/__control/entities/{e}/token", post(control_token))
-            .route("/__control/entities/{e}/log", get(control_log));
+            .route("/__control/entities/{e}/log", get(control_log))
+            .merge(gu1_api_router());
     }
     let demo = app.demo.clone();
     let r = r.layer(middleware::from_fn_with_state(app.clone(), cors)).with_state(app.clone());
-    match demo {
+    let r = match demo {
         Some(demo) => r.merge(demo_router(app, demo)),
         None => r,
-    }
+    };
+    r.layer(middleware::from_fn(access_log))
 }
 
 /// The CSP the demo pages are served with: no inline script or style, wasm allowed, frames
@@ -441,10 +688,11 @@ async fn demo_index(
     let Ok(html) = tokio::fs::read_to_string(demo.www.join("index.html")).await else {
         return (StatusCode::NOT_FOUND, "www/index.html is missing").into_response();
     };
+    let Some(sim) = app.sim() else { return no_sim() };
     let kind = q.kind.unwrap_or(Kind::Biometric);
-    let entity = app.sim.create_entity(kind);
+    let entity = sim.create_entity(kind);
     let ttl = q.ttl.map_or(app.session_ttl, Duration::from_secs);
-    if let Err(e) = app.sim.create(kind, &entity, ttl) {
+    if let Err(e) = sim.create(kind, &entity, ttl) {
         return gu1_error(&e);
     }
     let token = mint(&app, &entity, kind, None, None);
@@ -492,6 +740,110 @@ fn demo_router(app: Arc<App>, demo: Demo) -> Router {
         .layer(middleware::from_fn_with_state(app, demo_headers))
 }
 
+/// The API key the simulated gu1 API accepts.
+pub const SIM_API_KEY: &str = "sk_test_simulator";
+
+fn sim_key_ok(headers: &HeaderMap) -> bool {
+    bearer(headers) == Some(SIM_API_KEY)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct CreateBody {
+    entity_id: String,
+}
+
+async fn api_create(app: &App, headers: &HeaderMap, kind: Kind, body: CreateBody) -> Response {
+    let Some(sim) = app.sim() else { return no_sim() };
+    if !sim_key_ok(headers) {
+        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
+    }
+    if sim.entity_kind(&body.entity_id).is_none() {
+        return error(StatusCode::NOT_FOUND, "ENTITY_NOT_FOUND", "entity not found");
+    }
+    match sim.create(kind, &body.entity_id, app.session_ttl) {
+        Ok(r) => (StatusCode::CREATED, Json(r.to_gu1())).into_response(),
+        Err(e) => gu1_error(&e),
+    }
+}
+
+async fn api_get(app: &App, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
+    let Some(sim) = app.sim() else { return no_sim() };
+    if !sim_key_ok(headers) {
+        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
+    }
+    match sim.lookup(id).filter(|r| r.kind == kind) {
+        Some(r) => Json(r.to_gu1()).into_response(),
+        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "not found"),
+    }
+}
+
+async fn api_current(app: &App, headers: &HeaderMap, kind: Kind, entity: &str) -> Response {
+    let Some(sim) = app.sim() else { return no_sim() };
+    if !sim_key_ok(headers) {
+        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
+    }
+    match (sim.current(entity, kind), kind) {
+        (Some(r), _) => Json(r.to_gu1()).into_response(),
+        (None, Kind::Biometric) => Json(Value::Null).into_response(),
+        (None, Kind::Kyc) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no current validation"),
+    }
+}
+
+async fn api_cancel(app: &App, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
+    let Some(sim) = app.sim() else { return no_sim() };
+    if !sim_key_ok(headers) {
+        return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
+    }
+    let Some(r) = sim.lookup(id).filter(|r| r.kind == kind) else {
+        return error(StatusCode::NOT_FOUND, "NOT_FOUND", "not found");
+    };
+    match sim.cancel(&r.entity_id, id) {
+        Ok(r) => Json(r.to_gu1()).into_response(),
+        Err(e) if e.http == 409 => error(StatusCode::BAD_REQUEST, "INVALID_STATUS", &e.message),
+        Err(e) => gu1_error(&e),
+    }
+}
+
+/// The simulated gu1 REST API (the routes `upstream` mode calls), guarded by `SIM_API_KEY`, so
+/// an upstream-mode proxy can be tested against the simulator over HTTP.
+fn gu1_api_router() -> Router<Arc<App>> {
+    type S = State<Arc<App>>;
+    Router::new()
+        .route(
+            "/api/kyc/biometric/sessions",
+            post(|State(a): S, h: HeaderMap, Json(b): Json<CreateBody>| async move { api_create(&a, &h, Kind::Biometric, b).await }),
+        )
+        .route(
+            "/api/kyc/biometric/sessions/{id}",
+            get(|State(a): S, h: HeaderMap, Path(id): Path<String>| async move { api_get(&a, &h, Kind::Biometric, &id).await }),
+        )
+        .route(
+            "/api/kyc/biometric/sessions/{id}/cancel",
+            post(|State(a): S, h: HeaderMap, Path(id): Path<String>| async move { api_cancel(&a, &h, Kind::Biometric, &id).await }),
+        )
+        .route(
+            "/api/kyc/biometric/entities/{e}/current",
+            get(|State(a): S, h: HeaderMap, Path(e): Path<String>| async move { api_current(&a, &h, Kind::Biometric, &e).await }),
+        )
+        .route(
+            "/api/kyc/validations",
+            post(|State(a): S, h: HeaderMap, Json(b): Json<CreateBody>| async move { api_create(&a, &h, Kind::Kyc, b).await }),
+        )
+        .route(
+            "/api/kyc/validations/{id}",
+            get(|State(a): S, h: HeaderMap, Path(id): Path<String>| async move { api_get(&a, &h, Kind::Kyc, &id).await }),
+        )
+        .route(
+            "/api/kyc/validations/{id}/cancel",
+            axum::routing::delete(|State(a): S, h: HeaderMap, Path(id): Path<String>| async move { api_cancel(&a, &h, Kind::Kyc, &id).await }),
+        )
+        .route(
+            "/api/kyc/entities/{e}/current",
+            get(|State(a): S, h: HeaderMap, Path(e): Path<String>| async move { api_current(&a, &h, Kind::Kyc, &e).await }),
+        )
+}
+
 const HOSTED_HTML: &str = include_str!("hosted/page.html");
 const HOSTED_JS: &str = include_str!("hosted/page.js");
 const HOSTED_CSS: &str = include_str!("hosted/page.css");
@@ -501,7 +853,8 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 async fn hosted_page(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    if app.sim.record(&id).is_none() {
+    let Some(sim) = app.sim() else { return no_sim() };
+    if sim.record(&id).is_none() {
         return (StatusCode::NOT_FOUND, "no such session").into_response();
     }
     let mut resp = asset(HOSTED_HTML, "text/html; charset=utf-8");
@@ -519,7 +872,8 @@ struct Decision {
 
 /// `POST /hosted/{id}/decide`: the person pressed a button on the hosted page.
 async fn hosted_decide(State(app): State<Arc<App>>, Path(id): Path<String>, Json(d): Json<Decision>) -> Response {
-    match app.sim.decide(&id, &d.decision) {
+    let Some(sim) = app.sim() else { return no_sim() };
+    match sim.decide(&id, &d.decision) {
         Some(r) => Json(json!({"status": r.status, "active": sim::is_active(r.kind, &r.status)})).into_response(),
         None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such session or decision"),
     }

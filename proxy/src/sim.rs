@@ -128,14 +128,15 @@ struct Entity {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gu1Error {
     pub http: u16,
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     pub active_session_id: Option<String>,
 }
 
 impl Gu1Error {
-    fn new(http: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Gu1Error { http, code, message: message.into(), active_session_id: None }
+    /// An error with gu1's code.
+    pub fn new(http: u16, code: &str, message: impl Into<String>) -> Self {
+        Gu1Error { http, code: code.to_owned(), message: message.into(), active_session_id: None }
     }
 
     /// gu1's error body.
@@ -371,6 +372,14 @@ impl Simulator {
         Ok(r.clone())
     }
 
+    /// A record by id alone (gu1's own API, which the secret key may read in full).
+    pub fn lookup(&self, id: &str) -> Option<Record> {
+        let mut inner = self.lock();
+        let r = inner.records.get_mut(id)?;
+        Self::expire(r);
+        Some(r.clone())
+    }
+
     /// The record's hosted URL for a session id (hosted pages look themselves up).
     pub fn record(&self, id: &str) -> Option<Record> {
         self.lock().records.get(id).cloned()
@@ -456,7 +465,7 @@ mod tests {
         let e = sim.create_entity(Kind::Biometric);
         let first = sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap();
         let err = sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap_err();
-        assert_eq!((err.http, err.code), (409, "ACTIVE_SESSION_EXISTS"));
+        assert_eq!((err.http, err.code.as_str()), (409, "ACTIVE_SESSION_EXISTS"));
         assert_eq!(err.active_session_id.as_deref(), Some(first.id.as_str()));
         sim.cancel(&e, &first.id).unwrap();
         assert_eq!(sim.cancel(&e, &first.id).unwrap_err().http, 409);

@@ -1,0 +1,159 @@
+//! The real gu1 API, called with the integrator's secret key. The key is only ever put in the
+//! `Authorization` header of requests to gu1: never in a response, a log line or an error.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::sim::Gu1Error;
+use crate::token::Kind;
+
+/// A gu1 API client.
+pub struct Upstream {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").field("base", &self.base).field("key", &"<redacted>").finish()
+    }
+}
+
+/// Percent-encodes one path segment.
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Upstream {
+    /// A client for `base` (e.g. `https://api.gu1.ai`) with the API key and a per-call timeout.
+    pub fn new(base: &str, key: String, timeout: Duration) -> Result<Upstream, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .user_agent("gu1-kyc-proxy")
+            .build()
+            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+        Ok(Upstream { http, base: base.trim_end_matches('/').to_owned(), key })
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, Gu1Error> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                Gu1Error::new(504, "UPSTREAM_TIMEOUT", "gu1 did not answer in time")
+            } else {
+                Gu1Error::new(502, "UPSTREAM_ERROR", "gu1 could not be reached")
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| {
+            if e.is_timeout() {
+                Gu1Error::new(504, "UPSTREAM_TIMEOUT", "gu1 did not answer in time")
+            } else {
+                Gu1Error::new(502, "UPSTREAM_ERROR", "gu1's answer was cut off")
+            }
+        })?;
+        let value: Option<Value> = serde_json::from_str(&text).ok();
+        if (200..300).contains(&status) {
+            return value.ok_or_else(|| Gu1Error::new(502, "UPSTREAM_BAD_RESPONSE", "gu1 answered with something that is not JSON"));
+        }
+        let field = |k: &str| value.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str).map(str::to_owned);
+        let code = field("code").or_else(|| field("error")).unwrap_or_else(|| "UPSTREAM_ERROR".into());
+        let mut e = Gu1Error {
+            // gu1's own failures are a bad gateway for the browser; its 4xx keep their status.
+            http: if status >= 500 { 502 } else { status },
+            code,
+            message: field("message").unwrap_or_else(|| format!("gu1 answered HTTP {status}")),
+            active_session_id: field("activeSessionId"),
+        };
+        if e.message.contains(&self.key) {
+            e.message = format!("gu1 answered HTTP {status}");
+        }
+        Err(e)
+    }
+
+    /// One session or validation by id.
+    pub async fn get(&self, kind: Kind, id: &str) -> Result<Option<Value>, Gu1Error> {
+        let path = match kind {
+            Kind::Biometric => format!("/api/kyc/biometric/sessions/{}", segment(id)),
+            Kind::Kyc => format!("/api/kyc/validations/{}", segment(id)),
+        };
+        match self.call(Method::GET, &path, None).await {
+            Ok(Value::Null) => Ok(None),
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.http == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The entity's current session (biometric: `200 null` when none; KYC: 404 when none).
+    pub async fn current(&self, kind: Kind, entity: &str) -> Result<Option<Value>, Gu1Error> {
+        let path = match kind {
+            Kind::Biometric => format!("/api/kyc/biometric/entities/{}/current", segment(entity)),
+            Kind::Kyc => format!("/api/kyc/entities/{}/current", segment(entity)),
+        };
+        match self.call(Method::GET, &path, None).await {
+            Ok(Value::Null) => Ok(None),
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.http == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a session or validation for the entity.
+    pub async fn create(&self, kind: Kind, entity: &str) -> Result<Value, Gu1Error> {
+        match kind {
+            Kind::Biometric => {
+                self.call(Method::POST, "/api/kyc/biometric/sessions", Some(json!({"entityId": entity}))).await
+            }
+            Kind::Kyc => {
+                let body = json!({"entityId": entity, "integrationCode": "global_gueno_validation_kyc"});
+                self.call(Method::POST, "/api/kyc/validations", Some(body)).await
+            }
+        }
+    }
+
+    /// Cancels an active session or validation.
+    pub async fn cancel(&self, kind: Kind, id: &str) -> Result<Value, Gu1Error> {
+        match kind {
+            Kind::Biometric => {
+                self.call(Method::POST, &format!("/api/kyc/biometric/sessions/{}/cancel", segment(id)), Some(json!({}))).await
+            }
+            Kind::Kyc => {
+                let body = json!({"reason": "Cancelled by the person from the verification page"});
+                self.call(Method::DELETE, &format!("/api/kyc/validations/{}/cancel", segment(id)), Some(body)).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(segment("ent_1-a.b~c"), "ent_1-a.b~c");
+        assert_eq!(segment("../x/y?z"), "..%2Fx%2Fy%3Fz");
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let u = Upstream::new("https://api.example", "sk_live_secret".into(), Duration::from_secs(1)).unwrap();
+        assert!(!format!("{u:?}").contains("sk_live_secret"));
+    }
+}

@@ -1,0 +1,307 @@
+//! The proxy over real HTTP on 127.0.0.1: simulate mode, and upstream mode in front of the
+//! simulator's gu1 API (and in front of servers that hang or are gone).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gu1_kyc_proxy::server::{self, App, Backend, Limiter, Origins, SIM_API_KEY};
+use gu1_kyc_proxy::sim::Simulator;
+use gu1_kyc_proxy::token::{self, Claims, Kind};
+use gu1_kyc_proxy::upstream::Upstream;
+use serde_json::{json, Value};
+
+const SECRET: &[u8] = b"proxy-test-secret-0123456789";
+const WEBHOOK_SECRET: &[u8] = b"whsec-test";
+
+async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+/// The simulator (playing gu1) and an upstream-mode proxy in front of it.
+struct Rig {
+    gu1: String,
+    proxy: String,
+    http: reqwest::Client,
+}
+
+async fn rig_with(limiter: Limiter) -> Rig {
+    let mut sim_app = App::new(Backend::Sim(Simulator::new("http://127.0.0.1:9")), b"sim-secret".to_vec());
+    sim_app.control = true;
+    let gu1 = serve(server::proxy_router(Arc::new(sim_app))).await;
+    let upstream = Upstream::new(&format!("http://{gu1}"), SIM_API_KEY.into(), Duration::from_secs(2)).unwrap();
+    let mut app = App::new(Backend::Upstream(upstream), SECRET.to_vec());
+    app.origins = Origins::List(vec!["https://shop.example".into()]);
+    app.webhook_secret = Some(WEBHOOK_SECRET.to_vec());
+    app.limiter = limiter;
+    let proxy = serve(server::proxy_router(Arc::new(app))).await;
+    Rig { gu1: format!("http://{gu1}"), proxy: format!("http://{proxy}"), http: reqwest::Client::new() }
+}
+
+async fn rig() -> Rig {
+    rig_with(Limiter::new(0.0, 0.0)).await
+}
+
+fn mint(entity: &str, kind: Kind, session: Option<&str>, ttl: i64) -> String {
+    let expires = (token::unix_now() as i64 + ttl).max(0) as u64;
+    token::mint(&Claims { entity_id: entity.into(), kind, session_id: session.map(Into::into), expires }, SECRET)
+}
+
+impl Rig {
+    /// A simulated entity (and session unless `start` is false) at "gu1".
+    async fn entity(&self, kind: &str, start: bool) -> Value {
+        self.http
+            .post(format!("{}/__control/sessions", self.gu1))
+            .json(&json!({"kind": kind, "start": start}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn set(&self, entity: &str, step: Value) {
+        let r = self.http.post(format!("{}/__control/entities/{entity}/set", self.gu1)).json(&step).send().await.unwrap();
+        assert!(r.status().is_success());
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, token: &str) -> (u16, Value, String) {
+        let r = self.http.request(method, format!("{}{path}", self.proxy)).bearer_auth(token).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
+    }
+
+    async fn status(&self, token: &str) -> (u16, Value, String) {
+        self.call(reqwest::Method::GET, "/kyc/status", token).await
+    }
+}
+
+fn s(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn upstream_status_is_trimmed_and_never_carries_the_key() {
+    let rig = rig().await;
+    let e = rig.entity("kyc", true).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Kyc, None, 60);
+    let (code, body, text) = rig.status(&tok).await;
+    assert_eq!(code, 200, "{text}");
+    let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "completedAt", "createdAt", "entityId", "expiresAt", "id", "iframeAllow", "kind", "providerSessionUrl",
+            "rejectionCode", "rejectionMessage", "status", "updatedAt"
+        ]
+    );
+    assert_eq!(s(&body, "status"), "pending");
+    assert!(s(&body, "providerSessionUrl").contains("/session/"));
+    for secret in ["extractedData", "decision", "Lovelace", "X1234567", SIM_API_KEY, "organizationId"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+#[tokio::test]
+async fn biometric_current_null_then_start_then_resume_on_409() {
+    let rig = rig().await;
+    let e = rig.entity("biometric", false).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
+    let (code, body, _) = rig.status(&tok).await;
+    assert_eq!((code, body), (200, Value::Null), "no session yet is 200 null");
+    let (code, first, _) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
+    assert_eq!(code, 201);
+    let (code, again, _) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
+    assert_eq!(code, 200, "gu1's 409 ACTIVE_SESSION_EXISTS is resumed, not an error");
+    assert_eq!(s(&again, "id"), s(&first, "id"));
+    assert!(s(&again, "sessionUrl").contains(&s(&first, "id")));
+}
+
+#[tokio::test]
+async fn kyc_current_404_is_not_found_and_start_resumes_the_current_validation() {
+    let rig = rig().await;
+    let e = rig.entity("kyc", false).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Kyc, None, 60);
+    let (code, body, _) = rig.status(&tok).await;
+    assert_eq!(code, 404);
+    assert_eq!(s(&body, "code"), "NOT_FOUND");
+    let (code, first, _) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
+    assert_eq!(code, 201);
+    let (_, again, _) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
+    assert_eq!(s(&again, "id"), s(&first, "id"));
+}
+
+#[tokio::test]
+async fn cancel_works_while_active_and_is_refused_for_a_terminal_session() {
+    let rig = rig().await;
+    let e = rig.entity("biometric", true).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
+    let (code, body, _) = rig.call(reqwest::Method::POST, "/kyc/cancel", &tok).await;
+    assert_eq!(code, 200);
+    assert_eq!(s(&body, "status"), "cancelled");
+    assert!(body["sessionUrl"].is_null(), "no URL once terminal");
+    let (code, body, _) = rig.call(reqwest::Method::POST, "/kyc/cancel", &tok).await;
+    assert_eq!(code, 409);
+    assert_eq!(s(&body, "code"), "SESSION_TERMINAL");
+
+    let e = rig.entity("kyc", true).await;
+    rig.set(&s(&e, "entityId"), json!({"status": "approved"})).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Kyc, None, 60);
+    let (code, body, _) = rig.call(reqwest::Method::POST, "/kyc/cancel", &tok).await;
+    assert_eq!((code, s(&body, "code")), (409, "SESSION_TERMINAL".to_owned()));
+}
+
+#[tokio::test]
+async fn forged_expired_and_cross_entity_tokens_are_refused() {
+    let rig = rig().await;
+    let mine = rig.entity("biometric", true).await;
+    let theirs = rig.entity("biometric", true).await;
+    let me = s(&mine, "entityId");
+
+    let forged = token::mint(
+        &Claims { entity_id: me.clone(), kind: Kind::Biometric, session_id: None, expires: token::unix_now() + 60 },
+        b"another-secret",
+    );
+    for (tok, why) in [
+        (forged.as_str(), "signature"),
+        ("v1.e30.AAAA", "signature"),
+        ("not-a-token", "malformed"),
+        ("", "required"),
+    ] {
+        let (code, body, _) = rig.status(tok).await;
+        assert_eq!(code, 401, "{why}");
+        assert_eq!(s(&body, "code"), "UNAUTHORIZED");
+    }
+    let expired = mint(&me, Kind::Biometric, None, -5);
+    let (code, body, _) = rig.status(&expired).await;
+    assert_eq!((code, s(&body, "message")), (401, "the token has expired".to_owned()));
+
+    // A valid token for my entity, pinned to their session: never visible.
+    let cross = mint(&me, Kind::Biometric, Some(&s(&theirs, "id")), 60);
+    let (code, body, text) = rig.status(&cross).await;
+    assert_eq!(code, 404, "{text}");
+    assert_eq!(s(&body, "code"), "NOT_FOUND");
+    assert!(!text.contains(&s(&theirs, "entityId")));
+    let (code, _, _) = rig.call(reqwest::Method::POST, "/kyc/cancel", &cross).await;
+    assert_eq!(code, 404, "nor cancellable");
+    let (_, theirs_now, _) = rig.status(&mint(&s(&theirs, "entityId"), Kind::Biometric, None, 60)).await;
+    assert_eq!(s(&theirs_now, "status"), "pending");
+}
+
+fn sign_hex(body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET).unwrap();
+    mac.update(body);
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn signed_webhook_makes_the_next_answer_fresh_and_bad_signatures_are_refused() {
+    let rig = rig().await;
+    let e = rig.entity("biometric", true).await;
+    let (entity, id) = (s(&e, "entityId"), s(&e, "id"));
+    let body = serde_json::to_vec(&json!({
+        "event": "biometric.session_approved", "timestamp": "2026-11-22T00:00:00Z", "organizationId": "o",
+        "payload": {"id": id, "entityId": entity, "status": "approved", "completedAt": "2026-11-22T00:00:00Z"}
+    }))
+    .unwrap();
+    let post = |sig: String, body: Vec<u8>| {
+        rig.http.post(format!("{}/webhooks/gu1", rig.proxy)).header("X-Webhook-Signature", sig).body(body).send()
+    };
+    let mut tampered = body.clone();
+    *tampered.last_mut().unwrap() = b' ';
+    for (sig, b) in [(sign_hex(&body), tampered), ("00".repeat(32), body.clone()), (String::new(), body.clone())] {
+        let r = post(sig, b).await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let tok = mint(&entity, Kind::Biometric, None, 60);
+    assert_eq!(s(&rig.status(&tok).await.1, "status"), "pending", "gu1 itself still says pending");
+    let r = post(format!("sha256={}", sign_hex(&body)), body.clone()).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let (_, now, _) = rig.status(&tok).await;
+    assert_eq!(s(&now, "status"), "approved", "the signed webhook's terminal status is served at once");
+}
+
+#[tokio::test]
+async fn upstream_that_hangs_is_504_and_one_that_is_gone_is_502() {
+    // A server that accepts connections and never answers.
+    let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hang_addr = hang.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = hang.accept().await {
+            held.push(sock);
+        }
+    });
+    let gone = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    for (addr, expect, code) in [(hang_addr, 504, "UPSTREAM_TIMEOUT"), (gone, 502, "UPSTREAM_ERROR")] {
+        let up = Upstream::new(&format!("http://{addr}"), "sk_test_key_never_shown".into(), Duration::from_millis(300)).unwrap();
+        let proxy = serve(server::proxy_router(Arc::new(App::new(Backend::Upstream(up), SECRET.to_vec())))).await;
+        let r = reqwest::Client::new()
+            .get(format!("http://{proxy}/kyc/status"))
+            .bearer_auth(mint("ent", Kind::Biometric, None, 60))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), expect);
+        let text = r.text().await.unwrap();
+        assert!(text.contains(code), "{text}");
+        assert!(!text.contains("sk_test_key_never_shown"));
+    }
+}
+
+#[tokio::test]
+async fn per_token_rate_limit_answers_429_with_retry_after() {
+    let rig = rig_with(Limiter::new(1.0, 2.0)).await;
+    let e = rig.entity("biometric", true).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
+    assert_eq!(rig.status(&tok).await.0, 200);
+    assert_eq!(rig.status(&tok).await.0, 200);
+    let r = rig.http.get(format!("{}/kyc/status", rig.proxy)).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry));
+    // Another token is not affected.
+    let other = rig.entity("biometric", true).await;
+    assert_eq!(rig.status(&mint(&s(&other, "entityId"), Kind::Biometric, None, 60)).await.0, 200);
+}
+
+#[tokio::test]
+async fn cors_allow_list_and_request_size_limit() {
+    let rig = rig().await;
+    let ok = rig
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/kyc/status", rig.proxy))
+        .header("Origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://shop.example");
+    assert!(ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("Authorization"));
+    let evil = rig
+        .http
+        .get(format!("{}/kyc/status", rig.proxy))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let big = rig
+        .http
+        .post(format!("{}/kyc/cancel", rig.proxy))
+        .bearer_auth(mint("e", Kind::Biometric, None, 60))
+        .body(vec![b'x'; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status().as_u16(), 413);
+}
