@@ -61,7 +61,10 @@ pub struct KycError {
 impl KycError {
     /// A new error.
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        KycError { code, message: message.into() }
+        KycError {
+            code,
+            message: message.into(),
+        }
     }
 
     /// `INVALID_OPTIONS` naming the option.

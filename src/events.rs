@@ -62,18 +62,30 @@ pub struct Listener {
 
 impl Listener {
     /// Adds `f` as a `kind` listener on `target`.
-    pub fn new(target: &web_sys::EventTarget, kind: &'static str, f: impl FnMut(web_sys::Event) + 'static) -> Listener {
+    pub fn new(
+        target: &web_sys::EventTarget,
+        kind: &'static str,
+        f: impl FnMut(web_sys::Event) + 'static,
+    ) -> Listener {
         let closure = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(f);
-        let _ = target.add_event_listener_with_callback(kind, wasm_bindgen::JsCast::unchecked_ref(closure.as_ref()));
-        Listener { target: target.clone(), kind, closure }
+        let _ = target.add_event_listener_with_callback(
+            kind,
+            wasm_bindgen::JsCast::unchecked_ref(closure.as_ref()),
+        );
+        Listener {
+            target: target.clone(),
+            kind,
+            closure,
+        }
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.kind, wasm_bindgen::JsCast::unchecked_ref(self.closure.as_ref()));
+        let _ = self.target.remove_event_listener_with_callback(
+            self.kind,
+            wasm_bindgen::JsCast::unchecked_ref(self.closure.as_ref()),
+        );
     }
 }
 

@@ -82,12 +82,20 @@ pub struct Frame {
 impl Frame {
     /// Creates the iframe in `container`: `allow`, `title` and `referrerpolicy` set before `src`
     /// so the permissions apply to the first navigation; sized through CSSOM only.
-    pub fn mount(container: &Element, url: SessionUrl, allow: &str, title: &str, height: &str) -> Option<Frame> {
+    pub fn mount(
+        container: &Element,
+        url: SessionUrl,
+        allow: &str,
+        title: &str,
+        height: &str,
+    ) -> Option<Frame> {
         let document = container.owner_document()?;
         let iframe: HtmlIFrameElement = document.create_element("iframe").ok()?.dyn_into().ok()?;
         iframe.set_attribute("allow", allow).ok()?;
         iframe.set_title(title);
-        iframe.set_attribute("referrerpolicy", "strict-origin-when-cross-origin").ok()?;
+        iframe
+            .set_attribute("referrerpolicy", "strict-origin-when-cross-origin")
+            .ok()?;
         iframe.set_attribute("data-gu1-kyc", "").ok()?;
         let style = iframe.style();
         let _ = style.set_property("display", "block");
@@ -129,11 +137,19 @@ mod tests {
     #[test]
     fn session_allow_is_filtered_and_deduplicated() {
         assert_eq!(
-            filter_allow(Some("camera; microphone; fullscreen; autoplay; encrypted-media")),
+            filter_allow(Some(
+                "camera; microphone; fullscreen; autoplay; encrypted-media"
+            )),
             DEFAULT_ALLOW
         );
-        assert_eq!(filter_allow(Some("camera *; usb; Microphone 'self'; camera")), "camera; microphone");
-        assert_eq!(filter_allow(Some("geolocation;clipboard-write")), "geolocation; clipboard-write");
+        assert_eq!(
+            filter_allow(Some("camera *; usb; Microphone 'self'; camera")),
+            "camera; microphone"
+        );
+        assert_eq!(
+            filter_allow(Some("geolocation;clipboard-write")),
+            "geolocation; clipboard-write"
+        );
     }
 
     #[test]
@@ -146,7 +162,10 @@ mod tests {
 
     #[test]
     fn option_allow_refuses_unknown_features() {
-        assert_eq!(check_allow("camera; microphone").unwrap(), "camera; microphone");
+        assert_eq!(
+            check_allow("camera; microphone").unwrap(),
+            "camera; microphone"
+        );
         assert_eq!(check_allow("CAMERA *").unwrap(), "camera");
         assert_eq!(check_allow("camera; payment").unwrap_err(), "payment");
         assert_eq!(check_allow("usb").unwrap_err(), "usb");

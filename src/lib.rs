@@ -25,6 +25,7 @@ mod options;
 mod poll;
 mod session;
 mod status;
+mod value;
 
 use std::rc::Rc;
 
@@ -173,7 +174,11 @@ impl Verification {
 /// Mounts a verification. Throws a `KycError` (`INVALID_OPTIONS`, `CONTAINER_NOT_FOUND`,
 /// `UNSAFE_SESSION_URL`) for bad options; everything later arrives as events.
 #[wasm_bindgen]
-pub fn mount(#[wasm_bindgen(unchecked_param_type = "MountOptions")] options: JsValue) -> Result<Verification, JsValue> {
+pub fn mount(
+    #[wasm_bindgen(unchecked_param_type = "MountOptions")] options: JsValue,
+) -> Result<Verification, JsValue> {
     let opts = options::Options::read(&options).map_err(|e| e.to_js(None))?;
-    Ok(Verification { inner: session::mount(opts) })
+    Ok(Verification {
+        inner: session::mount(opts),
+    })
 }

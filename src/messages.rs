@@ -4,7 +4,7 @@
 //! string. Parsing is defensive: bounded sizes, bounded depth, and only the `type` and `data`
 //! keys are ever read (no iteration over hostile objects, no prototype walk).
 
-use wasm_bindgen::JsValue;
+use crate::value::Value;
 
 /// Longest message string parsed; longer ones are ignored.
 pub const MAX_TEXT: usize = 64 * 1024;
@@ -14,26 +14,23 @@ const MAX_TYPE: usize = 64;
 const MAX_DEPTH: u8 = 3;
 
 /// Event names that mean the session's status may just have changed.
-const HINT_EVENTS: [&str; 6] = ["started", "status_updated", "verification_submitted", "completed", "cancelled", "error"];
+const HINT_EVENTS: [&str; 6] = [
+    "started",
+    "status_updated",
+    "verification_submitted",
+    "completed",
+    "cancelled",
+    "error",
+];
 /// Prefixes of hosted-page events.
 const PREFIXES: [&str; 2] = ["didit:", "gu1:"];
 
-/// A value a message can hold: what `event.data` is in the browser, JSON in native tests.
-pub trait MessageValue: Sized {
-    /// The value as a string, when it is one.
-    fn text(&self) -> Option<String>;
-    /// Own property `key` of a plain object (not of a string, array or function).
-    fn field(&self, key: &str) -> Option<Self>;
-    /// Parses JSON text.
-    fn parse(text: &str) -> Option<Self>;
-}
-
 /// The `type` of a message: top-level, inside a JSON string, or inside `data`.
-pub fn message_type<V: MessageValue>(value: &V) -> Option<String> {
+pub fn message_type<V: Value>(value: &V) -> Option<String> {
     find_type(value, 0)
 }
 
-fn find_type<V: MessageValue>(value: &V, depth: u8) -> Option<String> {
+fn find_type<V: Value>(value: &V, depth: u8) -> Option<String> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -57,58 +54,32 @@ pub fn is_hint(kind: &str) -> bool {
         .any(|event| HINT_EVENTS.contains(&event))
 }
 
-impl MessageValue for JsValue {
-    fn text(&self) -> Option<String> {
-        self.as_string()
-    }
-
-    fn field(&self, key: &str) -> Option<JsValue> {
-        if !self.is_object() || self.is_function() || js_sys::Array::is_array(self) {
-            return None;
-        }
-        let obj: &js_sys::Object = wasm_bindgen::JsCast::unchecked_ref(self);
-        if !js_sys::Object::has_own(obj, &JsValue::from_str(key)) {
-            return None;
-        }
-        js_sys::Reflect::get(self, &JsValue::from_str(key)).ok()
-    }
-
-    fn parse(text: &str) -> Option<JsValue> {
-        js_sys::JSON::parse(text).ok()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
-
-    impl MessageValue for Value {
-        fn text(&self) -> Option<String> {
-            self.as_str().map(str::to_owned)
-        }
-        fn field(&self, key: &str) -> Option<Value> {
-            self.as_object()?.get(key).cloned()
-        }
-        fn parse(text: &str) -> Option<Value> {
-            serde_json::from_str(text).ok()
-        }
-    }
+    use serde_json::json;
+    type Value = serde_json::Value;
 
     #[test]
     fn envelope_type_is_read() {
-        let v = json!({"type": "didit:completed", "data": {"sessionId": "s", "status": "Approved"}});
+        let v =
+            json!({"type": "didit:completed", "data": {"sessionId": "s", "status": "Approved"}});
         assert_eq!(message_type(&v).as_deref(), Some("didit:completed"));
     }
 
     #[test]
     fn json_string_and_nested_data_are_unwrapped() {
-        let s = Value::String(r#"{"type":"didit:status_updated","data":{"status":"IN_PROGRESS"}}"#.into());
+        let s = Value::String(
+            r#"{"type":"didit:status_updated","data":{"status":"IN_PROGRESS"}}"#.into(),
+        );
         assert_eq!(message_type(&s).as_deref(), Some("didit:status_updated"));
         let nested = json!({"data": {"type": "didit:cancelled"}});
         assert_eq!(message_type(&nested).as_deref(), Some("didit:cancelled"));
         let nested_string = json!({"data": r#"{"type":"gu1:completed"}"#});
-        assert_eq!(message_type(&nested_string).as_deref(), Some("gu1:completed"));
+        assert_eq!(
+            message_type(&nested_string).as_deref(),
+            Some("gu1:completed")
+        );
     }
 
     #[test]
@@ -128,7 +99,10 @@ mod tests {
             let t = message_type(&v);
             assert!(t.as_deref().map_or(true, |t| !is_hint(t)), "{v}");
         }
-        let huge = Value::String(format!(r#"{{"type":"didit:completed","pad":"{}"}}"#, "a".repeat(MAX_TEXT)));
+        let huge = Value::String(format!(
+            r#"{{"type":"didit:completed","pad":"{}"}}"#,
+            "a".repeat(MAX_TEXT)
+        ));
         assert_eq!(message_type(&huge), None);
     }
 
@@ -145,7 +119,14 @@ mod tests {
         ] {
             assert!(is_hint(t), "{t}");
         }
-        for t in ["didit:ready", "didit:step_started", "didit:media_captured", "completed", "xdidit:completed", "didit:"] {
+        for t in [
+            "didit:ready",
+            "didit:step_started",
+            "didit:media_captured",
+            "completed",
+            "xdidit:completed",
+            "didit:",
+        ] {
             assert!(!is_hint(t), "{t}");
         }
     }

@@ -12,11 +12,23 @@ use crate::error::{Code, KycError};
 use crate::frame;
 
 /// Default and bounds of the numeric options, in milliseconds.
-pub const POLL_INTERVAL: Bounds = Bounds { default: 2_000, min: 100, max: 3_600_000 };
+pub const POLL_INTERVAL: Bounds = Bounds {
+    default: 2_000,
+    min: 100,
+    max: 3_600_000,
+};
 /// Overall time allowed for a verification.
-pub const TIMEOUT: Bounds = Bounds { default: 1_800_000, min: 1_000, max: 86_400_000 };
+pub const TIMEOUT: Bounds = Bounds {
+    default: 1_800_000,
+    min: 1_000,
+    max: 86_400_000,
+};
 /// Time allowed for one request (and for one `refreshToken()` call).
-pub const REQUEST_TIMEOUT: Bounds = Bounds { default: 10_000, min: 100, max: 120_000 };
+pub const REQUEST_TIMEOUT: Bounds = Bounds {
+    default: 10_000,
+    min: 100,
+    max: 120_000,
+};
 
 /// Default `title` of the iframe, read by screen readers.
 pub const DEFAULT_TITLE: &str = "Identity verification";
@@ -131,9 +143,17 @@ pub fn parse_session_url(raw: &str) -> Result<SessionUrl, KycError> {
     let url = Url::new(raw).map_err(|_| unsafe_url("is not an absolute URL"))?;
     let (protocol, hostname) = (url.protocol(), url.hostname());
     let (username, password) = (url.username(), url.password());
-    session_url_policy(UrlParts { protocol: &protocol, hostname: &hostname, username: &username, password: &password })
-        .map_err(unsafe_url)?;
-    Ok(SessionUrl { href: url.href(), origin: url.origin() })
+    session_url_policy(UrlParts {
+        protocol: &protocol,
+        hostname: &hostname,
+        username: &username,
+        password: &password,
+    })
+    .map_err(unsafe_url)?;
+    Ok(SessionUrl {
+        href: url.href(),
+        origin: url.origin(),
+    })
 }
 
 /// Resolves a proxy URL against the document and checks it.
@@ -148,11 +168,17 @@ fn parse_proxy_url(name: &str, raw: &str) -> Result<String, KycError> {
         .and_then(|w| w.document())
         .and_then(|d| d.base_uri().ok().flatten())
         .unwrap_or_default();
-    let url = Url::new_with_base(raw, &base).map_err(|_| KycError::option(name, "is not a valid URL"))?;
+    let url =
+        Url::new_with_base(raw, &base).map_err(|_| KycError::option(name, "is not a valid URL"))?;
     let (protocol, hostname) = (url.protocol(), url.hostname());
     let (username, password) = (url.username(), url.password());
-    proxy_url_policy(UrlParts { protocol: &protocol, hostname: &hostname, username: &username, password: &password })
-        .map_err(|why| KycError::option(name, why))?;
+    proxy_url_policy(UrlParts {
+        protocol: &protocol,
+        hostname: &hostname,
+        username: &username,
+        password: &password,
+    })
+    .map_err(|why| KycError::option(name, why))?;
     Ok(url.href())
 }
 
@@ -201,7 +227,8 @@ pub struct Options {
 }
 
 fn get(obj: &JsValue, key: &str) -> Result<JsValue, KycError> {
-    Reflect::get(obj, &JsValue::from_str(key)).map_err(|_| KycError::option(key, "could not be read"))
+    Reflect::get(obj, &JsValue::from_str(key))
+        .map_err(|_| KycError::option(key, "could not be read"))
 }
 
 fn absent(v: &JsValue) -> bool {
@@ -221,7 +248,9 @@ fn opt_string(obj: &JsValue, key: &str) -> Result<Option<String>, KycError> {
     if absent(&v) {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| KycError::option(key, "must be a string"))
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| KycError::option(key, "must be a string"))
 }
 
 fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, KycError> {
@@ -229,7 +258,9 @@ fn opt_function(obj: &JsValue, key: &str) -> Result<Option<Function>, KycError> 
     if absent(&v) {
         return Ok(None);
     }
-    v.dyn_into::<Function>().map(Some).map_err(|_| KycError::option(key, "must be a function"))
+    v.dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| KycError::option(key, "must be a function"))
 }
 
 /// Checks a CSS length given as a string or a number of pixels.
@@ -241,16 +272,23 @@ pub fn check_height(value: Option<Result<String, f64>>) -> Result<String, KycErr
             s.push_str("px");
             Ok(s)
         }
-        Some(Err(_)) => Err(KycError::option("height", "must be a positive number of pixels or a CSS length")),
+        Some(Err(_)) => Err(KycError::option(
+            "height",
+            "must be a positive number of pixels or a CSS length",
+        )),
         Some(Ok(s)) => {
             let s = s.trim();
             let ok = !s.is_empty()
                 && s.len() <= 64
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || " .%()+-*/,".contains(c));
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " .%()+-*/,".contains(c));
             if ok {
                 Ok(s.to_owned())
             } else {
-                Err(KycError::option("height", "must be a CSS length such as \"700px\" or \"80vh\""))
+                Err(KycError::option(
+                    "height",
+                    "must be a CSS length such as \"700px\" or \"80vh\"",
+                ))
             }
         }
     }
@@ -261,7 +299,10 @@ pub fn check_title(value: Option<String>) -> Result<String, KycError> {
     match value {
         None => Ok(DEFAULT_TITLE.to_owned()),
         Some(t) if !t.trim().is_empty() && t.len() <= 200 => Ok(t),
-        Some(_) => Err(KycError::option("title", "must be a non-empty string of at most 200 characters")),
+        Some(_) => Err(KycError::option(
+            "title",
+            "must be a non-empty string of at most 200 characters",
+        )),
     }
 }
 
@@ -279,7 +320,10 @@ impl Options {
         };
         let token = match opt_string(obj, "token")? {
             Some(t) if t.is_empty() || t.len() > 8_192 || t.chars().any(|c| c.is_control()) => {
-                return Err(KycError::option("token", "must be a non-empty string without control characters"))
+                return Err(KycError::option(
+                    "token",
+                    "must be a non-empty string without control characters",
+                ))
             }
             t => t,
         };
@@ -299,10 +343,17 @@ impl Options {
             })?),
             None => None,
         };
-        let poll_interval_ms = check_number("pollIntervalMs", num(&get(obj, "pollIntervalMs")?), POLL_INTERVAL)?;
+        let poll_interval_ms = check_number(
+            "pollIntervalMs",
+            num(&get(obj, "pollIntervalMs")?),
+            POLL_INTERVAL,
+        )?;
         let timeout_ms = check_number("timeoutMs", num(&get(obj, "timeoutMs")?), TIMEOUT)?;
-        let request_timeout_ms =
-            check_number("requestTimeoutMs", num(&get(obj, "requestTimeoutMs")?), REQUEST_TIMEOUT)?;
+        let request_timeout_ms = check_number(
+            "requestTimeoutMs",
+            num(&get(obj, "requestTimeoutMs")?),
+            REQUEST_TIMEOUT,
+        )?;
         let title = check_title(opt_string(obj, "title")?)?;
         let height = {
             let v = get(obj, "height")?;
@@ -344,16 +395,25 @@ impl Options {
 /// An Element, or a CSS selector resolved in the document.
 fn resolve_container(v: &JsValue) -> Result<Element, KycError> {
     if absent(v) {
-        return Err(KycError::option("container", "is required (an Element or a CSS selector)"));
+        return Err(KycError::option(
+            "container",
+            "is required (an Element or a CSS selector)",
+        ));
     }
     if let Some(el) = v.dyn_ref::<Element>() {
         return Ok(el.clone());
     }
     let Some(selector) = v.as_string() else {
-        return Err(KycError::option("container", "must be an Element or a CSS selector"));
+        return Err(KycError::option(
+            "container",
+            "must be an Element or a CSS selector",
+        ));
     };
     if selector.trim().is_empty() {
-        return Err(KycError::option("container", "must not be an empty selector"));
+        return Err(KycError::option(
+            "container",
+            "must not be an empty selector",
+        ));
     }
     let document = web_sys::window()
         .and_then(|w| w.document())
@@ -374,22 +434,47 @@ mod tests {
     use super::*;
 
     fn parts<'a>(protocol: &'a str, hostname: &'a str) -> UrlParts<'a> {
-        UrlParts { protocol, hostname, username: "", password: "" }
+        UrlParts {
+            protocol,
+            hostname,
+            username: "",
+            password: "",
+        }
     }
 
     #[test]
     fn numbers_default_and_bound() {
-        assert_eq!(check_number("pollIntervalMs", Num::Absent, POLL_INTERVAL), Ok(2_000));
-        assert_eq!(check_number("pollIntervalMs", Num::Number(250.4), POLL_INTERVAL), Ok(250));
-        for bad in [0.0, -1.0, 99.0, 3_600_001.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert_eq!(
+            check_number("pollIntervalMs", Num::Absent, POLL_INTERVAL),
+            Ok(2_000)
+        );
+        assert_eq!(
+            check_number("pollIntervalMs", Num::Number(250.4), POLL_INTERVAL),
+            Ok(250)
+        );
+        for bad in [
+            0.0,
+            -1.0,
+            99.0,
+            3_600_001.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
             let e = check_number("pollIntervalMs", Num::Number(bad), POLL_INTERVAL).unwrap_err();
             assert_eq!(e.code, Code::InvalidOptions);
             assert!(e.message.starts_with("pollIntervalMs "), "{}", e.message);
         }
         let e = check_number("timeoutMs", Num::WrongType, TIMEOUT).unwrap_err();
         assert!(e.message.starts_with("timeoutMs "));
-        assert_eq!(check_number("timeoutMs", Num::Absent, TIMEOUT), Ok(1_800_000));
-        assert_eq!(check_number("requestTimeoutMs", Num::Absent, REQUEST_TIMEOUT), Ok(10_000));
+        assert_eq!(
+            check_number("timeoutMs", Num::Absent, TIMEOUT),
+            Ok(1_800_000)
+        );
+        assert_eq!(
+            check_number("requestTimeoutMs", Num::Absent, REQUEST_TIMEOUT),
+            Ok(10_000)
+        );
     }
 
     #[test]
@@ -411,9 +496,19 @@ mod tests {
         ] {
             assert!(session_url_policy(parts(p, h)).is_err(), "{p}{h}");
         }
-        let creds = UrlParts { protocol: "https:", hostname: "a.example", username: "u", password: "" };
+        let creds = UrlParts {
+            protocol: "https:",
+            hostname: "a.example",
+            username: "u",
+            password: "",
+        };
         assert!(session_url_policy(creds).is_err());
-        let creds = UrlParts { protocol: "https:", hostname: "a.example", username: "", password: "p" };
+        let creds = UrlParts {
+            protocol: "https:",
+            hostname: "a.example",
+            username: "",
+            password: "p",
+        };
         assert!(session_url_policy(creds).is_err());
     }
 
@@ -430,7 +525,10 @@ mod tests {
         assert_eq!(check_height(None).unwrap(), "700px");
         assert_eq!(check_height(Some(Err(640.0))).unwrap(), "640px");
         assert_eq!(check_height(Some(Ok(" 80vh ".into()))).unwrap(), "80vh");
-        assert_eq!(check_height(Some(Ok("calc(100% - 2rem)".into()))).unwrap(), "calc(100% - 2rem)");
+        assert_eq!(
+            check_height(Some(Ok("calc(100% - 2rem)".into()))).unwrap(),
+            "calc(100% - 2rem)"
+        );
         for bad in ["", "1px; background: red", "url(x)\"", "<b>"] {
             assert!(check_height(Some(Ok(bad.into()))).is_err(), "{bad}");
         }

@@ -3,13 +3,14 @@
 //! The schedule (adaptive interval, backoff with jitter, `Retry-After`, the hint budget) is
 //! pure and tested natively; `fetch` is the one place that talks HTTP.
 
-use js_sys::{Promise, Reflect, JSON};
+use js_sys::{Promise, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Headers, Request, RequestCache, RequestInit, Response};
 
 use crate::error::{Code, KycError};
 use crate::status::{RawSession, Snapshot};
+use crate::value::Value;
 
 /// The interval grows by this factor after each answer that changed nothing...
 const GROWTH: f64 = 1.5;
@@ -38,7 +39,11 @@ pub fn backoff_ms(base: u32, failures: u32, jitter: f64) -> u32 {
     let exp = failures.saturating_sub(1).min(16);
     let cap = MAX_BACKOFF_MS.max(base);
     let full = (base as u64).saturating_mul(1u64 << exp).min(cap as u64) as f64;
-    let jitter = if jitter.is_finite() { jitter.clamp(0.0, 1.0) } else { 0.5 };
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
     (full / 2.0 + full / 2.0 * jitter) as u32
 }
 
@@ -62,8 +67,18 @@ fn parse_http_date(v: &str) -> Option<f64> {
     let mut it = rest.split(' ');
     let day: i64 = it.next()?.parse().ok()?;
     let month = match it.next()? {
-        "Jan" => 1, "Feb" => 2, "Mar" => 3, "Apr" => 4, "May" => 5, "Jun" => 6,
-        "Jul" => 7, "Aug" => 8, "Sep" => 9, "Oct" => 10, "Nov" => 11, "Dec" => 12,
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
         _ => return None,
     };
     let year: i64 = it.next()?.parse().ok()?;
@@ -97,7 +112,10 @@ impl HintBudget {
 
     /// A full bucket.
     pub fn new(now_ms: f64) -> Self {
-        HintBudget { tokens: Self::CAPACITY, at_ms: now_ms }
+        HintBudget {
+            tokens: Self::CAPACITY,
+            at_ms: now_ms,
+        }
     }
 
     /// Takes a token if one is left.
@@ -123,11 +141,19 @@ pub enum Answer {
     Unauthorized,
     /// Anything else; `http` is the status code (0 when no answer came), `retry_after_ms` is
     /// set when the proxy asked for a pause.
-    Failure { error: KycError, http: u16, retry_after_ms: Option<u32> },
+    Failure {
+        error: KycError,
+        http: u16,
+        retry_after_ms: Option<u32>,
+    },
 }
 
 fn failure(code: Code, message: &str) -> Answer {
-    Answer::Failure { error: KycError::new(code, message), http: 0, retry_after_ms: None }
+    Answer::Failure {
+        error: KycError::new(code, message),
+        http: 0,
+        retry_after_ms: None,
+    }
 }
 
 /// Builds the request: token only in `Authorization`, no cache, aborted through `signal`.
@@ -151,7 +177,9 @@ fn request(method: &str, url: &str, token: Option<&str>, signal: &AbortSignal) -
 /// Sends one request to the proxy and reads the answer. Network failures, aborts and bodies
 /// are all mapped to an `Answer`; nothing here throws or panics.
 pub async fn fetch(method: &str, url: &str, token: Option<&str>, signal: &AbortSignal) -> Answer {
-    let Some(window) = web_sys::window() else { return failure(Code::Network, "no window") };
+    let Some(window) = web_sys::window() else {
+        return failure(Code::Network, "no window");
+    };
     let Some(req) = request(method, url, token, signal) else {
         return failure(Code::Network, "the request could not be built");
     };
@@ -184,22 +212,29 @@ pub async fn fetch(method: &str, url: &str, token: Option<&str>, signal: &AbortS
             Err(_) => None,
         }
     };
-    interpret(status, body.as_deref().filter(|b| b.len() <= MAX_BODY), retry_after_ms)
+    interpret(
+        status,
+        body.as_deref().filter(|b| b.len() <= MAX_BODY),
+        retry_after_ms,
+    )
 }
 
 /// Maps a status code and body to an `Answer`.
 fn interpret(status: u16, body: Option<&str>, retry_after_ms: Option<u32>) -> Answer {
     let json = body.and_then(|b| JSON::parse(b).ok());
-    let bad = |why: &str| Answer::Failure { error: KycError::new(Code::BadResponse, why), http: status, retry_after_ms: None };
+    let bad = |why: &str| Answer::Failure {
+        error: KycError::new(Code::BadResponse, why),
+        http: status,
+        retry_after_ms: None,
+    };
     match status {
         200..=299 => {
             let Some(json) = json else {
                 return bad("the proxy answered with a body that is not JSON");
             };
-            match serde_wasm_bindgen::from_value::<Option<RawSession>>(json).ok().map(Snapshot::from_raw) {
-                Some(Ok(s)) => Answer::Snapshot(s),
-                Some(Err(why)) => bad(why),
-                None => bad("the proxy answered with something that is not a session"),
+            match RawSession::read(&json).and_then(Snapshot::from_raw) {
+                Ok(s) => Answer::Snapshot(s),
+                Err(why) => bad(why),
             }
         }
         404 if json.as_ref().is_some_and(is_not_found) => Answer::Snapshot(Snapshot::none()),
@@ -223,10 +258,9 @@ fn interpret(status: u16, body: Option<&str>, retry_after_ms: Option<u32>) -> An
 
 /// `{"code": "NOT_FOUND"}` or `{"error": "NOT_FOUND"}`.
 fn is_not_found(json: &JsValue) -> bool {
-    ["code", "error"].iter().any(|k| {
-        json.is_object()
-            && Reflect::get(json, &JsValue::from_str(k)).ok().and_then(|v| v.as_string()).as_deref() == Some("NOT_FOUND")
-    })
+    ["code", "error"]
+        .iter()
+        .any(|k| json.field(k).and_then(|v| v.text()).as_deref() == Some("NOT_FOUND"))
 }
 
 /// Awaits a value that may be a promise, a plain value, or a function's throw.
@@ -276,14 +310,34 @@ mod tests {
     fn retry_after_seconds_and_dates() {
         assert_eq!(parse_retry_after("2", 0.0), Some(2_000));
         assert_eq!(parse_retry_after(" 0 ", 0.0), Some(0));
-        assert_eq!(parse_retry_after("99999999999999999999", 0.0), Some(MAX_RETRY_AFTER_MS));
+        assert_eq!(
+            parse_retry_after("99999999999999999999", 0.0),
+            Some(MAX_RETRY_AFTER_MS)
+        );
         let at = 784_111_777_000.0; // Sun, 06 Nov 1994 08:49:37 GMT
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(at));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 3_000.0), Some(3_000));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5_000.0), Some(0));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 3_000.0),
+            Some(3_000)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5_000.0),
+            Some(0)
+        );
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0.0));
-        assert_eq!(parse_http_date("Sat, 29 Feb 2020 12:00:00 GMT"), Some(1_582_977_600_000.0));
-        for bad in ["", "-1", "1.5", "soon", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49 GMT", "Sun, 32 Nov 1994 08:49:37 GMT"] {
+        assert_eq!(
+            parse_http_date("Sat, 29 Feb 2020 12:00:00 GMT"),
+            Some(1_582_977_600_000.0)
+        );
+        for bad in [
+            "",
+            "-1",
+            "1.5",
+            "soon",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 32 Nov 1994 08:49:37 GMT",
+        ] {
             assert_eq!(parse_retry_after(bad, 0.0), None, "{bad}");
         }
     }

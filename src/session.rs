@@ -116,7 +116,9 @@ fn now() -> f64 {
 
 fn to_js(snapshot: &Snapshot) -> JsValue {
     use serde::Serialize;
-    snapshot.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+    snapshot
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
 }
 
 /// A built-in function that ignores its argument (`Boolean`): no closure to keep alive and no
@@ -128,14 +130,21 @@ fn inert() -> Function {
 }
 
 fn document_hidden() -> bool {
-    web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.hidden())
 }
 
 /// Starts a verification.
 pub fn mount(opts: Options) -> Rc<Shared> {
     // A container hosts one verification: mounting again replaces the previous one.
-    let previous: Vec<Rc<Shared>> =
-        LIVE.with(|l| l.borrow().iter().filter(|s| s.config.container == opts.container).cloned().collect());
+    let previous: Vec<Rc<Shared>> = LIVE.with(|l| {
+        l.borrow()
+            .iter()
+            .filter(|s| s.config.container == opts.container)
+            .cloned()
+            .collect()
+    });
     for p in previous {
         p.destroy();
     }
@@ -149,12 +158,25 @@ pub fn mount(opts: Options) -> Rc<Shared> {
     // Mark the promise handled so a page that never awaits it sees no unhandled rejection;
     // handlers the page attaches still see the rejection.
     if let Ok(catch) = js_sys::Reflect::get(&completed, &JsValue::from_str("catch")) {
-        let _ = catch.unchecked_into::<Function>().call1(&completed, &inert());
+        let _ = catch
+            .unchecked_into::<Function>()
+            .call1(&completed, &inert());
     }
 
     let Options {
-        container, status_url, token, refresh_token, session_url, allow, cancel_url, poll_interval_ms, timeout_ms,
-        request_timeout_ms, title, height, callbacks,
+        container,
+        status_url,
+        token,
+        refresh_token,
+        session_url,
+        allow,
+        cancel_url,
+        poll_interval_ms,
+        timeout_ms,
+        request_timeout_ms,
+        title,
+        height,
+        callbacks,
     } = opts;
     let shared = Rc::new(Shared {
         config: Config {
@@ -198,7 +220,11 @@ pub fn mount(opts: Options) -> Rc<Shared> {
     {
         let mut st = shared.state.borrow_mut();
         if let Some(url) = session_url {
-            let allow = shared.config.allow.clone().unwrap_or_else(|| frame::DEFAULT_ALLOW.to_owned());
+            let allow = shared
+                .config
+                .allow
+                .clone()
+                .unwrap_or_else(|| frame::DEFAULT_ALLOW.to_owned());
             shared.mount_frame(&mut st, url, &allow);
         }
         let w = weak.clone();
@@ -212,18 +238,23 @@ pub fn mount(opts: Options) -> Rc<Shared> {
         }));
         if let Some(window) = web_sys::window() {
             let w = weak.clone();
-            st.listeners.push(Listener::new(window.as_ref(), "message", move |e| {
-                if let (Some(s), Some(e)) = (w.upgrade(), e.dyn_ref::<MessageEvent>()) {
-                    s.on_message(e);
-                }
-            }));
-            if let Some(document) = window.document() {
-                let w = weak.clone();
-                st.listeners.push(Listener::new(document.as_ref(), "visibilitychange", move |_| {
-                    if let Some(s) = w.upgrade() {
-                        s.on_visibility();
+            st.listeners
+                .push(Listener::new(window.as_ref(), "message", move |e| {
+                    if let (Some(s), Some(e)) = (w.upgrade(), e.dyn_ref::<MessageEvent>()) {
+                        s.on_message(e);
                     }
                 }));
+            if let Some(document) = window.document() {
+                let w = weak.clone();
+                st.listeners.push(Listener::new(
+                    document.as_ref(),
+                    "visibilitychange",
+                    move |_| {
+                        if let Some(s) = w.upgrade() {
+                            s.on_visibility();
+                        }
+                    },
+                ));
             }
         }
     }
@@ -258,13 +289,16 @@ impl Shared {
     /// Creates the iframe and the listener that reports `ready` on its first load.
     fn mount_frame(self: &Rc<Self>, st: &mut State, url: SessionUrl, allow: &str) {
         let c = &self.config;
-        let Some(frame) = Frame::mount(&c.container, url, allow, &c.title, &c.height) else { return };
+        let Some(frame) = Frame::mount(&c.container, url, allow, &c.title, &c.height) else {
+            return;
+        };
         let w = self.weak();
-        st.listeners.push(Listener::new(frame.element().as_ref(), "load", move |_| {
-            if let Some(s) = w.upgrade() {
-                s.on_load();
-            }
-        }));
+        st.listeners
+            .push(Listener::new(frame.element().as_ref(), "load", move |_| {
+                if let Some(s) = w.upgrade() {
+                    s.on_load();
+                }
+            }));
         st.frame = Some(frame);
     }
 
@@ -300,7 +334,9 @@ impl Shared {
         if !genuine {
             return;
         }
-        let Some(kind) = messages::message_type(&e.data()) else { return };
+        let Some(kind) = messages::message_type(&e.data()) else {
+            return;
+        };
         if !messages::is_hint(&kind) {
             return;
         }
@@ -368,15 +404,24 @@ impl Shared {
         let open = open?;
         let timed_out = Rc::new(Cell::new(false));
         let timer = {
-            let (controller, open, timed_out) = (controller.clone(), open.clone(), timed_out.clone());
+            let (controller, open, timed_out) =
+                (controller.clone(), open.clone(), timed_out.clone());
             Timeout::new(self.config.request_timeout_ms, move || {
                 timed_out.set(true);
                 controller.abort();
                 let _ = open.call0(&JsValue::UNDEFINED);
             })
         };
-        let armed = Armed { signal: controller.signal(), gate, timed_out };
-        let slot = InFlight { controller, gate: open, _timer: timer };
+        let armed = Armed {
+            signal: controller.signal(),
+            gate,
+            timed_out,
+        };
+        let slot = InFlight {
+            controller,
+            gate: open,
+            _timer: timer,
+        };
         let mut st = self.state.borrow_mut();
         if cancel {
             st.cancel = Some(slot);
@@ -411,7 +456,11 @@ impl Shared {
             other => other,
         };
         let mut st = self.state.borrow_mut();
-        let slot = if cancel { st.cancel.take() } else { st.request.take() };
+        let slot = if cancel {
+            st.cancel.take()
+        } else {
+            st.request.take()
+        };
         drop(st);
         drop(slot);
         if armed.timed_out.get() || self.ended() {
@@ -431,12 +480,21 @@ impl Shared {
                 Code::Unauthorized,
                 "the proxy refused the token and refreshToken did not provide one it accepts",
             )),
-            Answer::Failure { error, retry_after_ms, .. } => {
+            Answer::Failure {
+                error,
+                retry_after_ms,
+                ..
+            } => {
                 {
                     let mut st = self.state.borrow_mut();
                     st.failures = st.failures.saturating_add(1);
-                    let backoff = poll::backoff_ms(self.config.poll_interval_ms, st.failures, js_sys::Math::random());
-                    let delay = retry_after_ms.map_or(backoff, |r| r.max(self.config.poll_interval_ms));
+                    let backoff = poll::backoff_ms(
+                        self.config.poll_interval_ms,
+                        st.failures,
+                        js_sys::Math::random(),
+                    );
+                    let delay =
+                        retry_after_ms.map_or(backoff, |r| r.max(self.config.poll_interval_ms));
                     st.quiet_until = now() + delay as f64;
                     st.again = false;
                     self.schedule(&mut st, delay);
@@ -463,11 +521,9 @@ impl Shared {
                             Ok(url) => match st.frame.as_mut() {
                                 Some(f) => f.navigate(url),
                                 None => {
-                                    let allow = self
-                                        .config
-                                        .allow
-                                        .clone()
-                                        .unwrap_or_else(|| frame::filter_allow(next.iframe_allow.as_deref()));
+                                    let allow = self.config.allow.clone().unwrap_or_else(|| {
+                                        frame::filter_allow(next.iframe_allow.as_deref())
+                                    });
                                     self.mount_frame(&mut st, url, &allow);
                                 }
                             },
@@ -511,7 +567,11 @@ impl Shared {
         if changed {
             let detail = to_js(&next);
             events::dispatch(&self.config.container, events::STATUS, &detail);
-            events::call(self.config.callbacks.on_status.as_ref(), "onStatus", &detail);
+            events::call(
+                self.config.callbacks.on_status.as_ref(),
+                "onStatus",
+                &detail,
+            );
         }
         if let Some(s) = unknown {
             let mut m = String::from("the proxy reported an unknown status: ");
@@ -524,8 +584,16 @@ impl Shared {
         if retrying && self.ended() {
             return;
         }
-        events::dispatch(&self.config.container, events::ERROR, &e.to_detail(retrying));
-        events::call(self.config.callbacks.on_error.as_ref(), "onError", &e.to_js(Some(retrying)));
+        events::dispatch(
+            &self.config.container,
+            events::ERROR,
+            &e.to_detail(retrying),
+        );
+        events::call(
+            self.config.callbacks.on_error.as_ref(),
+            "onError",
+            &e.to_js(Some(retrying)),
+        );
     }
 
     /// Releases every resource; returns false when the verification had already ended.
@@ -579,7 +647,10 @@ impl Shared {
     /// `destroy()`: synchronous and idempotent. No event is dispatched; `completed` rejects with
     /// `DESTROYED` if it had not settled.
     pub fn destroy(self: &Rc<Self>) {
-        let e = KycError::new(Code::Destroyed, "the verification was destroyed before it completed");
+        let e = KycError::new(
+            Code::Destroyed,
+            "the verification was destroyed before it completed",
+        );
         if self.end(Outcome::Failed(e.clone())) {
             let _ = self.reject.call1(&JsValue::UNDEFINED, &e.to_js(None));
         }
@@ -600,7 +671,9 @@ impl Shared {
         loop {
             let token = self.state.borrow().token.clone();
             let Some(armed) = self.arm(true) else {
-                return Err(KycError::new(Code::Network, "the request could not be built").to_js(None));
+                return Err(
+                    KycError::new(Code::Network, "the request could not be built").to_js(None),
+                );
             };
             let answer = poll::fetch("POST", &url, token.as_deref(), &armed.signal).await;
             let slot = self.state.borrow_mut().cancel.take();
@@ -608,7 +681,11 @@ impl Shared {
             if let Some(settled) = self.settled() {
                 return settled;
             }
-            let answer = if armed.timed_out.get() { timed_out_answer(self.config.request_timeout_ms) } else { answer };
+            let answer = if armed.timed_out.get() {
+                timed_out_answer(self.config.request_timeout_ms)
+            } else {
+                answer
+            };
             match answer {
                 Answer::Snapshot(s) if s.terminal => {
                     self.complete(s, true);
@@ -644,21 +721,30 @@ impl Shared {
 }
 
 fn unauthorized() -> KycError {
-    KycError::new(Code::Unauthorized, "the proxy refused the token and refreshToken did not provide one it accepts")
+    KycError::new(
+        Code::Unauthorized,
+        "the proxy refused the token and refreshToken did not provide one it accepts",
+    )
 }
 
 fn timed_out_answer(ms: u32) -> Answer {
     let mut m = String::from("the proxy did not answer within requestTimeoutMs (");
     m.push_str(&ms.to_string());
     m.push_str(" ms)");
-    Answer::Failure { error: KycError::new(Code::Network, m), http: 0, retry_after_ms: None }
+    Answer::Failure {
+        error: KycError::new(Code::Network, m),
+        http: 0,
+        retry_after_ms: None,
+    }
 }
 
 /// One poll: the request, at most one token refresh and retry on 401, then the answer.
 async fn run_poll(weak: Weak<Shared>, mut armed: Armed, mut token: Option<String>) {
     let mut refreshed = false;
     loop {
-        let Some(url) = weak.upgrade().map(|s| s.config.status_url.clone()) else { return };
+        let Some(url) = weak.upgrade().map(|s| s.config.status_url.clone()) else {
+            return;
+        };
         let answer = poll::fetch("GET", &url, token.as_deref(), &armed.signal).await;
         let Some(shared) = weak.upgrade() else { return };
         let slot = shared.state.borrow_mut().request.take();
@@ -666,8 +752,15 @@ async fn run_poll(weak: Weak<Shared>, mut armed: Armed, mut token: Option<String
         if shared.ended() {
             return;
         }
-        let answer = if armed.timed_out.get() { timed_out_answer(shared.config.request_timeout_ms) } else { answer };
-        if matches!(answer, Answer::Unauthorized) && !refreshed && shared.config.refresh_token.is_some() {
+        let answer = if armed.timed_out.get() {
+            timed_out_answer(shared.config.request_timeout_ms)
+        } else {
+            answer
+        };
+        if matches!(answer, Answer::Unauthorized)
+            && !refreshed
+            && shared.config.refresh_token.is_some()
+        {
             refreshed = true;
             let Some(t) = shared.refreshed_token(false).await else {
                 if !shared.ended() {

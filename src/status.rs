@@ -3,8 +3,9 @@
 //! The proxy may answer with a gu1 biometric session, a gu1 KYC validation, `null` (no session
 //! yet) or its own trimmed copy of either. Everything here is pure so it is tested natively.
 
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::value::Value;
 
 /// A session status. Known values are canonical; anything else is carried through verbatim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,15 +76,18 @@ impl Status {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            Status::Approved | Status::Rejected | Status::Cancelled | Status::Expired | Status::Abandoned
+            Status::Approved
+                | Status::Rejected
+                | Status::Cancelled
+                | Status::Expired
+                | Status::Abandoned
         )
     }
 }
 
-/// The fields of a proxy answer this client reads. Unknown fields are ignored, so a full gu1
-/// object (with `decision`, `extractedData`, ...) parses as well as a trimmed one.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The fields of a proxy answer this client reads. Only these keys are looked up, so a full gu1
+/// object (with `decision`, `extractedData`, ...) reads as well as a trimmed one.
+#[derive(Debug, Default)]
 pub struct RawSession {
     /// `"biometric"` or `"kyc"` when the proxy says so.
     pub kind: Option<String>,
@@ -99,13 +103,58 @@ pub struct RawSession {
     pub rejection_message: Option<String>,
     pub updated_at: Option<String>,
     pub completed_at: Option<String>,
-    pub expires_at: Option<String>,
-    // Shape markers used to tell a KYC validation from a biometric session.
-    pub mode: Option<IgnoredAny>,
-    pub hosted_session_id: Option<IgnoredAny>,
-    pub provider: Option<IgnoredAny>,
-    pub is_current: Option<IgnoredAny>,
-    pub integration_code: Option<IgnoredAny>,
+    /// The answer has fields only a KYC validation has.
+    pub kyc_shaped: bool,
+    /// The answer has fields only a biometric session has.
+    pub biometric_shaped: bool,
+}
+
+impl RawSession {
+    /// Reads an answer: `null` is `None`; an object gives its fields, each a string or
+    /// null/absent (another type is an error); anything else is an error.
+    pub fn read<V: Value>(v: &V) -> Result<Option<RawSession>, &'static str> {
+        if v.is_null() {
+            return Ok(None);
+        }
+        if !v.is_object() {
+            return Err("the proxy answered with something that is not a session");
+        }
+        let string = |key: &str| -> Result<Option<String>, &'static str> {
+            match v.field(key) {
+                None => Ok(None),
+                Some(f) if f.is_null() => Ok(None),
+                Some(f) => f
+                    .text()
+                    .map(Some)
+                    .ok_or("the answer has a field of the wrong type"),
+            }
+        };
+        let has = |key: &str| v.field(key).is_some_and(|f| !f.is_null());
+        Ok(Some(RawSession {
+            kind: string("kind")?,
+            id: string("id")?,
+            entity_id: string("entityId")?,
+            status: string("status")?,
+            session_url: string("sessionUrl")?,
+            provider_session_url: string("providerSessionUrl")?,
+            iframe_allow: string("iframeAllow")?,
+            rejection_code: string("rejectionCode")?,
+            rejection_message: string("rejectionMessage")?,
+            updated_at: string("updatedAt")?,
+            completed_at: string("completedAt")?,
+            kyc_shaped: [
+                "providerSessionUrl",
+                "provider",
+                "isCurrent",
+                "integrationCode",
+            ]
+            .iter()
+            .any(|k| has(k)),
+            biometric_shaped: ["sessionUrl", "mode", "hostedSessionId"]
+                .iter()
+                .any(|k| has(k)),
+        }))
+    }
 }
 
 /// What kind of gu1 object a snapshot describes.
@@ -161,7 +210,9 @@ impl Snapshot {
     /// Normalises a parsed answer. `None` (JSON `null`) is "no session yet"; an object without a
     /// string `status` is not a session and yields `None` from this function's `Err` side.
     pub fn from_raw(raw: Option<RawSession>) -> Result<Snapshot, &'static str> {
-        let Some(raw) = raw else { return Ok(Snapshot::none()) };
+        let Some(raw) = raw else {
+            return Ok(Snapshot::none());
+        };
         let status = match raw.status.as_deref().map(str::trim) {
             Some(s) if !s.is_empty() => Status::parse(s),
             _ => return Err("the answer has no status"),
@@ -169,16 +220,8 @@ impl Snapshot {
         let kind = match raw.kind.as_deref() {
             Some("kyc") => Some(Kind::Kyc),
             Some("biometric") => Some(Kind::Biometric),
-            _ if raw.provider_session_url.is_some()
-                || raw.provider.is_some()
-                || raw.is_current.is_some()
-                || raw.integration_code.is_some() =>
-            {
-                Some(Kind::Kyc)
-            }
-            _ if raw.session_url.is_some() || raw.mode.is_some() || raw.hosted_session_id.is_some() => {
-                Some(Kind::Biometric)
-            }
+            _ if raw.kyc_shaped => Some(Kind::Kyc),
+            _ if raw.biometric_shaped => Some(Kind::Biometric),
             _ => None,
         };
         let terminal = status.is_terminal();
@@ -209,8 +252,8 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<Snapshot, &'static str> {
-        let raw: Option<RawSession> = serde_json::from_str(json).expect("valid json");
-        Snapshot::from_raw(raw)
+        let v: serde_json::Value = serde_json::from_str(json).expect("valid json");
+        Snapshot::from_raw(RawSession::read(&v)?)
     }
 
     #[test]
@@ -292,7 +335,8 @@ mod tests {
 
     #[test]
     fn explicit_kind_wins() {
-        let s = parse(r#"{"kind":"kyc","status":"pending","sessionUrl":"https://a.example/"}"#).unwrap();
+        let s = parse(r#"{"kind":"kyc","status":"pending","sessionUrl":"https://a.example/"}"#)
+            .unwrap();
         assert_eq!(s.kind, Some(Kind::Kyc));
         let s = parse(r#"{"kind":"other","status":"pending"}"#).unwrap();
         assert_eq!(s.kind, None);
@@ -302,12 +346,17 @@ mod tests {
     fn answer_without_status_is_not_a_session() {
         assert!(parse(r#"{"id":"x"}"#).is_err());
         assert!(parse(r#"{"status":"  "}"#).is_err());
-        assert!(serde_json::from_str::<Option<RawSession>>(r#"{"status":5}"#).is_err());
+        assert!(parse(r#"{"status":5}"#).is_err());
+        assert!(parse(r#"{"status":"pending","id":7}"#).is_err());
+        assert!(parse(r#"[{"status":"pending"}]"#).is_err());
+        assert!(parse(r#""pending""#).is_err());
+        assert!(parse(r#"{"status":"pending","decision":{"x":1.5},"isCurrent":true}"#).is_ok());
     }
 
     #[test]
     fn blank_urls_are_absent() {
-        let s = parse(r#"{"status":"approved","sessionUrl":"","providerSessionUrl":null}"#).unwrap();
+        let s =
+            parse(r#"{"status":"approved","sessionUrl":"","providerSessionUrl":null}"#).unwrap();
         assert_eq!(s.session_url, None);
     }
 
@@ -329,8 +378,17 @@ mod tests {
         let v = serde_json::to_value(&s).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         for k in [
-            "kind", "id", "entityId", "status", "terminal", "sessionUrl", "iframeAllow",
-            "rejectionCode", "rejectionMessage", "updatedAt", "completedAt",
+            "kind",
+            "id",
+            "entityId",
+            "status",
+            "terminal",
+            "sessionUrl",
+            "iframeAllow",
+            "rejectionCode",
+            "rejectionMessage",
+            "updatedAt",
+            "completedAt",
         ] {
             assert!(keys.iter().any(|x| x == k), "missing {k}");
         }

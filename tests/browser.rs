@@ -11,7 +11,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-const APPROVE_SOON: &str = r#"{"script":[{"status":"pending"},{"status":"in_progress"},{"status":"approved"}]}"#;
+const APPROVE_SOON: &str =
+    r#"{"script":[{"status":"pending"},{"status":"in_progress"},{"status":"approved"}]}"#;
 
 // ---------------------------------------------------------------------------------------------
 // Options checked by mount (synchronous throws)
@@ -40,18 +41,42 @@ fn assert_refused(opts: JsValue, code: &str, names: &str) {
     assert_eq!(s(&e, "name"), "KycError");
     let msg = s(&e, "message");
     assert!(msg.contains(names), "message {msg:?} should name {names}");
-    assert_eq!(all_iframes(), 0, "nothing may be mounted for refused options");
+    assert_eq!(
+        all_iframes(),
+        0,
+        "nothing may be mounted for refused options"
+    );
 }
 
 #[wasm_bindgen_test]
 fn refuses_missing_or_invalid_container() {
     let rec = Rec::new();
     let o = base_options(&rec);
-    assert_refused(with(&o, "container", JsValue::UNDEFINED), "INVALID_OPTIONS", "container");
-    assert_refused(with(&o, "container", JsValue::from(42)), "INVALID_OPTIONS", "container");
-    assert_refused(with(&o, "container", "".into()), "INVALID_OPTIONS", "container");
-    assert_refused(with(&o, "container", "[[[".into()), "INVALID_OPTIONS", "container");
-    assert_refused(with(&o, "container", "#no-such-element".into()), "CONTAINER_NOT_FOUND", "#no-such-element");
+    assert_refused(
+        with(&o, "container", JsValue::UNDEFINED),
+        "INVALID_OPTIONS",
+        "container",
+    );
+    assert_refused(
+        with(&o, "container", JsValue::from(42)),
+        "INVALID_OPTIONS",
+        "container",
+    );
+    assert_refused(
+        with(&o, "container", "".into()),
+        "INVALID_OPTIONS",
+        "container",
+    );
+    assert_refused(
+        with(&o, "container", "[[[".into()),
+        "INVALID_OPTIONS",
+        "container",
+    );
+    assert_refused(
+        with(&o, "container", "#no-such-element".into()),
+        "CONTAINER_NOT_FOUND",
+        "#no-such-element",
+    );
     assert_refused(JsValue::NULL, "INVALID_OPTIONS", "options");
     assert_refused("#kyc".into(), "INVALID_OPTIONS", "options");
     rec.done_without();
@@ -61,14 +86,42 @@ fn refuses_missing_or_invalid_container() {
 fn refuses_bad_status_url_and_token() {
     let rec = Rec::new();
     let o = base_options(&rec);
-    assert_refused(with(&o, "statusUrl", JsValue::UNDEFINED), "INVALID_OPTIONS", "statusUrl");
-    assert_refused(with(&o, "statusUrl", JsValue::from(7)), "INVALID_OPTIONS", "statusUrl");
-    assert_refused(with(&o, "statusUrl", "javascript:alert(1)".into()), "INVALID_OPTIONS", "statusUrl");
-    assert_refused(with(&o, "statusUrl", "data:text/plain,x".into()), "INVALID_OPTIONS", "statusUrl");
-    assert_refused(with(&o, "statusUrl", "http://user:pw@127.0.0.1/s".into()), "INVALID_OPTIONS", "statusUrl");
-    assert_refused(with(&o, "token", JsValue::from(12)), "INVALID_OPTIONS", "token");
+    assert_refused(
+        with(&o, "statusUrl", JsValue::UNDEFINED),
+        "INVALID_OPTIONS",
+        "statusUrl",
+    );
+    assert_refused(
+        with(&o, "statusUrl", JsValue::from(7)),
+        "INVALID_OPTIONS",
+        "statusUrl",
+    );
+    assert_refused(
+        with(&o, "statusUrl", "javascript:alert(1)".into()),
+        "INVALID_OPTIONS",
+        "statusUrl",
+    );
+    assert_refused(
+        with(&o, "statusUrl", "data:text/plain,x".into()),
+        "INVALID_OPTIONS",
+        "statusUrl",
+    );
+    assert_refused(
+        with(&o, "statusUrl", "http://user:pw@127.0.0.1/s".into()),
+        "INVALID_OPTIONS",
+        "statusUrl",
+    );
+    assert_refused(
+        with(&o, "token", JsValue::from(12)),
+        "INVALID_OPTIONS",
+        "token",
+    );
     assert_refused(with(&o, "token", "".into()), "INVALID_OPTIONS", "token");
-    assert_refused(with(&o, "cancelUrl", "javascript:void 0".into()), "INVALID_OPTIONS", "cancelUrl");
+    assert_refused(
+        with(&o, "cancelUrl", "javascript:void 0".into()),
+        "INVALID_OPTIONS",
+        "cancelUrl",
+    );
     rec.done_without();
 }
 
@@ -77,12 +130,27 @@ fn refuses_bad_numbers() {
     let rec = Rec::new();
     let o = base_options(&rec);
     for key in ["pollIntervalMs", "timeoutMs", "requestTimeoutMs"] {
-        for bad in [JsValue::from(-1), JsValue::from(0), JsValue::from(f64::NAN), JsValue::from(1e12), JsValue::from(f64::INFINITY), "1000".into()] {
+        for bad in [
+            JsValue::from(-1),
+            JsValue::from(0),
+            JsValue::from(f64::NAN),
+            JsValue::from(1e12),
+            JsValue::from(f64::INFINITY),
+            "1000".into(),
+        ] {
             assert_refused(with(&o, key, bad), "INVALID_OPTIONS", key);
         }
     }
-    assert_refused(with(&o, "height", JsValue::from(-3)), "INVALID_OPTIONS", "height");
-    assert_refused(with(&o, "height", "1px; background: red".into()), "INVALID_OPTIONS", "height");
+    assert_refused(
+        with(&o, "height", JsValue::from(-3)),
+        "INVALID_OPTIONS",
+        "height",
+    );
+    assert_refused(
+        with(&o, "height", "1px; background: red".into()),
+        "INVALID_OPTIONS",
+        "height",
+    );
     assert_refused(with(&o, "title", "  ".into()), "INVALID_OPTIONS", "title");
     rec.done_without();
 }
@@ -102,7 +170,11 @@ fn refuses_unsafe_session_urls() {
         "https://",
         "not a url",
     ] {
-        assert_refused(with(&o, "sessionUrl", bad.into()), "UNSAFE_SESSION_URL", "sessionUrl");
+        assert_refused(
+            with(&o, "sessionUrl", bad.into()),
+            "UNSAFE_SESSION_URL",
+            "sessionUrl",
+        );
     }
     rec.done_without();
 }
@@ -111,9 +183,23 @@ fn refuses_unsafe_session_urls() {
 fn refuses_unknown_permissions_and_non_function_callbacks() {
     let rec = Rec::new();
     let o = base_options(&rec);
-    assert_refused(with(&o, "allow", "camera; usb".into()), "INVALID_OPTIONS", "usb");
-    assert_refused(with(&o, "allow", "payment".into()), "INVALID_OPTIONS", "allow");
-    for cb in ["onReady", "onStatus", "onComplete", "onError", "refreshToken"] {
+    assert_refused(
+        with(&o, "allow", "camera; usb".into()),
+        "INVALID_OPTIONS",
+        "usb",
+    );
+    assert_refused(
+        with(&o, "allow", "payment".into()),
+        "INVALID_OPTIONS",
+        "allow",
+    );
+    for cb in [
+        "onReady",
+        "onStatus",
+        "onComplete",
+        "onError",
+        "refreshToken",
+    ] {
         assert_refused(with(&o, cb, "not a function".into()), "INVALID_OPTIONS", cb);
     }
     rec.done_without();
@@ -127,16 +213,33 @@ async fn mounts_the_session_url_at_once_with_permissions_and_size() {
     let sim = Sim::new(r#"{}"#).await;
     let rec = Rec::new();
     let url = sim.session_url();
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","height":"640px","title":"Check it's you"}}"#));
-    let f = rec.iframe().expect("iframe mounted synchronously when sessionUrl is given");
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{url}","height":"640px","title":"Check it's you"}}"#),
+    );
+    let f = rec
+        .iframe()
+        .expect("iframe mounted synchronously when sessionUrl is given");
     assert_eq!(f.src(), url);
-    assert_eq!(f.get_attribute("allow").unwrap(), "camera; microphone; fullscreen; autoplay; encrypted-media");
+    assert_eq!(
+        f.get_attribute("allow").unwrap(),
+        "camera; microphone; fullscreen; autoplay; encrypted-media"
+    );
     assert_eq!(f.title(), "Check it's you");
-    assert_eq!(f.get_attribute("referrerpolicy").unwrap(), "strict-origin-when-cross-origin");
+    assert_eq!(
+        f.get_attribute("referrerpolicy").unwrap(),
+        "strict-origin-when-cross-origin"
+    );
     assert_eq!(f.style().get_property_value("height").unwrap(), "640px");
     assert_eq!(f.style().get_property_value("width").unwrap(), "100%");
-    assert!(rec.wait("gu1kyc:ready", 1, 5_000).await, "ready after the iframe loads");
-    assert_eq!(s(&get(&rec.last("gu1kyc:ready"), "detail"), "sessionUrl"), url);
+    assert!(
+        rec.wait("gu1kyc:ready", 1, 5_000).await,
+        "ready after the iframe loads"
+    );
+    assert_eq!(
+        s(&get(&rec.last("gu1kyc:ready"), "detail"), "sessionUrl"),
+        url
+    );
     assert_eq!(rec.calls("ready"), 1);
     rec.done(v);
 }
@@ -150,7 +253,10 @@ async fn takes_the_session_url_and_allow_from_the_first_answer() {
     assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
     let f = rec.iframe().expect("iframe from sessionUrl of the answer");
     assert_eq!(f.src(), sim.session_url());
-    assert_eq!(f.get_attribute("allow").unwrap(), "camera; microphone; fullscreen; autoplay; encrypted-media");
+    assert_eq!(
+        f.get_attribute("allow").unwrap(),
+        "camera; microphone; fullscreen; autoplay; encrypted-media"
+    );
     rec.done(v);
 }
 
@@ -160,7 +266,10 @@ async fn allow_option_overrides_the_session() {
     let rec = Rec::new();
     let v = rec.mount(&sim, r#"{"allow":"camera *; microphone; camera"}"#);
     assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
-    assert_eq!(rec.iframe().unwrap().get_attribute("allow").unwrap(), "camera; microphone");
+    assert_eq!(
+        rec.iframe().unwrap().get_attribute("allow").unwrap(),
+        "camera; microphone"
+    );
     rec.done(v);
 }
 
@@ -170,8 +279,15 @@ async fn session_url_changing_mid_flow_repoints_the_iframe() {
     let rec = Rec::new();
     let v = rec.mount(&sim, "{}");
     assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
-    let moved = format!("{}/session/{}?moved=1", sim.hosted_origin(), s(&sim.raw, "id"));
-    sim.set(&format!(r#"{{"status":"in_progress","sessionUrl":"{moved}"}}"#)).await;
+    let moved = format!(
+        "{}/session/{}?moved=1",
+        sim.hosted_origin(),
+        s(&sim.raw, "id")
+    );
+    sim.set(&format!(
+        r#"{{"status":"in_progress","sessionUrl":"{moved}"}}"#
+    ))
+    .await;
     assert!(rec.wait("gu1kyc:status", 2, 5_000).await);
     sleep(150).await;
     assert_eq!(rec.iframe().unwrap().src(), moved);
@@ -187,7 +303,12 @@ async fn run_to_end(script: &str, expect_status: &str) -> (Rec, Settled, Sim) {
     let rec = Rec::new();
     let v = rec.mount(&sim, "{}");
     let r = settle(&v.completed(), 8_000).await;
-    assert_eq!(r.state, "resolved", "completed must resolve; errors: {:?}", rec.errors());
+    assert_eq!(
+        r.state,
+        "resolved",
+        "completed must resolve; errors: {:?}",
+        rec.errors()
+    );
     assert_eq!(r.status(), expect_status);
     assert_eq!(get(&r.value, "terminal"), JsValue::TRUE);
     assert_eq!(rec.count("gu1kyc:complete"), 1);
@@ -223,7 +344,11 @@ async fn rejected_carries_the_rejection_code() {
 
 #[wasm_bindgen_test]
 async fn cancelled_by_gu1() {
-    let (rec, _, _) = run_to_end(r#"{"script":[{"status":"pending"},{"status":"cancelled"}]}"#, "cancelled").await;
+    let (rec, _, _) = run_to_end(
+        r#"{"script":[{"status":"pending"},{"status":"cancelled"}]}"#,
+        "cancelled",
+    )
+    .await;
     rec.done_without();
 }
 
@@ -236,7 +361,11 @@ async fn expired_when_the_session_lifetime_runs_out() {
 
 #[wasm_bindgen_test]
 async fn abandoned() {
-    let (rec, _, _) = run_to_end(r#"{"script":[{"status":"in_progress"},{"status":"abandoned"}]}"#, "abandoned").await;
+    let (rec, _, _) = run_to_end(
+        r#"{"script":[{"status":"in_progress"},{"status":"abandoned"}]}"#,
+        "abandoned",
+    )
+    .await;
     rec.done_without();
 }
 
@@ -262,7 +391,11 @@ async fn null_then_a_session() {
     assert_eq!(s(&st, "status"), "none");
     assert!(get(&st, "kind").is_null());
     assert_eq!(rec.iframes(), 0);
-    assert!(rec.errors().is_empty(), "null is not a failure: {:?}", rec.errors());
+    assert!(
+        rec.errors().is_empty(),
+        "null is not a failure: {:?}",
+        rec.errors()
+    );
     sim.start().await;
     assert!(rec.wait("gu1kyc:status", 2, 5_000).await);
     assert_eq!(rec.statuses(), vec!["none", "pending"]);
@@ -283,7 +416,11 @@ async fn kyc_404_not_found_is_no_session_yet() {
     let st = v.status();
     assert_eq!(s(&st, "kind"), "kyc");
     assert_eq!(s(&st, "status"), "pending");
-    assert_eq!(rec.iframe().unwrap().src(), s(&st, "sessionUrl"), "providerSessionUrl is mounted");
+    assert_eq!(
+        rec.iframe().unwrap().src(),
+        s(&st, "sessionUrl"),
+        "providerSessionUrl is mounted"
+    );
     rec.done(v);
 }
 
@@ -317,10 +454,18 @@ async fn completion_is_exactly_once_and_nothing_is_fetched_after() {
         v.refresh();
     }
     sleep(600).await;
-    assert_eq!(sim.requests("status").await, after, "no request after the terminal status");
+    assert_eq!(
+        sim.requests("status").await,
+        after,
+        "no request after the terminal status"
+    );
     assert_eq!(rec.count("gu1kyc:complete"), 1);
     assert_eq!(rec.calls("complete"), 1);
-    assert_eq!(rec.body_events(), 1, "the complete event bubbles to the body once");
+    assert_eq!(
+        rec.body_events(),
+        1,
+        "the complete event bubbles to the body once"
+    );
     assert_eq!(s(&v.status(), "status"), "approved", "nothing regresses");
     let again = settle(&v.completed(), 100).await;
     assert_eq!(again.status(), "approved");
@@ -345,7 +490,10 @@ async fn throwing_callbacks_do_not_stop_the_client() {
     rec.throwing("onStatus");
     rec.throwing("onReady");
     rec.throwing("onComplete");
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()));
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()),
+    );
     let r = settle(&v.completed(), 5_000).await;
     assert_eq!(r.status(), "approved");
     assert_eq!(rec.calls("status"), 3);
@@ -360,7 +508,10 @@ async fn throwing_callbacks_do_not_stop_the_client() {
 async fn destroy_rejects_with_destroyed_and_removes_everything() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()));
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()),
+    );
     assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
     assert_eq!(rec.iframes(), 1);
     v.destroy();
@@ -373,15 +524,26 @@ async fn destroy_rejects_with_destroyed_and_removes_everything() {
     let seen = sim.requests("status").await;
     let events = rec.count("gu1kyc:status") + rec.count("gu1kyc:error");
     sleep(500).await;
-    assert_eq!(sim.requests("status").await, seen, "no request after destroy");
-    assert_eq!(rec.count("gu1kyc:status") + rec.count("gu1kyc:error"), events, "no event after destroy");
+    assert_eq!(
+        sim.requests("status").await,
+        seen,
+        "no request after destroy"
+    );
+    assert_eq!(
+        rec.count("gu1kyc:status") + rec.count("gu1kyc:error"),
+        events,
+        "no event after destroy"
+    );
     assert!(v.status().is_object(), "status keeps the last snapshot");
     rec.done(v);
 }
 
 #[wasm_bindgen_test]
 async fn destroy_mid_request_aborts_it() {
-    let sim = Sim::new(r#"{"faults":[{"delayMs":1500,"status":200,"body":"{\"status\":\"approved\"}"}]}"#).await;
+    let sim = Sim::new(
+        r#"{"faults":[{"delayMs":1500,"status":200,"body":"{\"status\":\"approved\"}"}]}"#,
+    )
+    .await;
     let rec = Rec::new();
     let v = rec.mount(&sim, "{}");
     sleep(300).await;
@@ -389,7 +551,11 @@ async fn destroy_mid_request_aborts_it() {
     let r = settle(&v.completed(), 3_000).await;
     assert_eq!(r.code(), "DESTROYED");
     sleep(1_600).await;
-    assert_eq!(rec.count("gu1kyc:complete"), 0, "the slow answer arrived after destroy and was ignored");
+    assert_eq!(
+        rec.count("gu1kyc:complete"),
+        0,
+        "the slow answer arrived after destroy and was ignored"
+    );
     assert_eq!(rec.count("gu1kyc:status"), 0);
     assert_eq!(rec.count("gu1kyc:error"), 0);
     assert!(sim.requests("status").await <= 1);
@@ -418,7 +584,11 @@ async fn mounting_twice_into_one_container_replaces_the_first() {
     assert_eq!(settle(&first.completed(), 500).await.code(), "DESTROYED");
     assert_eq!(settle(&second.completed(), 300).await.state, "pending");
     first.destroy();
-    assert_eq!(rec.iframes(), 1, "destroying the replaced one leaves the new one");
+    assert_eq!(
+        rec.iframes(),
+        1,
+        "destroying the replaced one leaves the new one"
+    );
     rec.done(second);
 }
 
@@ -431,7 +601,10 @@ async fn mount_destroy_mount_as_strict_mode_does() {
     first.destroy();
     let second = rec.mount(&sim, &url);
     assert_eq!(rec.iframes(), 1);
-    assert_eq!(settle(&second.completed(), 5_000).await.status(), "approved");
+    assert_eq!(
+        settle(&second.completed(), 5_000).await.status(),
+        "approved"
+    );
     assert_eq!(rec.count("gu1kyc:complete"), 1);
     rec.done(second);
 }
@@ -445,7 +618,10 @@ async fn two_verifications_stay_independent() {
     let vb = rb.mount(&b, "{}");
     assert_eq!(settle(&va.completed(), 5_000).await.status(), "approved");
     assert_eq!(settle(&vb.completed(), 5_000).await.status(), "rejected");
-    assert_eq!((ra.count("gu1kyc:complete"), rb.count("gu1kyc:complete")), (1, 1));
+    assert_eq!(
+        (ra.count("gu1kyc:complete"), rb.count("gu1kyc:complete")),
+        (1, 1)
+    );
     ra.done(va);
     rb.done(vb);
 }
@@ -463,7 +639,11 @@ async fn expired_token_is_refreshed_once_and_the_flow_goes_on() {
     let r = settle(&v.completed(), 5_000).await;
     assert_eq!(r.status(), "approved", "errors: {:?}", rec.errors());
     assert_eq!(rec.refresh_calls(), 1);
-    assert!(rec.errors().is_empty(), "a refreshed 401 is not an error: {:?}", rec.errors());
+    assert!(
+        rec.errors().is_empty(),
+        "a refreshed 401 is not an error: {:?}",
+        rec.errors()
+    );
     rec.done(v);
 }
 
@@ -471,7 +651,10 @@ async fn expired_token_is_refreshed_once_and_the_flow_goes_on() {
 async fn unauthorized_without_refresh_is_fatal() {
     let sim = Sim::new(r#"{"faults":[{"status":401}]}"#).await;
     let rec = Rec::new();
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()));
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()),
+    );
     let r = settle(&v.completed(), 5_000).await;
     assert_eq!(r.state, "rejected");
     assert_eq!(r.code(), "UNAUTHORIZED");
@@ -497,7 +680,11 @@ async fn refresh_fails(mode: &str) -> (Rec, Sim) {
 #[wasm_bindgen_test]
 async fn refresh_giving_a_token_still_refused_is_fatal_after_one_retry() {
     let (rec, sim) = refresh_fails("works").await;
-    assert_eq!(sim.requests("status").await, 2, "the first try and one retry");
+    assert_eq!(
+        sim.requests("status").await,
+        2,
+        "the first try and one retry"
+    );
     rec.done_without();
 }
 
@@ -505,7 +692,11 @@ async fn refresh_giving_a_token_still_refused_is_fatal_after_one_retry() {
 async fn refresh_that_throws_rejects_or_returns_junk_is_fatal() {
     for mode in ["throws", "rejects", "junk"] {
         let (rec, sim) = refresh_fails(mode).await;
-        assert_eq!(sim.requests("status").await, 1, "{mode}: no retry without a token");
+        assert_eq!(
+            sim.requests("status").await,
+            1,
+            "{mode}: no retry without a token"
+        );
         rec.done_without();
     }
 }
@@ -529,9 +720,18 @@ async fn token_only_in_the_authorization_header() {
         assert_eq!(s(&e, "query"), "", "no query string on proxy requests");
         assert_eq!(get(&e, "authorized"), JsValue::TRUE);
     }
-    assert!(!page_text().contains(&sim.token()), "token never in the DOM");
-    let detail = js_sys::JSON::stringify(&rec.call_list()).unwrap().as_string().unwrap();
-    assert!(!detail.contains(&sim.token()), "token never in an event or callback");
+    assert!(
+        !page_text().contains(&sim.token()),
+        "token never in the DOM"
+    );
+    let detail = js_sys::JSON::stringify(&rec.call_list())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(
+        !detail.contains(&sim.token()),
+        "token never in an event or callback"
+    );
     rec.done(v);
 }
 
@@ -540,20 +740,29 @@ async fn token_only_in_the_authorization_header() {
 
 #[wasm_bindgen_test]
 async fn rate_limited_honours_retry_after() {
-    let sim = Sim::new(r#"{"faults":[{"status":429,"retryAfter":"1"}],"script":[{"status":"approved"}]}"#).await;
+    let sim = Sim::new(
+        r#"{"faults":[{"status":429,"retryAfter":"1"}],"script":[{"status":"approved"}]}"#,
+    )
+    .await;
     let rec = Rec::new();
     let v = rec.mount(&sim, "{}");
     let r = settle(&v.completed(), 6_000).await;
     assert_eq!(r.status(), "approved");
     assert_eq!(rec.errors_retrying(true), vec!["RATE_LIMITED"]);
     let gaps = sim.gaps("status").await;
-    assert!(gaps[0] >= 950.0, "waited Retry-After before asking again: {gaps:?}");
+    assert!(
+        gaps[0] >= 950.0,
+        "waited Retry-After before asking again: {gaps:?}"
+    );
     rec.done(v);
 }
 
 #[wasm_bindgen_test]
 async fn unavailable_honours_retry_after_as_http_date() {
-    let when = js_sys::Date::new(&JsValue::from(js_sys::Date::now() + 2_500.0)).to_utc_string().as_string().unwrap();
+    let when = js_sys::Date::new(&JsValue::from(js_sys::Date::now() + 2_500.0))
+        .to_utc_string()
+        .as_string()
+        .unwrap();
     let sim = Sim::new(&format!(r#"{{"faults":[{{"status":503,"retryAfter":"{when}"}}],"script":[{{"status":"approved"}}]}}"#)).await;
     let rec = Rec::new();
     let v = rec.mount(&sim, "{}");
@@ -561,7 +770,10 @@ async fn unavailable_honours_retry_after_as_http_date() {
     assert_eq!(r.status(), "approved");
     assert_eq!(rec.errors(), vec!["PROXY_ERROR"]);
     let gaps = sim.gaps("status").await;
-    assert!(gaps[0] >= 1_000.0, "HTTP-date Retry-After honoured: {gaps:?}");
+    assert!(
+        gaps[0] >= 1_000.0,
+        "HTTP-date Retry-After honoured: {gaps:?}"
+    );
     rec.done(v);
 }
 
@@ -573,12 +785,20 @@ async fn server_error_burst_backs_off_exponentially() {
     let r = settle(&v.completed(), 10_000).await;
     assert_eq!(r.status(), "approved");
     assert_eq!(rec.errors_retrying(true), vec!["PROXY_ERROR"; 4]);
-    assert_eq!(sim.requests("status").await, 5, "no hammering: one request per backoff step");
+    assert_eq!(
+        sim.requests("status").await,
+        5,
+        "no hammering: one request per backoff step"
+    );
     let gaps = sim.gaps("status").await;
     // Equal jitter: the n-th wait is in [base·2^(n-1)/2, base·2^(n-1)].
     for (n, g) in gaps.iter().enumerate() {
         let full = 200.0 * 2f64.powi(n as i32);
-        assert!(*g >= full / 2.0 - 30.0, "gap {n} = {g} below backoff floor {}", full / 2.0);
+        assert!(
+            *g >= full / 2.0 - 30.0,
+            "gap {n} = {g} below backoff floor {}",
+            full / 2.0
+        );
     }
     assert!(gaps[3] > gaps[0], "backoff grows: {gaps:?}");
     rec.done(v);
@@ -618,19 +838,28 @@ async fn html_error_page_and_non_session_json_are_reported() {
     let v = rec.mount(&sim, "{}");
     let r = settle(&v.completed(), 8_000).await;
     assert_eq!(r.status(), "approved");
-    assert_eq!(rec.errors(), vec!["PROXY_ERROR", "BAD_RESPONSE", "BAD_RESPONSE"]);
+    assert_eq!(
+        rec.errors(),
+        vec!["PROXY_ERROR", "BAD_RESPONSE", "BAD_RESPONSE"]
+    );
     rec.done(v);
 }
 
 #[wasm_bindgen_test]
 async fn connection_refused_is_a_network_error_then_timeout() {
     let rec = Rec::new();
-    let o = rec.options(&Sim::new("{}").await, r#"{"statusUrl":"http://127.0.0.1:9/kyc/status","timeoutMs":1500}"#);
+    let o = rec.options(
+        &Sim::new("{}").await,
+        r#"{"statusUrl":"http://127.0.0.1:9/kyc/status","timeoutMs":1500}"#,
+    );
     let v = mount(o).unwrap();
     let r = settle(&v.completed(), 5_000).await;
     assert_eq!(r.code(), "TIMEOUT");
     let errs = rec.errors();
-    assert!(errs.len() >= 2 && errs[..errs.len() - 1].iter().all(|c| c == "NETWORK"), "{errs:?}");
+    assert!(
+        errs.len() >= 2 && errs[..errs.len() - 1].iter().all(|c| c == "NETWORK"),
+        "{errs:?}"
+    );
     assert_eq!(errs.last().unwrap(), "TIMEOUT");
     assert_eq!(rec.errors_retrying(false), vec!["TIMEOUT"]);
     rec.done(v);
@@ -673,9 +902,16 @@ async fn genuine_message_triggers_an_immediate_poll() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
     let url = format!("{}?auto=approve&delay=300", sim.session_url());
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#),
+    );
     let r = settle(&v.completed(), 5_000).await;
-    assert_eq!(r.status(), "approved", "the hint made the client ask before its 60 s interval");
+    assert_eq!(
+        r.status(),
+        "approved",
+        "the hint made the client ask before its 60 s interval"
+    );
     rec.done(v);
 }
 
@@ -684,7 +920,10 @@ async fn json_string_messages_are_understood() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
     let url = format!("{}?auto=reject&delay=200&format=string", sim.session_url());
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#),
+    );
     assert_eq!(settle(&v.completed(), 5_000).await.status(), "rejected");
     rec.done(v);
 }
@@ -694,8 +933,14 @@ async fn completed_message_while_the_proxy_says_pending_does_not_complete() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
     let url = format!("{}?post=didit:completed&delay=200", sim.session_url());
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
-    assert!(sim.wait_requests("status", 2, 5_000).await, "the message is a hint to poll");
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#),
+    );
+    assert!(
+        sim.wait_requests("status", 2, 5_000).await,
+        "the message is a hint to poll"
+    );
     sleep(300).await;
     assert_eq!(settle(&v.completed(), 100).await.state, "pending");
     assert_eq!(s(&v.status(), "status"), "pending");
@@ -708,11 +953,21 @@ async fn completed_message_while_the_proxy_says_pending_does_not_complete() {
 async fn message_flood_is_budgeted() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let url = format!("{}?post=didit:status_updated&delay=300&repeat=50", sim.session_url());
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
+    let url = format!(
+        "{}?post=didit:status_updated&delay=300&repeat=50",
+        sim.session_url()
+    );
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#),
+    );
     sleep(1_500).await;
     let n = sim.requests("status").await;
-    assert!((2..=5).contains(&n), "50 hints gave {n} requests; seen: {}", seen_messages());
+    assert!(
+        (2..=5).contains(&n),
+        "50 hints gave {n} requests; seen: {}",
+        seen_messages()
+    );
     rec.done(v);
 }
 
@@ -720,7 +975,13 @@ async fn message_flood_is_budgeted() {
 async fn spoofed_message_from_another_origin_is_ignored() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#, sim.session_url()));
+    let v = rec.mount(
+        &sim,
+        &format!(
+            r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#,
+            sim.session_url()
+        ),
+    );
     assert!(sim.wait_requests("status", 1, 3_000).await);
     sleep(200).await;
     for m in [
@@ -731,7 +992,11 @@ async fn spoofed_message_from_another_origin_is_ignored() {
         post_to_self(&m);
     }
     sleep(600).await;
-    assert_eq!(sim.requests("status").await, 1, "messages from the page's own origin are not hints");
+    assert_eq!(
+        sim.requests("status").await,
+        1,
+        "messages from the page's own origin are not hints"
+    );
     assert_eq!(settle(&v.completed(), 50).await.state, "pending");
     rec.done(v);
 }
@@ -741,10 +1006,19 @@ async fn message_from_the_right_origin_but_another_window_is_ignored() {
     let sim = Sim::new("{}").await;
     let other = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#, sim.session_url()));
+    let v = rec.mount(
+        &sim,
+        &format!(
+            r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#,
+            sim.session_url()
+        ),
+    );
     assert!(sim.wait_requests("status", 1, 3_000).await);
     // Same hosted origin, another window: it posts didit:completed to this page.
-    let intruder = foreign_frame(&format!("{}?post=didit:completed&delay=100&repeat=3", other.session_url()));
+    let intruder = foreign_frame(&format!(
+        "{}?post=didit:completed&delay=100&repeat=3",
+        other.session_url()
+    ));
     sleep(1_200).await;
     assert_eq!(sim.requests("status").await, 1);
     intruder.remove();
@@ -781,7 +1055,10 @@ async fn interval_stretches_while_nothing_changes() {
     sleep(2_500).await;
     let gaps = sim.gaps("status").await;
     assert!(gaps.len() >= 5, "{gaps:?}");
-    assert!(gaps[gaps.len() - 1] >= 300.0, "quiet answers stretch the interval to 4×: {gaps:?}");
+    assert!(
+        gaps[gaps.len() - 1] >= 300.0,
+        "quiet answers stretch the interval to 4×: {gaps:?}"
+    );
     assert!(gaps[gaps.len() - 1] <= 550.0, "but no further: {gaps:?}");
     rec.done(v);
 }
@@ -815,7 +1092,11 @@ async fn cancel_posts_and_completes_as_cancelled() {
     assert_eq!(sim.requests("cancel").await, 1);
     assert_eq!(rec.count("gu1kyc:complete"), 1);
     assert_eq!(rec.iframes(), 0);
-    assert_eq!(settle(&v.cancel(), 500).await.status(), "cancelled", "cancel after the end answers the result");
+    assert_eq!(
+        settle(&v.cancel(), 500).await.status(),
+        "cancelled",
+        "cancel after the end answers the result"
+    );
     assert_eq!(sim.requests("cancel").await, 1);
     rec.done(v);
 }
@@ -828,7 +1109,11 @@ async fn cancel_of_a_session_already_decided_reports_the_real_result() {
     assert!(rec.wait("gu1kyc:status", 1, 3_000).await);
     sim.set(r#"{"status":"approved"}"#).await;
     let r = settle(&v.cancel(), 5_000).await;
-    assert_eq!(r.status(), "approved", "the proxy refused the cancel (409); its status is the truth");
+    assert_eq!(
+        r.status(),
+        "approved",
+        "the proxy refused the cancel (409); its status is the truth"
+    );
     rec.done(v);
 }
 
@@ -836,12 +1121,21 @@ async fn cancel_of_a_session_already_decided_reports_the_real_result() {
 async fn cancel_without_cancel_url_is_refused() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = mount(with(&rec.options(&sim, "{}"), "cancelUrl", JsValue::UNDEFINED)).unwrap();
+    let v = mount(with(
+        &rec.options(&sim, "{}"),
+        "cancelUrl",
+        JsValue::UNDEFINED,
+    ))
+    .unwrap();
     let r = settle(&v.cancel(), 1_000).await;
     assert_eq!(r.state, "rejected");
     assert_eq!(r.code(), "INVALID_OPTIONS");
     assert!(s(&r.value, "message").contains("cancelUrl"));
-    assert_eq!(settle(&v.completed(), 100).await.state, "pending", "the verification goes on");
+    assert_eq!(
+        settle(&v.completed(), 100).await.state,
+        "pending",
+        "the verification goes on"
+    );
     rec.done(v);
 }
 

@@ -125,21 +125,37 @@ struct TokenArgs {
 fn random_secret() -> Vec<u8> {
     use std::io::Read;
     let mut buf = vec![0u8; 32];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf)).is_err() {
-        eprintln!("{{\"event\":\"error\",\"message\":\"/dev/urandom unavailable; pass --secret\"}}");
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .is_err()
+    {
+        eprintln!(
+            "{{\"event\":\"error\",\"message\":\"/dev/urandom unavailable; pass --secret\"}}"
+        );
         std::process::exit(2);
     }
     buf
 }
 
 fn fail(message: &str) -> ! {
-    eprintln!("{}", serde_json::json!({"event": "error", "message": message}));
+    eprintln!(
+        "{}",
+        serde_json::json!({"event": "error", "message": message})
+    );
     std::process::exit(2);
 }
 
 fn run(app: App, listen: SocketAddr, hosted: Option<SocketAddr>) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let mode = if hosted.is_some() { "simulate" } else { "upstream" };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mode = if hosted.is_some() {
+        "simulate"
+    } else {
+        "upstream"
+    };
     println!(
         "{}",
         serde_json::json!({"event": "listening", "mode": mode, "proxy": format!("http://{listen}"),
@@ -164,7 +180,9 @@ fn main() {
     let cli = Cli::parse();
     let command = match cli.command {
         Some(c) => c,
-        None => Cli::parse_from(["gu1-kyc-proxy", "simulate"]).command.expect("simulate parses"),
+        None => Cli::parse_from(["gu1-kyc-proxy", "simulate"])
+            .command
+            .expect("simulate parses"),
     };
     match command {
         Command::Token(t) => {
@@ -173,18 +191,29 @@ fn main() {
                 "biometric" => Kind::Biometric,
                 _ => fail("--kind must be biometric or kyc"),
             };
-            let claims = Claims { entity_id: t.entity, kind, session_id: t.session, expires: token::unix_now() + t.ttl };
+            let claims = Claims {
+                entity_id: t.entity,
+                kind,
+                session_id: t.session,
+                expires: token::unix_now() + t.ttl,
+            };
             println!("{}", token::mint(&claims, t.secret.as_bytes()));
         }
         Command::Simulate(a) => {
             let hosted_origin = format!("http://{}", a.hosted_listen);
             let mut app = App::new(
                 Backend::Sim(Simulator::new(hosted_origin.clone())),
-                a.secret.map(String::into_bytes).unwrap_or_else(random_secret),
+                a.secret
+                    .map(String::into_bytes)
+                    .unwrap_or_else(random_secret),
             );
             app.hosted_origin = hosted_origin;
             app.proxy_origin = format!("http://{}", a.listen);
-            app.origins = if a.limits.allow_origin.is_empty() { Origins::Loopback } else { Origins::List(a.limits.allow_origin) };
+            app.origins = if a.limits.allow_origin.is_empty() {
+                Origins::Loopback
+            } else {
+                Origins::List(a.limits.allow_origin)
+            };
             app.session_ttl = Duration::from_secs(a.session_ttl);
             app.token_ttl = Duration::from_secs(a.token_ttl);
             app.control = true;
@@ -197,8 +226,12 @@ fn main() {
             if a.secret.len() < 16 {
                 fail("GU1_PROXY_SECRET must be at least 16 characters");
             }
-            let upstream = Upstream::new(&a.api_base, a.api_key, Duration::from_millis(a.upstream_timeout_ms))
-                .unwrap_or_else(|e| fail(&e));
+            let upstream = Upstream::new(
+                &a.api_base,
+                a.api_key,
+                Duration::from_millis(a.upstream_timeout_ms),
+            )
+            .unwrap_or_else(|e| fail(&e));
             let mut app = App::new(Backend::Upstream(upstream), a.secret.into_bytes());
             app.proxy_origin = format!("http://{}", a.listen);
             app.origins = Origins::List(a.limits.allow_origin);

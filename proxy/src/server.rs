@@ -37,7 +37,11 @@ impl Origins {
         match self {
             Origins::Loopback => ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
                 .iter()
-                .any(|p| origin.strip_prefix(p).is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))),
+                .any(|p| {
+                    origin.strip_prefix(p).is_some_and(|port| {
+                        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                    })
+                }),
             Origins::List(list) => list.iter().any(|o| o == origin),
         }
     }
@@ -129,7 +133,11 @@ pub struct Limiter {
 impl Limiter {
     /// A limiter; `rate` 0 disables it.
     pub fn new(rate: f64, burst: f64) -> Limiter {
-        Limiter { rate, burst: burst.max(1.0), buckets: Mutex::new(HashMap::new()) }
+        Limiter {
+            rate,
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one request from `key`'s bucket, or says how long until one is available.
@@ -141,7 +149,9 @@ impl Limiter {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > 100_000 {
             let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
         }
         let (tokens, at) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
@@ -156,7 +166,11 @@ impl Limiter {
 }
 
 fn no_sim() -> Response {
-    error(StatusCode::NOT_FOUND, "NOT_FOUND", "only available in simulate mode")
+    error(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "only available in simulate mode",
+    )
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -169,39 +183,68 @@ fn gu1_error(e: &Gu1Error) -> Response {
 }
 
 fn is_active(kind: Kind, v: &Value) -> bool {
-    v.get("status").and_then(Value::as_str).is_some_and(|s| sim::is_active(kind, s))
+    v.get("status")
+        .and_then(Value::as_str)
+        .is_some_and(|s| sim::is_active(kind, s))
 }
 
 /// What reaches the browser: only what the client needs, never extracted personal data,
 /// documents, decision details or images.
 pub fn browser_view(kind: Kind, v: &Value) -> Value {
-    let pick = |k: &str| v.get(k).filter(|x| x.is_string() || x.is_null()).cloned().unwrap_or(Value::Null);
+    let pick = |k: &str| {
+        v.get(k)
+            .filter(|x| x.is_string() || x.is_null())
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     let mut out = json!({
         "kind": kind.as_str(), "id": pick("id"), "entityId": pick("entityId"), "status": pick("status"),
         "iframeAllow": pick("iframeAllow"), "rejectionCode": pick("rejectionCode"),
         "rejectionMessage": pick("rejectionMessage"), "createdAt": pick("createdAt"),
         "updatedAt": pick("updatedAt"), "completedAt": pick("completedAt"), "expiresAt": pick("expiresAt"),
     });
-    let key = if kind == Kind::Biometric { "sessionUrl" } else { "providerSessionUrl" };
-    out[key] = if is_active(kind, v) { pick(key) } else { Value::Null };
+    let key = if kind == Kind::Biometric {
+        "sessionUrl"
+    } else {
+        "providerSessionUrl"
+    };
+    out[key] = if is_active(kind, v) {
+        pick(key)
+    } else {
+        Value::Null
+    };
     out
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
 }
 
 /// The entity named by a token's claims, without checking the MAC: for the request log only.
 fn peek_entity(token: &str) -> Option<String> {
     use base64::Engine;
     let claims = token.strip_prefix("v1.")?.split('.').next()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).ok()?;
-    serde_json::from_slice::<Claims>(&bytes).ok().map(|c| c.entity_id)
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(claims)
+        .ok()?;
+    serde_json::from_slice::<Claims>(&bytes)
+        .ok()
+        .map(|c| c.entity_id)
 }
 
 /// Checks the bearer token and the token's request budget; on failure logs the attempt (when
 /// the entity can be told) and returns the answer to send.
-fn authorize(app: &App, headers: &HeaderMap, endpoint: &str, method: &str, query: &str) -> Result<Claims, Response> {
+fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    endpoint: &str,
+    method: &str,
+    query: &str,
+) -> Result<Claims, Response> {
     let raw = bearer(headers);
     let claims = match raw.map(|t| token::verify(t, &app.secret, token::unix_now())) {
         Some(Ok(c)) => c,
@@ -218,11 +261,21 @@ fn authorize(app: &App, headers: &HeaderMap, endpoint: &str, method: &str, query
             return Err(error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why));
         }
     };
-    let key = format!("{}|{}|{}", claims.entity_id, claims.kind.as_str(), claims.session_id.as_deref().unwrap_or(""));
+    let key = format!(
+        "{}|{}|{}",
+        claims.entity_id,
+        claims.kind.as_str(),
+        claims.session_id.as_deref().unwrap_or("")
+    );
     if let Err(wait) = app.limiter.take(&key) {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut resp = error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", "too many requests for this token");
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many requests for this token",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         if let Some(sim) = app.sim() {
             sim.log(&claims.entity_id, endpoint, method, true, 429, query);
         }
@@ -241,7 +294,8 @@ async fn fault(app: &App, claims: &Claims, endpoint: &str) -> Option<Response> {
     if f.status.is_none() && f.body.is_none() && f.body_size.is_none() {
         return None;
     }
-    let status = StatusCode::from_u16(f.status.unwrap_or(200)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(f.status.unwrap_or(200)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match (f.body, f.body_size) {
         (Some(b), _) => b,
         (None, Some(n)) => {
@@ -251,7 +305,9 @@ async fn fault(app: &App, claims: &Claims, endpoint: &str) -> Option<Response> {
             s.push('"');
             s
         }
-        (None, None) => json!({"code": "SIMULATED_FAULT", "message": "injected by the simulator"}).to_string(),
+        (None, None) => {
+            json!({"code": "SIMULATED_FAULT", "message": "injected by the simulator"}).to_string()
+        }
     };
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
@@ -279,7 +335,9 @@ async fn lookup(app: &App, claims: &Claims) -> Result<Option<Value>, Gu1Error> {
                 Err(e) if e.http == 404 => None,
                 Err(e) => return Err(e),
             },
-            None => sim.current(&claims.entity_id, claims.kind).map(|r| r.to_gu1()),
+            None => sim
+                .current(&claims.entity_id, claims.kind)
+                .map(|r| r.to_gu1()),
         },
         Backend::Upstream(up) => match &claims.session_id {
             Some(id) => up.get(claims.kind, id).await?,
@@ -290,8 +348,17 @@ async fn lookup(app: &App, claims: &Claims) -> Result<Option<Value>, Gu1Error> {
     // A terminal status delivered by a signed webhook is never undone by a stale read.
     Ok(match found {
         Some(v) if is_active(claims.kind, &v) => {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let fresh = app.fresh.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned();
+            let id = v
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let fresh = app
+                .fresh
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .cloned();
             Some(fresh.filter(|f| !is_active(claims.kind, f)).unwrap_or(v))
         }
         other => other,
@@ -311,7 +378,9 @@ async fn status(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -
             if let Some(sim) = app.sim() {
                 let pinned_is_current = match &claims.session_id {
                     None => true,
-                    Some(id) => sim.current(&claims.entity_id, claims.kind).is_some_and(|c| &c.id == id),
+                    Some(id) => sim
+                        .current(&claims.entity_id, claims.kind)
+                        .is_some_and(|c| &c.id == id),
                 };
                 if pinned_is_current {
                     sim.advance(&claims.entity_id, claims.kind);
@@ -320,14 +389,27 @@ async fn status(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -
             match lookup(&app, &claims).await {
                 Ok(Some(v)) => Json(browser_view(claims.kind, &v)).into_response(),
                 // Biometric "current" answers 200 null; KYC "current" answers 404 NOT_FOUND.
-                Ok(None) if claims.kind == Kind::Biometric && claims.session_id.is_none() => Json(Value::Null).into_response(),
-                Ok(None) => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no session for this token"),
+                Ok(None) if claims.kind == Kind::Biometric && claims.session_id.is_none() => {
+                    Json(Value::Null).into_response()
+                }
+                Ok(None) => error(
+                    StatusCode::NOT_FOUND,
+                    "NOT_FOUND",
+                    "no session for this token",
+                ),
                 Err(e) => gu1_error(&e),
             }
         }
     };
     if let Some(sim) = app.sim() {
-        sim.log(&claims.entity_id, "status", "GET", true, resp.status().as_u16(), &query);
+        sim.log(
+            &claims.entity_id,
+            "status",
+            "GET",
+            true,
+            resp.status().as_u16(),
+            &query,
+        );
     }
     resp
 }
@@ -336,20 +418,33 @@ async fn status(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -
 /// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC).
 async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Value), Gu1Error> {
     if claims.kind == Kind::Kyc {
-        if let Some(v) = lookup(app, &Claims { session_id: None, ..claims.clone() }).await? {
+        if let Some(v) = lookup(
+            app,
+            &Claims {
+                session_id: None,
+                ..claims.clone()
+            },
+        )
+        .await?
+        {
             if is_active(Kind::Kyc, &v) {
                 return Ok((StatusCode::OK, v));
             }
         }
     }
     let created = match &app.backend {
-        Backend::Sim(sim) => sim.create(claims.kind, &claims.entity_id, app.session_ttl).map(|r| r.to_gu1()),
+        Backend::Sim(sim) => sim
+            .create(claims.kind, &claims.entity_id, app.session_ttl)
+            .map(|r| r.to_gu1()),
         Backend::Upstream(up) => up.create(claims.kind, &claims.entity_id).await,
     };
     match created {
         Ok(v) => Ok((StatusCode::CREATED, v)),
         Err(e) if e.http == 409 && e.code == "ACTIVE_SESSION_EXISTS" => {
-            let pinned = Claims { session_id: e.active_session_id.clone(), ..claims.clone() };
+            let pinned = Claims {
+                session_id: e.active_session_id.clone(),
+                ..claims.clone()
+            };
             match lookup(app, &pinned).await? {
                 Some(v) => Ok((StatusCode::OK, v)),
                 None => Err(e),
@@ -373,7 +468,14 @@ async fn start(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         },
     };
     if let Some(sim) = app.sim() {
-        sim.log(&claims.entity_id, "start", "POST", true, resp.status().as_u16(), "");
+        sim.log(
+            &claims.entity_id,
+            "start",
+            "POST",
+            true,
+            resp.status().as_u16(),
+            "",
+        );
     }
     resp
 }
@@ -388,11 +490,22 @@ async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Some(r) => r,
         None => match lookup(&app, &claims).await {
             Ok(Some(v)) if !is_active(claims.kind, &v) => {
-                let status = v.get("status").and_then(Value::as_str).unwrap_or("terminal");
-                error(StatusCode::CONFLICT, "SESSION_TERMINAL", &format!("the session is already {status} and cannot be cancelled"))
+                let status = v
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("terminal");
+                error(
+                    StatusCode::CONFLICT,
+                    "SESSION_TERMINAL",
+                    &format!("the session is already {status} and cannot be cancelled"),
+                )
             }
             Ok(Some(v)) => {
-                let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let id = v
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let cancelled = match &app.backend {
                     Backend::Sim(sim) => sim.cancel(&claims.entity_id, &id).map(|r| r.to_gu1()),
                     Backend::Upstream(up) => up.cancel(claims.kind, &id).await,
@@ -407,7 +520,14 @@ async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         },
     };
     if let Some(sim) = app.sim() {
-        sim.log(&claims.entity_id, "cancel", "POST", true, resp.status().as_u16(), "");
+        sim.log(
+            &claims.entity_id,
+            "cancel",
+            "POST",
+            true,
+            resp.status().as_u16(),
+            "",
+        );
     }
     resp
 }
@@ -420,36 +540,75 @@ pub fn webhook_signature_ok(secret: &[u8], body: &[u8], header: &str) -> bool {
     let sig = header.trim();
     let sig = sig.strip_prefix("sha256=").unwrap_or(sig);
     let bytes = if sig.len() == 64 && sig.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..32).map(|i| u8::from_str_radix(&sig[2 * i..2 * i + 2], 16).unwrap_or(0)).collect::<Vec<u8>>()
+        (0..32)
+            .map(|i| u8::from_str_radix(&sig[2 * i..2 * i + 2], 16).unwrap_or(0))
+            .collect::<Vec<u8>>()
     } else {
         match base64::engine::general_purpose::STANDARD.decode(sig) {
             Ok(b) => b,
             Err(_) => return false,
         }
     };
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else { return false };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return false;
+    };
     mac.update(body);
     mac.verify_slice(&bytes).is_ok()
 }
 
 /// `POST /webhooks/gu1`: a signed status change from gu1. A terminal payload is kept so the next
 /// status answer for that session is fresh without waiting for gu1's read to catch up.
-async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn webhook(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let Some(secret) = &app.webhook_secret else {
-        return error(StatusCode::NOT_FOUND, "NOT_FOUND", "webhooks are not configured");
+        return error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "webhooks are not configured",
+        );
     };
-    let sig = headers.get("x-webhook-signature").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let sig = headers
+        .get("x-webhook-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !webhook_signature_ok(secret, &body, sig) {
-        return error(StatusCode::UNAUTHORIZED, "INVALID_SIGNATURE", "the webhook signature does not match");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SIGNATURE",
+            "the webhook signature does not match",
+        );
     }
     let Ok(envelope) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "INVALID_BODY", "the webhook body is not JSON");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_BODY",
+            "the webhook body is not JSON",
+        );
     };
     // `{event, payload}`, or the older `{type, data}`.
-    let event = envelope.get("event").or_else(|| envelope.get("type")).and_then(Value::as_str).unwrap_or("");
-    let payload = envelope.get("payload").or_else(|| envelope.get("data")).cloned().unwrap_or(Value::Null);
-    let kind = if event.starts_with("biometric.") { Kind::Biometric } else { Kind::Kyc };
-    let id = payload.get("id").or_else(|| payload.get("validationId")).and_then(Value::as_str).map(str::to_owned);
+    let event = envelope
+        .get("event")
+        .or_else(|| envelope.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let payload = envelope
+        .get("payload")
+        .or_else(|| envelope.get("data"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let kind = if event.starts_with("biometric.") {
+        Kind::Biometric
+    } else {
+        Kind::Kyc
+    };
+    let id = payload
+        .get("id")
+        .or_else(|| payload.get("validationId"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     if let Some(id) = id {
         if !is_active(kind, &payload) && payload.get("status").is_some() {
             let mut fresh = app.fresh.lock().unwrap_or_else(|p| p.into_inner());
@@ -489,9 +648,20 @@ struct NewSession {
     faults: Vec<Fault>,
 }
 
-fn mint(app: &App, entity: &str, kind: Kind, session: Option<String>, ttl_secs: Option<u64>) -> String {
+fn mint(
+    app: &App,
+    entity: &str,
+    kind: Kind,
+    session: Option<String>,
+    ttl_secs: Option<u64>,
+) -> String {
     let ttl = ttl_secs.unwrap_or(app.token_ttl.as_secs());
-    let claims = Claims { entity_id: entity.to_owned(), kind, session_id: session, expires: token::unix_now() + ttl };
+    let claims = Claims {
+        entity_id: entity.to_owned(),
+        kind,
+        session_id: session,
+        expires: token::unix_now() + ttl,
+    };
     token::mint(&claims, &app.secret)
 }
 
@@ -502,7 +672,9 @@ async fn control_new(State(app): State<Arc<App>>, body: Option<Json<NewSession>>
 }
 
 fn new_session(app: &App, req: NewSession) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     let kind = req.kind.unwrap_or(Kind::Biometric);
     let entity = sim.create_entity(kind);
     let ttl = req.ttl_secs.map_or(app.session_ttl, Duration::from_secs);
@@ -548,35 +720,71 @@ struct TokenBody {
 }
 
 fn entity_kind(app: &App, entity: &str) -> Result<Kind, Response> {
-    app.sim().and_then(|s| s.entity_kind(entity)).ok_or_else(|| error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity"))
+    app.sim()
+        .and_then(|s| s.entity_kind(entity))
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity"))
 }
 
-async fn control_script(State(app): State<Arc<App>>, Path(e): Path<String>, Json(b): Json<ScriptBody>) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
-    if sim.script(&e, b.steps) { Json(json!({"ok": true})).into_response() } else { entity_kind(&app, &e).err().unwrap_or_else(|| StatusCode::NOT_FOUND.into_response()) }
+async fn control_script(
+    State(app): State<Arc<App>>,
+    Path(e): Path<String>,
+    Json(b): Json<ScriptBody>,
+) -> Response {
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
+    if sim.script(&e, b.steps) {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        entity_kind(&app, &e)
+            .err()
+            .unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+    }
 }
 
-async fn control_faults(State(app): State<Arc<App>>, Path(e): Path<String>, Json(b): Json<FaultsBody>) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
-    if sim.faults(&e, b.faults) { Json(json!({"ok": true})).into_response() } else { error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity") }
+async fn control_faults(
+    State(app): State<Arc<App>>,
+    Path(e): Path<String>,
+    Json(b): Json<FaultsBody>,
+) -> Response {
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
+    if sim.faults(&e, b.faults) {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity")
+    }
 }
 
 /// `POST /__control/entities/{e}/set`: applies a step now (gu1 decided).
-async fn control_set(State(app): State<Arc<App>>, Path(e): Path<String>, Json(step): Json<Step>) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+async fn control_set(
+    State(app): State<Arc<App>>,
+    Path(e): Path<String>,
+    Json(step): Json<Step>,
+) -> Response {
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     let kind = match entity_kind(&app, &e) {
         Ok(k) => k,
         Err(r) => return r,
     };
     match sim.apply(&e, kind, &step) {
         Some(r) => Json(r.to_gu1()).into_response(),
-        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "the entity has no session"),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "the entity has no session",
+        ),
     }
 }
 
 /// `POST /__control/entities/{e}/start`: gu1 creates a session for the entity.
 async fn control_start(State(app): State<Arc<App>>, Path(e): Path<String>) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     let kind = match entity_kind(&app, &e) {
         Ok(k) => k,
         Err(r) => return r,
@@ -589,7 +797,11 @@ async fn control_start(State(app): State<Arc<App>>, Path(e): Path<String>) -> Re
 
 /// `POST /__control/entities/{e}/token`: another token for the entity (`ttlSecs: 0` mints an
 /// expired one).
-async fn control_token(State(app): State<Arc<App>>, Path(e): Path<String>, body: Option<Json<TokenBody>>) -> Response {
+async fn control_token(
+    State(app): State<Arc<App>>,
+    Path(e): Path<String>,
+    body: Option<Json<TokenBody>>,
+) -> Response {
     let kind = match entity_kind(&app, &e) {
         Ok(k) => k,
         Err(r) => return r,
@@ -600,7 +812,9 @@ async fn control_token(State(app): State<Arc<App>>, Path(e): Path<String>, body:
 
 /// `GET /__control/entities/{e}/log`: the proxy requests made with the entity's tokens.
 async fn control_log(State(app): State<Arc<App>>, Path(e): Path<String>) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     match sim.requests(&e) {
         Some(log) => Json(json!({"now": sim.clock_ms(), "requests": log})).into_response(),
         None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such entity"),
@@ -616,16 +830,32 @@ async fn cors(State(app): State<Arc<App>>, req: Request, next: Next) -> Response
         .filter(|o| app.origins.allows(o))
         .and_then(|o| HeaderValue::from_str(o).ok());
     let preflight = req.method() == Method::OPTIONS;
-    let mut resp = if preflight { StatusCode::NO_CONTENT.into_response() } else { next.run(req).await };
+    let mut resp = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
     let h = resp.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(o) = origin {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
         if preflight {
-            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
-            h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type, Accept"));
-            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("Authorization, Content-Type, Accept"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
         }
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -642,7 +872,10 @@ pub fn proxy_router(app: Arc<App>) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024));
     let mut r = Router::new()
         .merge(kyc)
-        .route("/webhooks/gu1", post(webhook).layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024)))
+        .route(
+            "/webhooks/gu1",
+            post(webhook).layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024)),
+        )
         .route("/health", get(|| async { Json(json!({"ok": true})) }));
     if app.control {
         r = r
@@ -656,7 +889,9 @@ pub fn proxy_router(app: Arc<App>) -> Router {
             .merge(gu1_api_router());
     }
     let demo = app.demo.clone();
-    let r = r.layer(middleware::from_fn_with_state(app.clone(), cors)).with_state(app.clone());
+    let r = r
+        .layer(middleware::from_fn_with_state(app.clone(), cors))
+        .with_state(app.clone());
     let r = match demo {
         Some(demo) => r.merge(demo_router(app, demo)),
         None => r,
@@ -688,7 +923,9 @@ async fn demo_index(
     let Ok(html) = tokio::fs::read_to_string(demo.www.join("index.html")).await else {
         return (StatusCode::NOT_FOUND, "www/index.html is missing").into_response();
     };
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     let kind = q.kind.unwrap_or(Kind::Biometric);
     let entity = sim.create_entity(kind);
     let ttl = q.ttl.map_or(app.session_ttl, Duration::from_secs);
@@ -697,15 +934,26 @@ async fn demo_index(
     }
     let token = mint(&app, &entity, kind, None, None);
     let page = html.replace("{{TOKEN}}", &token);
-    let mut resp = ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], page).into_response();
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&demo_csp(&app.hosted_origin)) {
-        resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
     }
     resp
 }
 
 /// `POST /demo/session`: what an integrator's backend does for a page (create, mint a token).
-async fn demo_session(State((app, _)): State<(Arc<App>, Demo)>, body: Option<Json<NewSession>>) -> Response {
+async fn demo_session(
+    State((app, _)): State<(Arc<App>, Demo)>,
+    body: Option<Json<NewSession>>,
+) -> Response {
     let Json(req) = body.unwrap_or_default();
     new_session(&app, req)
 }
@@ -719,10 +967,12 @@ async fn demo_headers(State(app): State<Arc<App>>, req: Request, next: Next) -> 
         .is_some_and(|v| v.starts_with("text/html"));
     if html {
         if let Ok(v) = HeaderValue::from_str(&demo_csp(&app.hosted_origin)) {
-            resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            resp.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, v);
         }
     }
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }
 
@@ -754,12 +1004,18 @@ struct CreateBody {
 }
 
 async fn api_create(app: &App, headers: &HeaderMap, kind: Kind, body: CreateBody) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     if !sim_key_ok(headers) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
     }
     if sim.entity_kind(&body.entity_id).is_none() {
-        return error(StatusCode::NOT_FOUND, "ENTITY_NOT_FOUND", "entity not found");
+        return error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_NOT_FOUND",
+            "entity not found",
+        );
     }
     match sim.create(kind, &body.entity_id, app.session_ttl) {
         Ok(r) => (StatusCode::CREATED, Json(r.to_gu1())).into_response(),
@@ -768,7 +1024,9 @@ async fn api_create(app: &App, headers: &HeaderMap, kind: Kind, body: CreateBody
 }
 
 async fn api_get(app: &App, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     if !sim_key_ok(headers) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
     }
@@ -779,7 +1037,9 @@ async fn api_get(app: &App, headers: &HeaderMap, kind: Kind, id: &str) -> Respon
 }
 
 async fn api_current(app: &App, headers: &HeaderMap, kind: Kind, entity: &str) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     if !sim_key_ok(headers) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
     }
@@ -791,7 +1051,9 @@ async fn api_current(app: &App, headers: &HeaderMap, kind: Kind, entity: &str) -
 }
 
 async fn api_cancel(app: &App, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     if !sim_key_ok(headers) {
         return error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid API key");
     }
@@ -812,35 +1074,67 @@ fn gu1_api_router() -> Router<Arc<App>> {
     Router::new()
         .route(
             "/api/kyc/biometric/sessions",
-            post(|State(a): S, h: HeaderMap, Json(b): Json<CreateBody>| async move { api_create(&a, &h, Kind::Biometric, b).await }),
+            post(
+                |State(a): S, h: HeaderMap, Json(b): Json<CreateBody>| async move {
+                    api_create(&a, &h, Kind::Biometric, b).await
+                },
+            ),
         )
         .route(
             "/api/kyc/biometric/sessions/{id}",
-            get(|State(a): S, h: HeaderMap, Path(id): Path<String>| async move { api_get(&a, &h, Kind::Biometric, &id).await }),
+            get(
+                |State(a): S, h: HeaderMap, Path(id): Path<String>| async move {
+                    api_get(&a, &h, Kind::Biometric, &id).await
+                },
+            ),
         )
         .route(
             "/api/kyc/biometric/sessions/{id}/cancel",
-            post(|State(a): S, h: HeaderMap, Path(id): Path<String>| async move { api_cancel(&a, &h, Kind::Biometric, &id).await }),
+            post(
+                |State(a): S, h: HeaderMap, Path(id): Path<String>| async move {
+                    api_cancel(&a, &h, Kind::Biometric, &id).await
+                },
+            ),
         )
         .route(
             "/api/kyc/biometric/entities/{e}/current",
-            get(|State(a): S, h: HeaderMap, Path(e): Path<String>| async move { api_current(&a, &h, Kind::Biometric, &e).await }),
+            get(
+                |State(a): S, h: HeaderMap, Path(e): Path<String>| async move {
+                    api_current(&a, &h, Kind::Biometric, &e).await
+                },
+            ),
         )
         .route(
             "/api/kyc/validations",
-            post(|State(a): S, h: HeaderMap, Json(b): Json<CreateBody>| async move { api_create(&a, &h, Kind::Kyc, b).await }),
+            post(
+                |State(a): S, h: HeaderMap, Json(b): Json<CreateBody>| async move {
+                    api_create(&a, &h, Kind::Kyc, b).await
+                },
+            ),
         )
         .route(
             "/api/kyc/validations/{id}",
-            get(|State(a): S, h: HeaderMap, Path(id): Path<String>| async move { api_get(&a, &h, Kind::Kyc, &id).await }),
+            get(
+                |State(a): S, h: HeaderMap, Path(id): Path<String>| async move {
+                    api_get(&a, &h, Kind::Kyc, &id).await
+                },
+            ),
         )
         .route(
             "/api/kyc/validations/{id}/cancel",
-            axum::routing::delete(|State(a): S, h: HeaderMap, Path(id): Path<String>| async move { api_cancel(&a, &h, Kind::Kyc, &id).await }),
+            axum::routing::delete(
+                |State(a): S, h: HeaderMap, Path(id): Path<String>| async move {
+                    api_cancel(&a, &h, Kind::Kyc, &id).await
+                },
+            ),
         )
         .route(
             "/api/kyc/entities/{e}/current",
-            get(|State(a): S, h: HeaderMap, Path(e): Path<String>| async move { api_current(&a, &h, Kind::Kyc, &e).await }),
+            get(
+                |State(a): S, h: HeaderMap, Path(e): Path<String>| async move {
+                    api_current(&a, &h, Kind::Kyc, &e).await
+                },
+            ),
         )
 }
 
@@ -849,18 +1143,29 @@ const HOSTED_JS: &str = include_str!("hosted/page.js");
 const HOSTED_CSS: &str = include_str!("hosted/page.css");
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-store")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn hosted_page(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     if sim.record(&id).is_none() {
         return (StatusCode::NOT_FOUND, "no such session").into_response();
     }
     let mut resp = asset(HOSTED_HTML, "text/html; charset=utf-8");
     resp.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'"),
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'",
+        ),
     );
     resp
 }
@@ -871,11 +1176,22 @@ struct Decision {
 }
 
 /// `POST /hosted/{id}/decide`: the person pressed a button on the hosted page.
-async fn hosted_decide(State(app): State<Arc<App>>, Path(id): Path<String>, Json(d): Json<Decision>) -> Response {
-    let Some(sim) = app.sim() else { return no_sim() };
+async fn hosted_decide(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Json(d): Json<Decision>,
+) -> Response {
+    let Some(sim) = app.sim() else {
+        return no_sim();
+    };
     match sim.decide(&id, &d.decision) {
-        Some(r) => Json(json!({"status": r.status, "active": sim::is_active(r.kind, &r.status)})).into_response(),
-        None => error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such session or decision"),
+        Some(r) => Json(json!({"status": r.status, "active": sim::is_active(r.kind, &r.status)}))
+            .into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no such session or decision",
+        ),
     }
 }
 
@@ -883,8 +1199,14 @@ async fn hosted_decide(State(app): State<Arc<App>>, Path(id): Path<String>, Json
 pub fn hosted_router(app: Arc<App>) -> Router {
     Router::new()
         .route("/session/{id}", get(hosted_page))
-        .route("/hosted.js", get(|| async { asset(HOSTED_JS, "text/javascript; charset=utf-8") }))
-        .route("/hosted.css", get(|| async { asset(HOSTED_CSS, "text/css; charset=utf-8") }))
+        .route(
+            "/hosted.js",
+            get(|| async { asset(HOSTED_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/hosted.css",
+            get(|| async { asset(HOSTED_CSS, "text/css; charset=utf-8") }),
+        )
         .route("/hosted/{id}/decide", post(hosted_decide))
         .with_state(app)
 }

@@ -136,7 +136,12 @@ pub struct Gu1Error {
 impl Gu1Error {
     /// An error with gu1's code.
     pub fn new(http: u16, code: &str, message: impl Into<String>) -> Self {
-        Gu1Error { http, code: code.to_owned(), message: message.into(), active_session_id: None }
+        Gu1Error {
+            http,
+            code: code.to_owned(),
+            message: message.into(),
+            active_session_id: None,
+        }
     }
 
     /// gu1's error body.
@@ -177,13 +182,22 @@ fn timestamp(offset: Duration) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
 }
 
 impl Simulator {
     /// A simulator whose hosted capture pages live at `hosted_origin`.
     pub fn new(hosted_origin: impl Into<String>) -> Self {
-        Simulator { started: Instant::now(), hosted_origin: hosted_origin.into(), inner: Mutex::new(Inner::default()) }
+        Simulator {
+            started: Instant::now(),
+            hosted_origin: hosted_origin.into(),
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -195,7 +209,13 @@ impl Simulator {
         let mut inner = self.lock();
         inner.next_id += 1;
         let id = format!("ent_{:06}_{}", inner.next_id, nonce());
-        inner.entities.insert(id.clone(), Entity { kind: Some(kind), ..Entity::default() });
+        inner.entities.insert(
+            id.clone(),
+            Entity {
+                kind: Some(kind),
+                ..Entity::default()
+            },
+        );
         id
     }
 
@@ -208,7 +228,11 @@ impl Simulator {
     /// entity; another create while one is active is 409 `ACTIVE_SESSION_EXISTS` (biometric).
     pub fn create(&self, kind: Kind, entity_id: &str, ttl: Duration) -> Result<Record, Gu1Error> {
         let mut inner = self.lock();
-        let Inner { next_id, records, entities } = &mut *inner;
+        let Inner {
+            next_id,
+            records,
+            entities,
+        } = &mut *inner;
         let Some(entity) = entities.get_mut(entity_id) else {
             return Err(Gu1Error::new(404, "ENTITY_NOT_FOUND", "entity not found"));
         };
@@ -220,7 +244,11 @@ impl Simulator {
             .find(|r| r.kind == kind && is_active(kind, &r.status))
             .map(|r| r.id.clone());
         if let (Kind::Biometric, Some(active)) = (kind, active) {
-            let mut e = Gu1Error::new(409, "ACTIVE_SESSION_EXISTS", "an active session exists for this entity");
+            let mut e = Gu1Error::new(
+                409,
+                "ACTIVE_SESSION_EXISTS",
+                "an active session exists for this entity",
+            );
             e.active_session_id = Some(active);
             return Err(e);
         }
@@ -233,7 +261,11 @@ impl Simulator {
             }
         }
         *next_id += 1;
-        let prefix = if kind == Kind::Biometric { "bio" } else { "kyc" };
+        let prefix = if kind == Kind::Biometric {
+            "bio"
+        } else {
+            "kyc"
+        };
         let id = format!("{prefix}_{:06}_{}", next_id, nonce());
         let now = timestamp(Duration::ZERO);
         let record = Record {
@@ -273,7 +305,11 @@ impl Simulator {
     /// The session by id, for its entity only.
     pub fn get(&self, entity_id: &str, id: &str) -> Result<Record, Gu1Error> {
         let mut inner = self.lock();
-        let Some(r) = inner.records.get_mut(id).filter(|r| r.entity_id == entity_id) else {
+        let Some(r) = inner
+            .records
+            .get_mut(id)
+            .filter(|r| r.entity_id == entity_id)
+        else {
             return Err(Gu1Error::new(404, "NOT_FOUND", "session not found"));
         };
         Self::expire(r);
@@ -284,13 +320,15 @@ impl Simulator {
     /// marked current (KYC).
     pub fn current(&self, entity_id: &str, kind: Kind) -> Option<Record> {
         let mut inner = self.lock();
-        let Inner { records, entities, .. } = &mut *inner;
+        let Inner {
+            records, entities, ..
+        } = &mut *inner;
         let entity = entities.get(entity_id)?;
-        let id = entity
-            .records
-            .iter()
-            .rev()
-            .find(|id| records.get(*id).is_some_and(|r| r.kind == kind && (kind == Kind::Biometric || r.is_current)))?;
+        let id = entity.records.iter().rev().find(|id| {
+            records
+                .get(*id)
+                .is_some_and(|r| r.kind == kind && (kind == Kind::Biometric || r.is_current))
+        })?;
         let r = records.get_mut(id)?;
         Self::expire(r);
         Some(r.clone())
@@ -300,9 +338,15 @@ impl Simulator {
     pub fn advance(&self, entity_id: &str, kind: Kind) {
         let step = {
             let mut inner = self.lock();
-            let Some(entity) = inner.entities.get_mut(entity_id) else { return };
+            let Some(entity) = inner.entities.get_mut(entity_id) else {
+                return;
+            };
             // The last step sticks: it is applied again on later reads (a no-op).
-            if entity.script.len() > 1 { entity.script.pop_front() } else { entity.script.front().cloned() }
+            if entity.script.len() > 1 {
+                entity.script.pop_front()
+            } else {
+                entity.script.front().cloned()
+            }
         };
         if let Some(step) = step {
             let _ = self.apply(entity_id, kind, &step);
@@ -360,12 +404,20 @@ impl Simulator {
     /// Cancels an active session; terminal sessions are refused.
     pub fn cancel(&self, entity_id: &str, id: &str) -> Result<Record, Gu1Error> {
         let mut inner = self.lock();
-        let Some(r) = inner.records.get_mut(id).filter(|r| r.entity_id == entity_id) else {
+        let Some(r) = inner
+            .records
+            .get_mut(id)
+            .filter(|r| r.entity_id == entity_id)
+        else {
             return Err(Gu1Error::new(404, "NOT_FOUND", "session not found"));
         };
         Self::expire(r);
         if !is_active(r.kind, &r.status) {
-            return Err(Gu1Error::new(409, "SESSION_TERMINAL", format!("the session is already {}", r.status)));
+            return Err(Gu1Error::new(
+                409,
+                "SESSION_TERMINAL",
+                format!("the session is already {}", r.status),
+            ));
         }
         Self::set_status(r, "cancelled");
         r.is_current = r.kind == Kind::Biometric;
@@ -388,7 +440,9 @@ impl Simulator {
     /// Replaces the script of an entity.
     pub fn script(&self, entity_id: &str, steps: Vec<Step>) -> bool {
         let mut inner = self.lock();
-        let Some(e) = inner.entities.get_mut(entity_id) else { return false };
+        let Some(e) = inner.entities.get_mut(entity_id) else {
+            return false;
+        };
         e.script = steps.into();
         true
     }
@@ -396,7 +450,9 @@ impl Simulator {
     /// Appends faults for an entity.
     pub fn faults(&self, entity_id: &str, faults: Vec<Fault>) -> bool {
         let mut inner = self.lock();
-        let Some(e) = inner.entities.get_mut(entity_id) else { return false };
+        let Some(e) = inner.entities.get_mut(entity_id) else {
+            return false;
+        };
         for f in faults {
             for _ in 0..f.count.unwrap_or(1).clamp(1, 10_000) {
                 e.faults.push_back(f.clone());
@@ -409,12 +465,23 @@ impl Simulator {
     pub fn take_fault(&self, entity_id: &str, endpoint: &str) -> Option<Fault> {
         let mut inner = self.lock();
         let e = inner.entities.get_mut(entity_id)?;
-        let pos = e.faults.iter().position(|f| f.endpoint.as_deref().unwrap_or("status") == endpoint)?;
+        let pos = e
+            .faults
+            .iter()
+            .position(|f| f.endpoint.as_deref().unwrap_or("status") == endpoint)?;
         e.faults.remove(pos)
     }
 
     /// Records a proxy request.
-    pub fn log(&self, entity_id: &str, endpoint: &str, method: &str, authorized: bool, status: u16, query: &str) {
+    pub fn log(
+        &self,
+        entity_id: &str,
+        endpoint: &str,
+        method: &str,
+        authorized: bool,
+        status: u16,
+        query: &str,
+    ) {
         let at_ms = self.started.elapsed().as_millis() as u64;
         let mut inner = self.lock();
         if let Some(e) = inner.entities.get_mut(entity_id) {
@@ -463,13 +530,22 @@ mod tests {
     fn one_active_biometric_session_per_entity() {
         let sim = Simulator::new("http://127.0.0.1:1");
         let e = sim.create_entity(Kind::Biometric);
-        let first = sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap();
-        let err = sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap_err();
-        assert_eq!((err.http, err.code.as_str()), (409, "ACTIVE_SESSION_EXISTS"));
+        let first = sim
+            .create(Kind::Biometric, &e, Duration::from_secs(60))
+            .unwrap();
+        let err = sim
+            .create(Kind::Biometric, &e, Duration::from_secs(60))
+            .unwrap_err();
+        assert_eq!(
+            (err.http, err.code.as_str()),
+            (409, "ACTIVE_SESSION_EXISTS")
+        );
         assert_eq!(err.active_session_id.as_deref(), Some(first.id.as_str()));
         sim.cancel(&e, &first.id).unwrap();
         assert_eq!(sim.cancel(&e, &first.id).unwrap_err().http, 409);
-        let second = sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap();
+        let second = sim
+            .create(Kind::Biometric, &e, Duration::from_secs(60))
+            .unwrap();
         assert_eq!(sim.current(&e, Kind::Biometric).unwrap().id, second.id);
     }
 
@@ -482,7 +558,13 @@ mod tests {
         assert_eq!(sim.get(&e, &r.id).unwrap().status, "expired");
         assert!(sim.get("other", &r.id).is_err());
         let r = sim.create(Kind::Kyc, &e, Duration::from_secs(60)).unwrap();
-        assert_eq!(sim.decide(&r.id, "reject").unwrap().rejection_code.as_deref(), Some("FACE_MATCH_SCORE_LOW"));
+        assert_eq!(
+            sim.decide(&r.id, "reject")
+                .unwrap()
+                .rejection_code
+                .as_deref(),
+            Some("FACE_MATCH_SCORE_LOW")
+        );
         let v = sim.get(&e, &r.id).unwrap().to_gu1();
         assert_eq!(v["status"], "rejected");
         assert!(v["providerSessionUrl"].is_null());
@@ -493,11 +575,18 @@ mod tests {
     fn script_steps_apply_in_order_and_the_last_sticks() {
         let sim = Simulator::new("http://127.0.0.1:1");
         let e = sim.create_entity(Kind::Biometric);
-        sim.create(Kind::Biometric, &e, Duration::from_secs(60)).unwrap();
-        let step = |s: &str| Step { status: Some(s.into()), ..Step::default() };
+        sim.create(Kind::Biometric, &e, Duration::from_secs(60))
+            .unwrap();
+        let step = |s: &str| Step {
+            status: Some(s.into()),
+            ..Step::default()
+        };
         sim.script(&e, vec![step("in_progress"), step("approved")]);
         sim.advance(&e, Kind::Biometric);
-        assert_eq!(sim.current(&e, Kind::Biometric).unwrap().status, "in_progress");
+        assert_eq!(
+            sim.current(&e, Kind::Biometric).unwrap().status,
+            "in_progress"
+        );
         sim.advance(&e, Kind::Biometric);
         sim.advance(&e, Kind::Biometric);
         assert_eq!(sim.current(&e, Kind::Biometric).unwrap().status, "approved");

@@ -84,8 +84,12 @@ pub fn verify(token: &str, secret: &[u8], now: u64) -> Result<Claims, TokenError
     }
     let (signed, tag) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     let tag = B64.decode(tag).map_err(|_| TokenError::Malformed)?;
-    mac(secret, signed).verify_slice(&tag).map_err(|_| TokenError::BadSignature)?;
-    let body = B64.decode(&signed[PREFIX.len()..]).map_err(|_| TokenError::Malformed)?;
+    mac(secret, signed)
+        .verify_slice(&tag)
+        .map_err(|_| TokenError::BadSignature)?;
+    let body = B64
+        .decode(&signed[PREFIX.len()..])
+        .map_err(|_| TokenError::Malformed)?;
     let claims: Claims = serde_json::from_slice(&body).map_err(|_| TokenError::Malformed)?;
     if claims.expires <= now {
         return Err(TokenError::Expired);
@@ -95,7 +99,9 @@ pub fn verify(token: &str, secret: &[u8], now: u64) -> Result<Claims, TokenError
 
 /// Seconds since the epoch.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -103,7 +109,12 @@ mod tests {
     use super::*;
 
     fn claims() -> Claims {
-        Claims { entity_id: "e1".into(), kind: Kind::Biometric, session_id: Some("s1".into()), expires: 1_000 }
+        Claims {
+            entity_id: "e1".into(),
+            kind: Kind::Biometric,
+            session_id: Some("s1".into()),
+            expires: 1_000,
+        }
     }
 
     #[test]
@@ -119,10 +130,19 @@ mod tests {
         assert_eq!(verify(&t, b"secret", 1_000), Err(TokenError::Expired));
         assert_eq!(verify(&t, b"other", 10), Err(TokenError::BadSignature));
         // Claims swapped for another entity's, MAC kept.
-        let other = mint(&Claims { entity_id: "e2".into(), ..claims() }, b"secret");
+        let other = mint(
+            &Claims {
+                entity_id: "e2".into(),
+                ..claims()
+            },
+            b"secret",
+        );
         let (_, mac) = t.rsplit_once('.').unwrap();
         let (signed, _) = other.rsplit_once('.').unwrap();
-        assert_eq!(verify(&format!("{signed}.{mac}"), b"secret", 10), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify(&format!("{signed}.{mac}"), b"secret", 10),
+            Err(TokenError::BadSignature)
+        );
         for bad in ["", "v1.", "v2.a.b", "v1.abc", "v1.!!.!!", "Bearer x"] {
             assert!(verify(bad, b"secret", 10).is_err(), "{bad}");
         }

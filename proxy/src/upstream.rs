@@ -18,7 +18,10 @@ pub struct Upstream {
 
 impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upstream").field("base", &self.base).field("key", &"<redacted>").finish()
+        f.debug_struct("Upstream")
+            .field("base", &self.base)
+            .field("key", &"<redacted>")
+            .finish()
     }
 }
 
@@ -35,6 +38,25 @@ pub fn segment(s: &str) -> String {
     out
 }
 
+/// A failed exchange with gu1: 504 when it timed out, 502 otherwise.
+fn transport(e: &reqwest::Error, what: &str) -> Gu1Error {
+    if e.is_timeout() {
+        Gu1Error::new(504, "UPSTREAM_TIMEOUT", "gu1 did not answer in time")
+    } else {
+        Gu1Error::new(502, "UPSTREAM_ERROR", what)
+    }
+}
+
+/// `null` and 404 both mean "none".
+fn optional(r: Result<Value, Gu1Error>) -> Result<Option<Value>, Gu1Error> {
+    match r {
+        Ok(Value::Null) => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.http == 404 => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 impl Upstream {
     /// A client for `base` (e.g. `https://api.gu1.ai`) with the API key and a per-call timeout.
     pub fn new(base: &str, key: String, timeout: Duration) -> Result<Upstream, String> {
@@ -44,35 +66,55 @@ impl Upstream {
             .user_agent("gu1-kyc-proxy")
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
-        Ok(Upstream { http, base: base.trim_end_matches('/').to_owned(), key })
+        Ok(Upstream {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            key,
+        })
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, Gu1Error> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Gu1Error> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() {
-                Gu1Error::new(504, "UPSTREAM_TIMEOUT", "gu1 did not answer in time")
-            } else {
-                Gu1Error::new(502, "UPSTREAM_ERROR", "gu1 could not be reached")
-            }
-        })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| transport(&e, "gu1 could not be reached"))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| {
-            if e.is_timeout() {
-                Gu1Error::new(504, "UPSTREAM_TIMEOUT", "gu1 did not answer in time")
-            } else {
-                Gu1Error::new(502, "UPSTREAM_ERROR", "gu1's answer was cut off")
-            }
-        })?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| transport(&e, "gu1's answer was cut off"))?;
         let value: Option<Value> = serde_json::from_str(&text).ok();
         if (200..300).contains(&status) {
-            return value.ok_or_else(|| Gu1Error::new(502, "UPSTREAM_BAD_RESPONSE", "gu1 answered with something that is not JSON"));
+            return value.ok_or_else(|| {
+                Gu1Error::new(
+                    502,
+                    "UPSTREAM_BAD_RESPONSE",
+                    "gu1 answered with something that is not JSON",
+                )
+            });
         }
-        let field = |k: &str| value.as_ref().and_then(|v| v.get(k)).and_then(Value::as_str).map(str::to_owned);
-        let code = field("code").or_else(|| field("error")).unwrap_or_else(|| "UPSTREAM_ERROR".into());
+        let field = |k: &str| {
+            value
+                .as_ref()
+                .and_then(|v| v.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let code = field("code")
+            .or_else(|| field("error"))
+            .unwrap_or_else(|| "UPSTREAM_ERROR".into());
         let mut e = Gu1Error {
             // gu1's own failures are a bad gateway for the browser; its 4xx keep their status.
             http: if status >= 500 { 502 } else { status },
@@ -92,12 +134,7 @@ impl Upstream {
             Kind::Biometric => format!("/api/kyc/biometric/sessions/{}", segment(id)),
             Kind::Kyc => format!("/api/kyc/validations/{}", segment(id)),
         };
-        match self.call(Method::GET, &path, None).await {
-            Ok(Value::Null) => Ok(None),
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.http == 404 => Ok(None),
-            Err(e) => Err(e),
-        }
+        optional(self.call(Method::GET, &path, None).await)
     }
 
     /// The entity's current session (biometric: `200 null` when none; KYC: 404 when none).
@@ -106,23 +143,25 @@ impl Upstream {
             Kind::Biometric => format!("/api/kyc/biometric/entities/{}/current", segment(entity)),
             Kind::Kyc => format!("/api/kyc/entities/{}/current", segment(entity)),
         };
-        match self.call(Method::GET, &path, None).await {
-            Ok(Value::Null) => Ok(None),
-            Ok(v) => Ok(Some(v)),
-            Err(e) if e.http == 404 => Ok(None),
-            Err(e) => Err(e),
-        }
+        optional(self.call(Method::GET, &path, None).await)
     }
 
     /// Creates a session or validation for the entity.
     pub async fn create(&self, kind: Kind, entity: &str) -> Result<Value, Gu1Error> {
         match kind {
             Kind::Biometric => {
-                self.call(Method::POST, "/api/kyc/biometric/sessions", Some(json!({"entityId": entity}))).await
+                self.call(
+                    Method::POST,
+                    "/api/kyc/biometric/sessions",
+                    Some(json!({"entityId": entity})),
+                )
+                .await
             }
             Kind::Kyc => {
-                let body = json!({"entityId": entity, "integrationCode": "global_gueno_validation_kyc"});
-                self.call(Method::POST, "/api/kyc/validations", Some(body)).await
+                let body =
+                    json!({"entityId": entity, "integrationCode": "global_gueno_validation_kyc"});
+                self.call(Method::POST, "/api/kyc/validations", Some(body))
+                    .await
             }
         }
     }
@@ -131,11 +170,21 @@ impl Upstream {
     pub async fn cancel(&self, kind: Kind, id: &str) -> Result<Value, Gu1Error> {
         match kind {
             Kind::Biometric => {
-                self.call(Method::POST, &format!("/api/kyc/biometric/sessions/{}/cancel", segment(id)), Some(json!({}))).await
+                self.call(
+                    Method::POST,
+                    &format!("/api/kyc/biometric/sessions/{}/cancel", segment(id)),
+                    Some(json!({})),
+                )
+                .await
             }
             Kind::Kyc => {
                 let body = json!({"reason": "Cancelled by the person from the verification page"});
-                self.call(Method::DELETE, &format!("/api/kyc/validations/{}/cancel", segment(id)), Some(body)).await
+                self.call(
+                    Method::DELETE,
+                    &format!("/api/kyc/validations/{}/cancel", segment(id)),
+                    Some(body),
+                )
+                .await
             }
         }
     }
@@ -153,7 +202,12 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_key() {
-        let u = Upstream::new("https://api.example", "sk_live_secret".into(), Duration::from_secs(1)).unwrap();
+        let u = Upstream::new(
+            "https://api.example",
+            "sk_live_secret".into(),
+            Duration::from_secs(1),
+        )
+        .unwrap();
         assert!(!format!("{u:?}").contains("sk_live_secret"));
     }
 }

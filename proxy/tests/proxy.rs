@@ -29,16 +29,28 @@ struct Rig {
 }
 
 async fn rig_with(limiter: Limiter) -> Rig {
-    let mut sim_app = App::new(Backend::Sim(Simulator::new("http://127.0.0.1:9")), b"sim-secret".to_vec());
+    let mut sim_app = App::new(
+        Backend::Sim(Simulator::new("http://127.0.0.1:9")),
+        b"sim-secret".to_vec(),
+    );
     sim_app.control = true;
     let gu1 = serve(server::proxy_router(Arc::new(sim_app))).await;
-    let upstream = Upstream::new(&format!("http://{gu1}"), SIM_API_KEY.into(), Duration::from_secs(2)).unwrap();
+    let upstream = Upstream::new(
+        &format!("http://{gu1}"),
+        SIM_API_KEY.into(),
+        Duration::from_secs(2),
+    )
+    .unwrap();
     let mut app = App::new(Backend::Upstream(upstream), SECRET.to_vec());
     app.origins = Origins::List(vec!["https://shop.example".into()]);
     app.webhook_secret = Some(WEBHOOK_SECRET.to_vec());
     app.limiter = limiter;
     let proxy = serve(server::proxy_router(Arc::new(app))).await;
-    Rig { gu1: format!("http://{gu1}"), proxy: format!("http://{proxy}"), http: reqwest::Client::new() }
+    Rig {
+        gu1: format!("http://{gu1}"),
+        proxy: format!("http://{proxy}"),
+        http: reqwest::Client::new(),
+    }
 }
 
 async fn rig() -> Rig {
@@ -47,7 +59,15 @@ async fn rig() -> Rig {
 
 fn mint(entity: &str, kind: Kind, session: Option<&str>, ttl: i64) -> String {
     let expires = (token::unix_now() as i64 + ttl).max(0) as u64;
-    token::mint(&Claims { entity_id: entity.into(), kind, session_id: session.map(Into::into), expires }, SECRET)
+    token::mint(
+        &Claims {
+            entity_id: entity.into(),
+            kind,
+            session_id: session.map(Into::into),
+            expires,
+        },
+        SECRET,
+    )
 }
 
 impl Rig {
@@ -65,15 +85,31 @@ impl Rig {
     }
 
     async fn set(&self, entity: &str, step: Value) {
-        let r = self.http.post(format!("{}/__control/entities/{entity}/set", self.gu1)).json(&step).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/__control/entities/{entity}/set", self.gu1))
+            .json(&step)
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success());
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, token: &str) -> (u16, Value, String) {
-        let r = self.http.request(method, format!("{}{path}", self.proxy)).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .http
+            .request(method, format!("{}{path}", self.proxy))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        )
     }
 
     async fn status(&self, token: &str) -> (u16, Value, String) {
@@ -97,13 +133,30 @@ async fn upstream_status_is_trimmed_and_never_carries_the_key() {
     assert_eq!(
         keys,
         [
-            "completedAt", "createdAt", "entityId", "expiresAt", "id", "iframeAllow", "kind", "providerSessionUrl",
-            "rejectionCode", "rejectionMessage", "status", "updatedAt"
+            "completedAt",
+            "createdAt",
+            "entityId",
+            "expiresAt",
+            "id",
+            "iframeAllow",
+            "kind",
+            "providerSessionUrl",
+            "rejectionCode",
+            "rejectionMessage",
+            "status",
+            "updatedAt"
         ]
     );
     assert_eq!(s(&body, "status"), "pending");
     assert!(s(&body, "providerSessionUrl").contains("/session/"));
-    for secret in ["extractedData", "decision", "Lovelace", "X1234567", SIM_API_KEY, "organizationId"] {
+    for secret in [
+        "extractedData",
+        "decision",
+        "Lovelace",
+        "X1234567",
+        SIM_API_KEY,
+        "organizationId",
+    ] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
 }
@@ -114,11 +167,18 @@ async fn biometric_current_null_then_start_then_resume_on_409() {
     let e = rig.entity("biometric", false).await;
     let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
     let (code, body, _) = rig.status(&tok).await;
-    assert_eq!((code, body), (200, Value::Null), "no session yet is 200 null");
+    assert_eq!(
+        (code, body),
+        (200, Value::Null),
+        "no session yet is 200 null"
+    );
     let (code, first, _) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
     assert_eq!(code, 201);
     let (code, again, _) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
-    assert_eq!(code, 200, "gu1's 409 ACTIVE_SESSION_EXISTS is resumed, not an error");
+    assert_eq!(
+        code, 200,
+        "gu1's 409 ACTIVE_SESSION_EXISTS is resumed, not an error"
+    );
     assert_eq!(s(&again, "id"), s(&first, "id"));
     assert!(s(&again, "sessionUrl").contains(&s(&first, "id")));
 }
@@ -151,10 +211,14 @@ async fn cancel_works_while_active_and_is_refused_for_a_terminal_session() {
     assert_eq!(s(&body, "code"), "SESSION_TERMINAL");
 
     let e = rig.entity("kyc", true).await;
-    rig.set(&s(&e, "entityId"), json!({"status": "approved"})).await;
+    rig.set(&s(&e, "entityId"), json!({"status": "approved"}))
+        .await;
     let tok = mint(&s(&e, "entityId"), Kind::Kyc, None, 60);
     let (code, body, _) = rig.call(reqwest::Method::POST, "/kyc/cancel", &tok).await;
-    assert_eq!((code, s(&body, "code")), (409, "SESSION_TERMINAL".to_owned()));
+    assert_eq!(
+        (code, s(&body, "code")),
+        (409, "SESSION_TERMINAL".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -165,7 +229,12 @@ async fn forged_expired_and_cross_entity_tokens_are_refused() {
     let me = s(&mine, "entityId");
 
     let forged = token::mint(
-        &Claims { entity_id: me.clone(), kind: Kind::Biometric, session_id: None, expires: token::unix_now() + 60 },
+        &Claims {
+            entity_id: me.clone(),
+            kind: Kind::Biometric,
+            session_id: None,
+            expires: token::unix_now() + 60,
+        },
         b"another-secret",
     );
     for (tok, why) in [
@@ -180,7 +249,10 @@ async fn forged_expired_and_cross_entity_tokens_are_refused() {
     }
     let expired = mint(&me, Kind::Biometric, None, -5);
     let (code, body, _) = rig.status(&expired).await;
-    assert_eq!((code, s(&body, "message")), (401, "the token has expired".to_owned()));
+    assert_eq!(
+        (code, s(&body, "message")),
+        (401, "the token has expired".to_owned())
+    );
 
     // A valid token for my entity, pinned to their session: never visible.
     let cross = mint(&me, Kind::Biometric, Some(&s(&theirs, "id")), 60);
@@ -190,7 +262,9 @@ async fn forged_expired_and_cross_entity_tokens_are_refused() {
     assert!(!text.contains(&s(&theirs, "entityId")));
     let (code, _, _) = rig.call(reqwest::Method::POST, "/kyc/cancel", &cross).await;
     assert_eq!(code, 404, "nor cancellable");
-    let (_, theirs_now, _) = rig.status(&mint(&s(&theirs, "entityId"), Kind::Biometric, None, 60)).await;
+    let (_, theirs_now, _) = rig
+        .status(&mint(&s(&theirs, "entityId"), Kind::Biometric, None, 60))
+        .await;
     assert_eq!(s(&theirs_now, "status"), "pending");
 }
 
@@ -198,7 +272,11 @@ fn sign_hex(body: &[u8]) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET).unwrap();
     mac.update(body);
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[tokio::test]
@@ -212,20 +290,38 @@ async fn signed_webhook_makes_the_next_answer_fresh_and_bad_signatures_are_refus
     }))
     .unwrap();
     let post = |sig: String, body: Vec<u8>| {
-        rig.http.post(format!("{}/webhooks/gu1", rig.proxy)).header("X-Webhook-Signature", sig).body(body).send()
+        rig.http
+            .post(format!("{}/webhooks/gu1", rig.proxy))
+            .header("X-Webhook-Signature", sig)
+            .body(body)
+            .send()
     };
     let mut tampered = body.clone();
     *tampered.last_mut().unwrap() = b' ';
-    for (sig, b) in [(sign_hex(&body), tampered), ("00".repeat(32), body.clone()), (String::new(), body.clone())] {
+    for (sig, b) in [
+        (sign_hex(&body), tampered),
+        ("00".repeat(32), body.clone()),
+        (String::new(), body.clone()),
+    ] {
         let r = post(sig, b).await.unwrap();
         assert_eq!(r.status().as_u16(), 401);
     }
     let tok = mint(&entity, Kind::Biometric, None, 60);
-    assert_eq!(s(&rig.status(&tok).await.1, "status"), "pending", "gu1 itself still says pending");
-    let r = post(format!("sha256={}", sign_hex(&body)), body.clone()).await.unwrap();
+    assert_eq!(
+        s(&rig.status(&tok).await.1, "status"),
+        "pending",
+        "gu1 itself still says pending"
+    );
+    let r = post(format!("sha256={}", sign_hex(&body)), body.clone())
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let (_, now, _) = rig.status(&tok).await;
-    assert_eq!(s(&now, "status"), "approved", "the signed webhook's terminal status is served at once");
+    assert_eq!(
+        s(&now, "status"),
+        "approved",
+        "the signed webhook's terminal status is served at once"
+    );
 }
 
 #[tokio::test]
@@ -243,9 +339,21 @@ async fn upstream_that_hangs_is_504_and_one_that_is_gone_is_502() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    for (addr, expect, code) in [(hang_addr, 504, "UPSTREAM_TIMEOUT"), (gone, 502, "UPSTREAM_ERROR")] {
-        let up = Upstream::new(&format!("http://{addr}"), "sk_test_key_never_shown".into(), Duration::from_millis(300)).unwrap();
-        let proxy = serve(server::proxy_router(Arc::new(App::new(Backend::Upstream(up), SECRET.to_vec())))).await;
+    for (addr, expect, code) in [
+        (hang_addr, 504, "UPSTREAM_TIMEOUT"),
+        (gone, 502, "UPSTREAM_ERROR"),
+    ] {
+        let up = Upstream::new(
+            &format!("http://{addr}"),
+            "sk_test_key_never_shown".into(),
+            Duration::from_millis(300),
+        )
+        .unwrap();
+        let proxy = serve(server::proxy_router(Arc::new(App::new(
+            Backend::Upstream(up),
+            SECRET.to_vec(),
+        ))))
+        .await;
         let r = reqwest::Client::new()
             .get(format!("http://{proxy}/kyc/status"))
             .bearer_auth(mint("ent", Kind::Biometric, None, 60))
@@ -266,13 +374,28 @@ async fn per_token_rate_limit_answers_429_with_retry_after() {
     let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
     assert_eq!(rig.status(&tok).await.0, 200);
     assert_eq!(rig.status(&tok).await.0, 200);
-    let r = rig.http.get(format!("{}/kyc/status", rig.proxy)).bearer_auth(&tok).send().await.unwrap();
+    let r = rig
+        .http
+        .get(format!("{}/kyc/status", rig.proxy))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 429);
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=2).contains(&retry));
     // Another token is not affected.
     let other = rig.entity("biometric", true).await;
-    assert_eq!(rig.status(&mint(&s(&other, "entityId"), Kind::Biometric, None, 60)).await.0, 200);
+    assert_eq!(
+        rig.status(&mint(&s(&other, "entityId"), Kind::Biometric, None, 60))
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -280,13 +403,22 @@ async fn cors_allow_list_and_request_size_limit() {
     let rig = rig().await;
     let ok = rig
         .http
-        .request(reqwest::Method::OPTIONS, format!("{}/kyc/status", rig.proxy))
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/kyc/status", rig.proxy),
+        )
         .header("Origin", "https://shop.example")
         .send()
         .await
         .unwrap();
-    assert_eq!(ok.headers()["access-control-allow-origin"], "https://shop.example");
-    assert!(ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("Authorization"));
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    assert!(ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("Authorization"));
     let evil = rig
         .http
         .get(format!("{}/kyc/status", rig.proxy))

@@ -97,7 +97,9 @@ impl Sim {
     /// `POST /__control/sessions` with `body`.
     pub async fn new(body: &str) -> Sim {
         set_sim(SIM);
-        let raw = new_session(j(body)).await.expect("simulator reachable (is scripts/test.sh running it?)");
+        let raw = new_session(j(body))
+            .await
+            .expect("simulator reachable (is scripts/test.sh running it?)");
         Sim { raw }
     }
 
@@ -119,13 +121,20 @@ impl Sim {
 
     /// Status requests seen by the proxy for this entity.
     pub async fn requests(&self, endpoint: &str) -> u32 {
-        request_count(&self.entity(), endpoint).await.expect("log").as_f64().unwrap_or(-1.0) as u32
+        request_count(&self.entity(), endpoint)
+            .await
+            .expect("log")
+            .as_f64()
+            .unwrap_or(-1.0) as u32
     }
 
     /// Gaps between consecutive requests, ms.
     pub async fn gaps(&self, endpoint: &str) -> Vec<f64> {
         let v = request_gaps(&self.entity(), endpoint).await.expect("log");
-        js_sys::Array::from(&v).iter().filter_map(|x| x.as_f64()).collect()
+        js_sys::Array::from(&v)
+            .iter()
+            .filter_map(|x| x.as_f64())
+            .collect()
     }
 
     pub async fn log(&self) -> JsValue {
@@ -133,36 +142,66 @@ impl Sim {
     }
 
     pub async fn wait_requests(&self, endpoint: &str, n: u32, ms: u32) -> bool {
-        wait_requests(&self.entity(), endpoint, n, ms).await.is_truthy()
+        wait_requests(&self.entity(), endpoint, n, ms)
+            .await
+            .is_truthy()
     }
 
     /// Applies a step now (`POST /__control/entities/{e}/set`).
     pub async fn set(&self, step: &str) {
-        control("POST", &format!("/__control/entities/{}/set", self.entity()), j(step)).await.expect("set");
+        control(
+            "POST",
+            &format!("/__control/entities/{}/set", self.entity()),
+            j(step),
+        )
+        .await
+        .expect("set");
     }
 
     /// Queues faults.
     pub async fn faults(&self, faults: &str) {
         let body = j(&format!(r#"{{"faults":{faults}}}"#));
-        control("POST", &format!("/__control/entities/{}/faults", self.entity()), body).await.expect("faults");
+        control(
+            "POST",
+            &format!("/__control/entities/{}/faults", self.entity()),
+            body,
+        )
+        .await
+        .expect("faults");
     }
 
     /// Replaces the script.
     pub async fn script(&self, steps: &str) {
         let body = j(&format!(r#"{{"steps":{steps}}}"#));
-        control("POST", &format!("/__control/entities/{}/script", self.entity()), body).await.expect("script");
+        control(
+            "POST",
+            &format!("/__control/entities/{}/script", self.entity()),
+            body,
+        )
+        .await
+        .expect("script");
     }
 
     /// gu1 creates a session for the entity now.
     pub async fn start(&self) -> JsValue {
-        control("POST", &format!("/__control/entities/{}/start", self.entity()), JsValue::NULL).await.expect("start")
+        control(
+            "POST",
+            &format!("/__control/entities/{}/start", self.entity()),
+            JsValue::NULL,
+        )
+        .await
+        .expect("start")
     }
 
     /// A token for the entity with the given lifetime (0: already expired).
     pub async fn token_with_ttl(&self, secs: u32) -> String {
-        let t = control("POST", &format!("/__control/entities/{}/token", self.entity()), j(&format!(r#"{{"ttlSecs":{secs}}}"#)))
-            .await
-            .expect("token");
+        let t = control(
+            "POST",
+            &format!("/__control/entities/{}/token", self.entity()),
+            j(&format!(r#"{{"ttlSecs":{secs}}}"#)),
+        )
+        .await
+        .expect("token");
         s(&t, "token")
     }
 }
@@ -189,7 +228,10 @@ impl Settled {
 
 pub async fn settle(p: &js_sys::Promise, ms: u32) -> Settled {
     let r = settle_js(p, ms).await;
-    Settled { state: s(&r, "state"), value: get(&r, "value") }
+    Settled {
+        state: s(&r, "state"),
+        value: get(&r, "value"),
+    }
 }
 
 impl Rec {

@@ -1,0 +1,67 @@
+//! Reading untrusted values (proxy answers, hosted-page messages) by key, without iterating
+//! them and without a deserializer: the browser's `JsValue`, or JSON in native tests.
+
+use wasm_bindgen::JsValue;
+
+/// A value from JSON or from `postMessage`.
+pub trait Value: Sized {
+    /// The value as a string, when it is one.
+    fn text(&self) -> Option<String>;
+    /// Whether it is `null` or `undefined`.
+    fn is_null(&self) -> bool;
+    /// Whether it is a plain object (not an array, a function or a primitive).
+    fn is_object(&self) -> bool;
+    /// Own property `key` of a plain object.
+    fn field(&self, key: &str) -> Option<Self>;
+    /// Parses JSON text.
+    fn parse(text: &str) -> Option<Self>;
+}
+
+impl Value for JsValue {
+    fn text(&self) -> Option<String> {
+        self.as_string()
+    }
+
+    fn is_null(&self) -> bool {
+        self.is_null() || self.is_undefined()
+    }
+
+    fn is_object(&self) -> bool {
+        JsValue::is_object(self) && !self.is_function() && !js_sys::Array::is_array(self)
+    }
+
+    fn field(&self, key: &str) -> Option<JsValue> {
+        if !Value::is_object(self) {
+            return None;
+        }
+        let key = JsValue::from_str(key);
+        let obj: &js_sys::Object = wasm_bindgen::JsCast::unchecked_ref(self);
+        if !js_sys::Object::has_own(obj, &key) {
+            return None;
+        }
+        js_sys::Reflect::get(self, &key).ok()
+    }
+
+    fn parse(text: &str) -> Option<JsValue> {
+        js_sys::JSON::parse(text).ok()
+    }
+}
+
+#[cfg(test)]
+impl Value for serde_json::Value {
+    fn text(&self) -> Option<String> {
+        self.as_str().map(str::to_owned)
+    }
+    fn is_null(&self) -> bool {
+        serde_json::Value::is_null(self)
+    }
+    fn is_object(&self) -> bool {
+        serde_json::Value::is_object(self)
+    }
+    fn field(&self, key: &str) -> Option<serde_json::Value> {
+        self.as_object()?.get(key).cloned()
+    }
+    fn parse(text: &str) -> Option<serde_json::Value> {
+        serde_json::from_str(text).ok()
+    }
+}
