@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every suite: native unit tests (client and proxy), the browser suites in headless
-# Chromium and Firefox against the simulator over HTTP, and the package build checks.
+# Runs every suite: native unit and property tests (client and proxy), the browser and leak
+# suites in headless Chromium and Firefox against the simulator over HTTP, the package build
+# checks, and the end-to-end suites against the proxy serving the demo pages.
 # Installs what is missing first (scripts/setup.sh). Usage: scripts/test.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -17,8 +18,8 @@ tally() { # adds the counts of every "test result:" line in a log
   passed=$((passed + p)) failed=$((failed + f))
 }
 
-echo "== native unit tests (client, proxy)"
-cargo test --workspace 2>&1 | tee "$logs/native.log"
+echo "== native unit tests (client, proxy) and property tests"
+PROPTEST_CASES=${PROPTEST_CASES:-2000} cargo test --workspace 2>&1 | tee "$logs/native.log"
 tally "$logs/native.log"
 
 echo "== simulator"
@@ -34,15 +35,16 @@ export WASM_BINDGEN_TEST_TIMEOUT=600
 # hosted page that does not opt in; integrators' pages are not, so neither is the test page.
 export WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1
 
-echo "== browser suites: headless Chromium"
-CHROMEDRIVER=/usr/bin/chromedriver \
-  cargo test --target wasm32-unknown-unknown --test browser 2>&1 | tee "$logs/chromium.log"
-tally "$logs/chromium.log"
-
-echo "== browser suites: headless Firefox"
-GECKODRIVER=$(command -v geckodriver) \
-  cargo test --target wasm32-unknown-unknown --test browser 2>&1 | tee "$logs/firefox.log"
-tally "$logs/firefox.log"
+for browser in chromium firefox; do
+  if [ "$browser" = chromium ]; then driver=(CHROMEDRIVER=/usr/bin/chromedriver); else driver=(GECKODRIVER="$(command -v geckodriver)"); fi
+  echo "== browser suites: headless $browser"
+  env "${driver[@]}" cargo test --target wasm32-unknown-unknown --test browser 2>&1 | tee "$logs/$browser.log"
+  tally "$logs/$browser.log"
+  echo "== leak suite: headless $browser"
+  env "${driver[@]}" cargo test --target wasm32-unknown-unknown --test leaks -- --nocapture 2>&1 | tee "$logs/$browser-leaks.log"
+  tally "$logs/$browser-leaks.log"
+  grep -o 'leaks: .*' "$logs/$browser-leaks.log" | sed "s/^/[$browser] /" || true
+done
 
 echo "== package build"
 bash scripts/build.sh

@@ -27,6 +27,9 @@ mod session;
 mod status;
 mod value;
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod fuzz;
+
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;

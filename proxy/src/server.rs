@@ -83,6 +83,10 @@ pub struct App {
     pub limiter: Limiter,
     /// Terminal answers received by signed webhook, by session id: they win over a stale read.
     pub fresh: Mutex<HashMap<String, Value>>,
+    /// Closes the proxy's listener for `outage_ms` (simulate mode's control API).
+    pub outage: Arc<tokio::sync::Notify>,
+    /// How long the next outage lasts.
+    pub outage_ms: std::sync::atomic::AtomicU64,
 }
 
 impl App {
@@ -101,6 +105,8 @@ impl App {
             demo: None,
             limiter: Limiter::new(0.0, 0.0),
             fresh: Mutex::new(HashMap::new()),
+            outage: Arc::new(tokio::sync::Notify::new()),
+            outage_ms: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -810,6 +816,19 @@ async fn control_token(
     Json(json!({"token": mint(&app, &e, kind, b.session_id, b.ttl_secs)})).into_response()
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct OutageBody {
+    ms: u64,
+}
+
+/// `POST /__control/outage`: the proxy stops listening for `ms`, then listens again.
+async fn control_outage(State(app): State<Arc<App>>, Json(b): Json<OutageBody>) -> Response {
+    app.outage_ms.store(b.ms.min(60_000), std::sync::atomic::Ordering::Relaxed);
+    app.outage.notify_one();
+    Json(json!({"ok": true})).into_response()
+}
+
 /// `GET /__control/entities/{e}/log`: the proxy requests made with the entity's tokens.
 async fn control_log(State(app): State<Arc<App>>, Path(e): Path<String>) -> Response {
     let Some(sim) = app.sim() else {
@@ -886,6 +905,7 @@ pub fn proxy_router(app: Arc<App>) -> Router {
             .route("/__control/entities/{e}/start", post(control_start))
             .route("/__control/entities/{e}/token", post(control_token))
             .route("/__control/entities/{e}/log", get(control_log))
+            .route("/__control/outage", post(control_outage))
             .merge(gu1_api_router());
     }
     let demo = app.demo.clone();
@@ -1213,10 +1233,24 @@ pub fn hosted_router(app: Arc<App>) -> Router {
 
 /// Binds both listeners and serves until the process ends.
 pub async fn serve(app: Arc<App>, proxy: SocketAddr, hosted: SocketAddr) -> std::io::Result<()> {
-    let p = tokio::net::TcpListener::bind(proxy).await?;
     let h = tokio::net::TcpListener::bind(hosted).await?;
-    let pr = axum::serve(p, proxy_router(app.clone()));
-    let hr = axum::serve(h, hosted_router(app));
-    tokio::try_join!(async { pr.await }, async { hr.await })?;
+    let hr = axum::serve(h, hosted_router(app.clone()));
+    let router = proxy_router(app.clone());
+    let pr = async move {
+        // The proxy's listener is closed for an outage (control API) and bound again after it,
+        // so clients see real refused connections, as when a proxy restarts.
+        loop {
+            let p = tokio::net::TcpListener::bind(proxy).await?;
+            let down = app.outage.clone();
+            axum::serve(p, router.clone())
+                .with_graceful_shutdown(async move { down.notified().await })
+                .await?;
+            let ms = app.outage_ms.load(std::sync::atomic::Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::try_join!(pr, async { hr.await })?;
     Ok(())
 }

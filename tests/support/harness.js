@@ -20,8 +20,10 @@ export async function control(method, path, body) {
   return JSON.parse(text);
 }
 
-export function newSession(body) {
-  return control("POST", "/__control/sessions", body || {});
+export async function newSession(body) {
+  const s = await control("POST", "/__control/sessions", body || {});
+  tokens.add(s.token);
+  return s;
 }
 
 export async function requests(entityId, endpoint) {
@@ -78,7 +80,10 @@ export function withRefresh(rec, s, mode) {
     rec.refreshCalls++;
     switch (mode) {
       case "works":
-        return control("POST", `/__control/entities/${s.entityId}/token`, {}).then((t) => t.token);
+        return control("POST", `/__control/entities/${s.entityId}/token`, {}).then((t) => {
+          tokens.add(t.token);
+          return t.token;
+        });
       case "bad":
         return Promise.resolve("v1.forged.token");
       case "throws":
@@ -147,7 +152,7 @@ export function cleanup(rec) {
 }
 
 export function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => origSetTimeout(r, ms));
 }
 
 /** Settles `p` or reports it pending after `ms`: {state, value}. */
@@ -225,4 +230,96 @@ export const seen = [];
 window.addEventListener("message", (e) => seen.push(e.origin + " " + JSON.stringify(e.data).slice(0, 60)));
 export function seenMessages() {
   return seen.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hygiene and leak instruments, installed when the harness loads (before any mount).
+
+/** Every token the simulator handed out in this run, and everything printed to the console. */
+export const tokens = new Set();
+const printed = [];
+for (const level of ["log", "info", "warn", "error", "debug"]) {
+  const orig = console[level].bind(console);
+  console[level] = (...args) => {
+    try {
+      printed.push(args.map((a) => (a instanceof Error ? `${a.name} ${a.message} ${a.stack}` : typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+    } catch (_) {
+      printed.push(String(args[0]));
+    }
+    return orig(...args);
+  };
+}
+
+/** Where a token must never be: the DOM, console output, error messages seen by callbacks or
+ *  events, and the URLs of requests (as the simulator logged them). Returns the first leak. */
+export function tokenLeak(rec) {
+  const places = [
+    ["DOM", document.documentElement.outerHTML],
+    ["console", printed.join("\n")],
+    ["events", JSON.stringify(rec ? rec.events.map((e) => e.detail) : [])],
+    ["callbacks", rec ? rec.calls.map((c) => (c[1] instanceof Error ? c[1].message : JSON.stringify(c[1]))).join("\n") : ""],
+  ];
+  for (const t of tokens) {
+    for (const [where, text] of places) if (text && text.includes(t)) return where;
+  }
+  return "";
+}
+
+/** Live event listeners and pending timers created through the platform APIs. */
+const listeners = new Map();
+let listenerKey = 0;
+const origAdd = EventTarget.prototype.addEventListener;
+const origRemove = EventTarget.prototype.removeEventListener;
+const ids = new WeakMap();
+const idOf = (o) => {
+  if (o === null || (typeof o !== "object" && typeof o !== "function")) return String(o);
+  if (!ids.has(o)) ids.set(o, ++listenerKey);
+  return ids.get(o);
+};
+EventTarget.prototype.addEventListener = function (type, fn, opts) {
+  const capture = typeof opts === "boolean" ? opts : !!(opts && opts.capture);
+  listeners.set(`${idOf(this)}|${type}|${idOf(fn)}|${capture}`, type);
+  return origAdd.call(this, type, fn, opts);
+};
+EventTarget.prototype.removeEventListener = function (type, fn, opts) {
+  const capture = typeof opts === "boolean" ? opts : !!(opts && opts.capture);
+  listeners.delete(`${idOf(this)}|${type}|${idOf(fn)}|${capture}`);
+  return origRemove.call(this, type, fn, opts);
+};
+export function listenerCount(type) {
+  let n = 0;
+  for (const t of listeners.values()) if (t === type) n++;
+  return n;
+}
+
+const pendingTimers = new Set();
+const origSetTimeout = window.setTimeout.bind(window);
+const origClearTimeout = window.clearTimeout.bind(window);
+window.setTimeout = function (fn, ms, ...rest) {
+  const id = origSetTimeout(
+    (...a) => {
+      pendingTimers.delete(id);
+      if (typeof fn === "function") fn(...a);
+    },
+    ms,
+    ...rest,
+  );
+  pendingTimers.add(id);
+  return id;
+};
+window.clearTimeout = function (id) {
+  pendingTimers.delete(id);
+  return origClearTimeout(id);
+};
+/** Pending timers, minus the harness's own sleeps. */
+export function timerCount() {
+  return pendingTimers.size;
+}
+
+export function remember(token) {
+  tokens.add(token);
+}
+
+export function print(line) {
+  console.log(line);
 }

@@ -65,6 +65,15 @@ extern "C" {
     pub fn is_error(e: &JsValue) -> bool;
     #[wasm_bindgen(js_name = seenMessages)]
     pub fn seen_messages() -> String;
+    fn remember(token: &str);
+    /// Prints a line (shown with `--nocapture`).
+    pub fn print(line: &str);
+    #[wasm_bindgen(js_name = tokenLeak)]
+    fn token_leak(rec: &JsValue) -> String;
+    #[wasm_bindgen(js_name = listenerCount)]
+    pub fn listener_count(kind: &str) -> u32;
+    #[wasm_bindgen(js_name = timerCount)]
+    pub fn timer_count() -> u32;
     #[wasm_bindgen(js_name = pageText)]
     pub fn page_text() -> String;
 }
@@ -202,7 +211,9 @@ impl Sim {
         )
         .await
         .expect("token");
-        s(&t, "token")
+        let token = s(&t, "token");
+        remember(&token);
+        token
     }
 }
 
@@ -310,10 +321,17 @@ impl Rec {
         wait_events(&self.raw, kind, n, ms).await.is_truthy()
     }
 
-    /// Destroys the verification and removes the container.
+    /// Destroys the verification, checks no token leaked anywhere, removes the container.
     pub fn done(self, v: Verification) {
         v.destroy();
+        self.done_without();
+    }
+
+    /// Checks no token leaked anywhere and removes the container.
+    pub fn done_without(self) {
+        let leak = token_leak(&self.raw);
         cleanup(&self.raw);
+        assert!(leak.is_empty(), "a token leaked into the {leak}");
     }
 }
 

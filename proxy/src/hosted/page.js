@@ -5,6 +5,8 @@
 //   post=<type>                        only post this message type after `delay` ms (no decision)
 //   format=string                      post messages as JSON strings instead of objects
 //   repeat=<n>                         post the `post` message n times
+//   hostile=1                          post a series of malformed, huge and prototype-polluting
+//                                      messages after `delay` ms (window.__hostile counts them)
 "use strict";
 (function () {
   const id = location.pathname.split("/").pop();
@@ -56,6 +58,35 @@
 
   const delay = Number(q.get("delay") || 0);
   if (q.get("auto")) setTimeout(() => decide(q.get("auto")), delay);
+  if (q.get("hostile")) {
+    setTimeout(() => {
+      const big = "x".repeat(1 << 20);
+      const list = [
+        "{not json",
+        "didit:completed",
+        JSON.stringify({ type: "didit:completed", pad: big }),
+        { type: "didit:completed", data: { status: "Approved", pad: big } },
+        JSON.parse('{"__proto__": {"type": "didit:completed"}}'),
+        JSON.parse('{"data": {"__proto__": {"type": "didit:completed"}}}'),
+        '{"__proto__": {"type": "didit:completed"}}',
+        { constructor: { type: "didit:completed" } },
+        { constructor: "didit:completed", prototype: { type: "didit:completed" } },
+        { type: ["didit:completed"] },
+        { type: 42 },
+        { type: { type: "didit:completed" } },
+        null,
+        42,
+        [{ type: "didit:completed" }],
+        { data: { data: { data: { data: { data: { type: "didit:completed" } } } } } },
+        new Array(100000).fill({ type: "didit:completed" }),
+        { type: "didit:" + "x".repeat(10000) },
+        { type: "didit:completed\u0000" },
+        new Uint8Array(1 << 16),
+      ];
+      for (const m of list) parent.postMessage(m, "*");
+      window.__hostile = list.length;
+    }, delay);
+  }
   if (q.get("post")) {
     const n = Number(q.get("repeat") || 1);
     setTimeout(() => {

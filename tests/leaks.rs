@@ -1,0 +1,128 @@
+//! Leak suite: many mount/destroy cycles and full verifications, counting iframes, listeners,
+//! timers, requests after destroy, and WebAssembly memory. Prints its figures (run with
+//! `--nocapture`). Run by `scripts/test.sh` in headless Chromium and Firefox.
+#![cfg(target_arch = "wasm32")]
+
+mod support;
+
+use gu1_kyc_web::mount;
+use support::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn wasm_memory_bytes() -> f64 {
+    let mem: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let buf: js_sys::ArrayBuffer = mem.buffer().unchecked_into();
+    buf.byte_length() as f64
+}
+
+#[wasm_bindgen_test]
+async fn a_thousand_mount_destroy_cycles_leave_nothing() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let url = sim.session_url();
+    let mut warm = 0.0;
+    let (timers0, msg0, vis0, load0) =
+        (timer_count(), listener_count("message"), listener_count("visibilitychange"), listener_count("load"));
+    // Ten mount/destroy pairs per task, as a page reacting to events would do them: each mount
+    // queues its first poll as a task, so a thousand in one task would measure the queue.
+    let opts = rec.options(&sim, &format!(r#"{{"sessionUrl":"{url}"}}"#));
+    for n in 0..100 {
+        if n == 10 {
+            sleep(300).await;
+            warm = wasm_memory_bytes();
+        }
+        for _ in 0..10 {
+            let v = mount(opts.clone()).expect("mount");
+            v.destroy();
+        }
+        sleep(0).await;
+    }
+    sleep(300).await;
+    let after = wasm_memory_bytes();
+    let requests_after_destroy = {
+        let n = sim.requests("status").await;
+        sleep(500).await;
+        sim.requests("status").await - n
+    };
+    print(
+        &format!(
+            "leaks: 1000 mount/destroy cycles: iframes left {}, listeners message {}->{} visibilitychange {}->{} load {}->{}, \
+             timers {}->{}, status requests reaching the proxy {}, requests after destroy {}, \
+             wasm memory after 100 cycles {} B, after 1000 {} B",
+            all_iframes(),
+            msg0,
+            listener_count("message"),
+            vis0,
+            listener_count("visibilitychange"),
+            load0,
+            listener_count("load"),
+            timers0,
+            timer_count(),
+            sim.requests("status").await,
+            requests_after_destroy,
+            warm,
+            after
+        ),
+    );
+    assert_eq!(all_iframes(), 0);
+    assert_eq!(listener_count("message"), msg0);
+    assert_eq!(listener_count("visibilitychange"), vis0);
+    assert_eq!(listener_count("load"), load0);
+    assert_eq!(timer_count(), timers0);
+    assert_eq!(requests_after_destroy, 0);
+    assert_eq!(after, warm, "WebAssembly memory stops growing after warm-up");
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn two_hundred_full_verifications_leave_nothing() {
+    let (timers0, msg0, vis0) = (timer_count(), listener_count("message"), listener_count("visibilitychange"));
+    let mut warm = 0.0;
+    let mut completed = 0;
+    for batch in 0..10 {
+        let mut running = Vec::new();
+        for _ in 0..20 {
+            let sim = Sim::new(r#"{"script":[{"status":"in_progress"},{"status":"approved"}]}"#).await;
+            let rec = Rec::new();
+            let v = mount(rec.options(&sim, r#"{"pollIntervalMs":100}"#)).expect("mount");
+            running.push((rec, v));
+        }
+        for (rec, v) in running {
+            let r = settle(&v.completed(), 10_000).await;
+            assert_eq!(r.status(), "approved");
+            assert_eq!(rec.count("gu1kyc:complete"), 1);
+            completed += 1;
+            rec.done(v);
+        }
+        if batch == 1 {
+            sleep(100).await;
+            warm = wasm_memory_bytes();
+        }
+    }
+    sleep(200).await;
+    let after = wasm_memory_bytes();
+    print(
+        &format!(
+            "leaks: {completed} full verifications: iframes left {}, listeners message {}->{} visibilitychange {}->{}, \
+             timers {}->{}, wasm memory after 40 {} B, after 200 {} B",
+            all_iframes(),
+            msg0,
+            listener_count("message"),
+            vis0,
+            listener_count("visibilitychange"),
+            timers0,
+            timer_count(),
+            warm,
+            after
+        ),
+    );
+    assert_eq!(completed, 200);
+    assert_eq!(all_iframes(), 0);
+    assert_eq!(listener_count("message"), msg0);
+    assert_eq!(listener_count("visibilitychange"), vis0);
+    assert_eq!(timer_count(), timers0);
+    assert_eq!(after, warm, "WebAssembly memory stops growing after warm-up");
+}
