@@ -77,6 +77,9 @@ fn refuses_missing_or_invalid_container() {
         "CONTAINER_NOT_FOUND",
         "#no-such-element",
     );
+    let document = web_sys::window().unwrap().document().unwrap();
+    assert_refused(with(&o, "container", document.into()), "INVALID_OPTIONS", "container");
+    assert_refused(with(&o, "container", js_sys::Object::new().into()), "INVALID_OPTIONS", "container");
     assert_refused(JsValue::NULL, "INVALID_OPTIONS", "options");
     assert_refused("#kyc".into(), "INVALID_OPTIONS", "options");
     rec.done_without();
@@ -152,6 +155,8 @@ fn refuses_bad_numbers() {
         "height",
     );
     assert_refused(with(&o, "title", "  ".into()), "INVALID_OPTIONS", "title");
+    assert_refused(with(&o, "title", JsValue::from(42)), "INVALID_OPTIONS", "title");
+    assert_refused(with(&o, "height", JsValue::TRUE), "INVALID_OPTIONS", "height");
     rec.done_without();
 }
 
@@ -169,6 +174,7 @@ fn refuses_unsafe_session_urls() {
         "https://user:pass@verify.example/s",
         "https://",
         "not a url",
+        "http://[::1]:99999/",
     ] {
         assert_refused(
             with(&o, "sessionUrl", bad.into()),
@@ -193,6 +199,9 @@ fn refuses_unknown_permissions_and_non_function_callbacks() {
         "INVALID_OPTIONS",
         "allow",
     );
+    assert_refused(with(&o, "allow", "".into()), "INVALID_OPTIONS", "allow");
+    assert_refused(with(&o, "sessionUrl", JsValue::from(42)), "INVALID_OPTIONS", "sessionUrl");
+    assert_refused(with(&o, "statusUrl", "".into()), "INVALID_OPTIONS", "statusUrl");
     for cb in [
         "onReady",
         "onStatus",
@@ -485,8 +494,9 @@ async fn events_bubble_and_are_composed() {
 
 #[wasm_bindgen_test]
 async fn throwing_callbacks_do_not_stop_the_client() {
-    let sim = Sim::new(APPROVE_SOON).await;
+    let sim = Sim::new(r#"{"faults":[{"status":500}],"script":[{"status":"pending"},{"status":"in_progress"},{"status":"approved"}]}"#).await;
     let rec = Rec::new();
+    rec.throwing("onError");
     rec.throwing("onStatus");
     rec.throwing("onReady");
     rec.throwing("onComplete");
@@ -498,6 +508,7 @@ async fn throwing_callbacks_do_not_stop_the_client() {
     assert_eq!(r.status(), "approved");
     assert_eq!(rec.calls("status"), 3);
     assert_eq!(rec.calls("complete"), 1);
+    assert_eq!(rec.calls("error"), 1, "onError threw and the client went on");
     rec.done(v);
 }
 
