@@ -79,6 +79,11 @@ impl KycError {
     /// A real JavaScript `Error` with `name = "KycError"`, `code`, and, when given, `retrying`.
     pub fn to_js(&self, retrying: Option<bool>) -> JsValue {
         let err = js_sys::Error::new(&self.message);
+        // Format the stack now: until it is read, V8 keeps the frames' receivers (such as the
+        // `Verification` whose `destroy()` made this error) reachable from the error, and the
+        // error is reachable from Rust through the settled `completed` promise, a cycle across
+        // the wasm boundary that the JS collector cannot see through.
+        let _ = js_sys::Reflect::get(&err, &JsValue::from_str("stack"));
         err.set_name("KycError");
         let obj: &JsValue = err.as_ref();
         set(obj, "code", &JsValue::from_str(self.code.as_str()));

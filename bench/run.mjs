@@ -1,0 +1,357 @@
+// Benchmarks of gu1-kyc-web beside the peer SDKs, in one run, on 127.0.0.1 only. Writes
+// bench/results/report.md and bench/results/chart.svg. Run by scripts/bench.sh (which builds the
+// package and the proxy first). Every figure is measured here; nothing is copied from elsewhere.
+import { createServer } from "node:http";
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { gzipSync, brotliCompressSync, constants as zc } from "node:zlib";
+import { spawn, spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("../tools/node_modules/playwright-core");
+const ROOT = new URL("..", import.meta.url).pathname;
+const OUT = `${ROOT}bench/results/`;
+mkdirSync(OUT, { recursive: true });
+const N_IFRAME = Number(process.env.BENCH_LOADS || 30);
+const N_RESULT = Number(process.env.BENCH_RESULTS || 50);
+const PROXY = "127.0.0.1:47893";
+const HOSTED = "127.0.0.1:47894";
+const PAGES = "127.0.0.1:47891";
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.log("[bench]", ...a);
+
+// ------------------------------------------------------------------------------------------
+// Weight
+
+const gz = (b) => gzipSync(b, { level: 9 }).length;
+const br = (b) => brotliCompressSync(b, { params: { [zc.BROTLI_PARAM_QUALITY]: 11 } }).length;
+function weigh(files) {
+  const bufs = files.map((f) => readFileSync(f));
+  return {
+    raw: bufs.reduce((s, b) => s + b.length, 0),
+    gzip: bufs.reduce((s, b) => s + gz(b), 0),
+    brotli: bufs.reduce((s, b) => s + br(b), 0),
+  };
+}
+const nm = (p) => `${ROOT}bench/node_modules/${p}`;
+const peerVersion = (p) => JSON.parse(readFileSync(nm(`${p}/package.json`), "utf8")).version;
+const weight = [
+  { name: "gu1-kyc-web (drop-in: loader + glue + wasm)", ...weigh([`${ROOT}pkg/gu1-kyc.js`, `${ROOT}pkg/gu1_kyc_web.js`, `${ROOT}pkg/gu1_kyc_web_bg.wasm`]) },
+  { name: "gu1-kyc-web (npm: glue + wasm)", ...weigh([`${ROOT}pkg/gu1_kyc_web.js`, `${ROOT}pkg/gu1_kyc_web_bg.wasm`]) },
+  { name: `persona ${peerVersion("persona")} (dist/persona.js)`, ...weigh([nm("persona/dist/persona.js")]) },
+  { name: `@didit-protocol/sdk-web ${peerVersion("@didit-protocol/sdk-web")} (umd.min)`, ...weigh([nm("@didit-protocol/sdk-web/dist/didit-sdk.umd.min.js")]) },
+  { name: `@sumsub/websdk ${peerVersion("@sumsub/websdk")} (dist/index.js)`, ...weigh([nm("@sumsub/websdk/dist/index.js")]) },
+  { name: `@veriff/incontext-sdk ${peerVersion("@veriff/incontext-sdk")} (dist/index.esm.js)`, ...weigh([nm("@veriff/incontext-sdk/dist/index.esm.js")]) },
+];
+log("weight measured");
+
+// ------------------------------------------------------------------------------------------
+// Servers: the proxy in simulate mode, and a plain static server for the benchmark pages (no
+// CSP, so the peers run as their docs show).
+
+const proxy = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", PROXY, "--hosted-listen", HOSTED], { stdio: "ignore" });
+process.on("exit", () => proxy.kill());
+for (let i = 0; i < 100; i++) {
+  try {
+    if ((await fetch(`http://${PROXY}/health`)).ok) break;
+  } catch {}
+  await sleep(100);
+}
+async function control(path, body) {
+  const r = await fetch(`http://${PROXY}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
+  return r.json();
+}
+const sessions = new Map();
+let nextKey = 0;
+async function newSession(body) {
+  const s = await control("/__control/sessions", body);
+  const key = String(++nextKey);
+  sessions.set(key, s);
+  return { key, s };
+}
+const TYPES = { html: "text/html; charset=utf-8", js: "text/javascript", wasm: "application/wasm" };
+const pages = createServer((req, res) => {
+  const url = new URL(req.url, `http://${PAGES}`);
+  let file;
+  if (url.pathname.startsWith("/pkg/")) file = `${ROOT}pkg/${url.pathname.slice(5)}`;
+  else if (url.pathname === "/vendor/didit-sdk.umd.min.js") file = nm("@didit-protocol/sdk-web/dist/didit-sdk.umd.min.js");
+  else file = `${ROOT}bench/pages${url.pathname}`;
+  if (file.includes("..") || !existsSync(file)) {
+    res.writeHead(404).end();
+    return;
+  }
+  const ext = file.split(".").pop();
+  let body = readFileSync(file);
+  if (ext === "html") {
+    const s = sessions.get(url.searchParams.get("k")) || {};
+    body = body
+      .toString()
+      .replaceAll("{{SESSION_URL}}", s.sessionUrl || "")
+      .replaceAll("{{STATUS_URL}}", s.statusUrl || "")
+      .replaceAll("{{TOKEN}}", s.token || "");
+  }
+  res.writeHead(200, { "Content-Type": TYPES[ext] || "application/octet-stream", "Cache-Control": "no-store" });
+  res.end(body);
+});
+await new Promise((r) => pages.listen(47891, "127.0.0.1", r));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-precise-memory-info", "--js-flags=--expose-gc"],
+});
+
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)];
+  return { n: s.length, median: q(0.5), p95: q(0.95) };
+};
+
+// ------------------------------------------------------------------------------------------
+// Time to iframe: navigation start → the hosted iframe in the DOM with its src set; cold loads
+// (a new context each time), interleaved so drift hits every variant alike.
+
+const IFRAME_WATCH = () => {
+  window.__iframeAt = null;
+  const seen = () => {
+    const f = document.querySelector("iframe[src]");
+    if (f && f.getAttribute("src") && window.__iframeAt === null) window.__iframeAt = performance.now();
+  };
+  new MutationObserver(seen).observe(document, { childList: true, subtree: true, attributes: true, attributeFilter: ["src"] });
+};
+const variants = [
+  ["plain iframe in HTML (floor)", "plain.html"],
+  ["gu1-kyc-web drop-in", "dropin.html"],
+  ["gu1-kyc-web npm import", "npm.html"],
+  ["Didit SDK", "didit.html"],
+];
+const iframeTimes = Object.fromEntries(variants.map(([n]) => [n, []]));
+for (let i = 0; i < N_IFRAME; i++) {
+  for (const [name, page] of variants) {
+    const { key } = await newSession({});
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    await p.addInitScript(IFRAME_WATCH);
+    await p.goto(`http://${PAGES}/${page}?k=${key}`);
+    await p.waitForFunction(() => window.__iframeAt !== null, null, { timeout: 10_000 });
+    iframeTimes[name].push(await p.evaluate(() => window.__iframeAt));
+    await ctx.close();
+  }
+}
+const floor = stats(iframeTimes[variants[0][0]]).median;
+const iframeRows = variants.map(([name]) => ({ name, ...stats(iframeTimes[name]), ratio: stats(iframeTimes[name]).median / floor }));
+log("time to iframe measured");
+
+// ------------------------------------------------------------------------------------------
+// Time to result: from the simulator's decision to gu1kyc:complete. With a hint: the hosted page
+// decides (its status_updated message carries the decision time). Without: the control API
+// decides at a random moment and the page learns it by polling.
+
+async function resultRun(withHint) {
+  const { key, s } = await newSession({});
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  const hosted = withHint ? encodeURIComponent("?auto=approve&delay=400") : "";
+  await p.goto(`http://${PAGES}/result.html?k=${key}&hosted=${hosted}`);
+  await p.waitForFunction(() => window.__readyAt, null, { timeout: 10_000 });
+  let decided;
+  if (!withHint) {
+    await sleep(500 + Math.random() * 4_000);
+    decided = Date.now();
+    await fetch(`http://${PROXY}/__control/entities/${s.entityId}/set`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"status":"approved"}' });
+  }
+  await p.waitForFunction(() => window.__doneAt, null, { timeout: 30_000 });
+  const [done, hinted] = await p.evaluate(() => [window.__doneAt, window.__decidedAt]);
+  await ctx.close();
+  return done - (withHint ? hinted : decided);
+}
+const withHint = [];
+const withoutHint = [];
+for (let i = 0; i < N_RESULT; i++) {
+  withHint.push(await resultRun(true));
+  withoutHint.push(await resultRun(false));
+}
+// The proxy round trip as the page sees it.
+const rtt = await (async () => {
+  const { key } = await newSession({});
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  await p.goto(`http://${PAGES}/plain.html?k=${key}`);
+  const s = sessions.get(key);
+  const times = await p.evaluate(
+    async ({ url, token }) => {
+      const out = [];
+      for (let i = 0; i < 50; i++) {
+        const t = performance.now();
+        await (await fetch(url, { headers: { Authorization: `Bearer ${token}` }, cache: "no-store" })).text();
+        out.push(performance.now() - t);
+      }
+      return out;
+    },
+    { url: s.statusUrl, token: s.token },
+  );
+  await ctx.close();
+  return stats(times);
+})();
+log("time to result measured");
+
+// ------------------------------------------------------------------------------------------
+// Backend load: a 3-minute verification, time-scaled by 1/10 (poll base 200 ms, 18 s): our
+// client vs a naive poller at the same base, tab visible, and hidden for the middle half.
+
+const SCALE = 10;
+async function loadRun(client, hide) {
+  const { key, s } = await newSession({});
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  const duration = 180_000 / SCALE;
+  const hideArg = hide ? `&hide=${duration / 4},${(duration * 3) / 4}` : "";
+  await p.goto(`http://${PAGES}/load.html?k=${key}&client=${client}&poll=${2000 / SCALE}${hideArg}`);
+  await sleep(duration);
+  await fetch(`http://${PROXY}/__control/entities/${s.entityId}/set`, { method: "POST", headers: { "Content-Type": "application/json" }, body: '{"status":"approved"}' });
+  await p.waitForFunction(() => window.__doneAt, null, { timeout: 30_000 });
+  const [hiddenAt, shownAt] = await p.evaluate(() => [window.__hiddenAt, window.__shownAt]);
+  const asked = Date.now();
+  const logRes = await (await fetch(`http://${PROXY}/__control/entities/${s.entityId}/log`)).json();
+  await ctx.close();
+  const reqs = logRes.requests.filter((r) => r.endpoint === "status");
+  let hiddenReqs = null;
+  if (hide) {
+    // The simulator's clock, mapped to epoch time through the moment the log was read; a
+    // request already on the wire when the tab hid (one round trip, a few ms) is not counted.
+    const epoch = (r) => asked - (logRes.now - r.atMs);
+    hiddenReqs = reqs.filter((r) => epoch(r) > hiddenAt + 25 && epoch(r) < shownAt).length;
+  }
+  return { total: reqs.length, hiddenReqs };
+}
+const [oursVisible, naiveVisible, oursHidden, naiveHidden] = await Promise.all([
+  loadRun("ours", false),
+  loadRun("naive", false),
+  loadRun("ours", true),
+  loadRun("naive", true),
+]);
+log("backend load measured");
+
+// ------------------------------------------------------------------------------------------
+// Memory: 1,000 mount/destroy cycles.
+
+const memory = await (async () => {
+  const { key } = await newSession({});
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  await p.goto(`http://${PAGES}/memory.html?k=${key}`);
+  await p.waitForFunction(() => window.__memory, null, { timeout: 60_000 });
+  const m = await p.evaluate(() => window.__memory);
+  await ctx.close();
+  return m;
+})();
+log("memory measured");
+await browser.close();
+
+// ------------------------------------------------------------------------------------------
+// Proxy capacity: wrk against GET /kyc/status on loopback, 10 s.
+
+const capacity = await (async () => {
+  const { s } = await newSession({});
+  const wrk = spawnSync("wrk", ["-t2", "-c64", "-d10s", "--latency", "-H", `Authorization: Bearer ${s.token}`, s.statusUrl], { encoding: "utf8" });
+  if (wrk.status !== 0) return { error: wrk.stderr || "wrk failed" };
+  const rps = Number((wrk.stdout.match(/Requests\/sec:\s+([\d.]+)/) || [])[1]);
+  const p99 = (wrk.stdout.match(/99%\s+([\d.]+\w+)/) || [])[1];
+  const p50 = (wrk.stdout.match(/50%\s+([\d.]+\w+)/) || [])[1];
+  return { rps, p50, p99 };
+})();
+log("proxy capacity measured");
+proxy.kill();
+pages.close();
+
+// ------------------------------------------------------------------------------------------
+// Report
+
+const kb = (b) => (b / 1024).toFixed(1);
+const ms = (x) => x.toFixed(0);
+const ours = weight[0];
+const persona = weight[2];
+const didit = weight[3];
+const budgets = [
+  ["Total weight ≤ 20 KB gzip, below Persona's and Didit's", `${kb(ours.gzip)} KB`, ours.gzip <= 20 * 1024 && ours.gzip < persona.gzip && ours.gzip < didit.gzip],
+  ["Time to iframe, drop-in ≤ 1.25× floor (median)", `${iframeRows[1].ratio.toFixed(2)}×`, iframeRows[1].ratio <= 1.25],
+  ["Time to iframe, npm import ≤ 1.25× floor (median)", `${iframeRows[2].ratio.toFixed(2)}×`, iframeRows[2].ratio <= 1.25],
+  ["Time to result with hint ≤ RTT + 50 ms (median)", `${ms(stats(withHint).median)} ms vs ${ms(rtt.median + 50)} ms`, stats(withHint).median <= rtt.median + 50],
+  ["Time to result without hint ≤ poll interval (median)", `${ms(stats(withoutHint).median)} ms vs 2000 ms`, stats(withoutHint).median <= 2000],
+  ["Backend load ≤ 0.5× naive (visible)", `${(oursVisible.total / naiveVisible.total).toFixed(2)}×`, oursVisible.total <= 0.5 * naiveVisible.total],
+  ["Zero requests while hidden beyond one on return", `${oursHidden.hiddenReqs} while hidden`, oursHidden.hiddenReqs === 0],
+  ["Memory flat after warm-up", `${memory.warm.wasm} → ${memory.after.wasm} B wasm`, memory.after.wasm === memory.warm.wasm],
+];
+const md = `# gu1-kyc-web benchmarks
+
+Measured on ${new Date().toISOString().slice(0, 10)}, this machine (${(await import("node:os")).cpus().length} cores), headless Chromium, everything on 127.0.0.1.
+
+## Budgets
+
+| budget | measured | met |
+|---|---|---|
+${budgets.map(([b, m, ok]) => `| ${b} | ${m} | ${ok ? "yes" : "**no**"} |`).join("\n")}
+
+## 1. Weight (everything a page loads to run a verification)
+
+| package | raw | gzip -9 | brotli 11 |
+|---|---|---|---|
+${weight.map((w) => `| ${w.name} | ${kb(w.raw)} KB | ${kb(w.gzip)} KB | ${kb(w.brotli)} KB |`).join("\n")}
+
+## 2. Time to iframe (navigation start → hosted iframe in the DOM with src), ${N_IFRAME} cold loads each
+
+| page | median | p95 | median / floor |
+|---|---|---|---|
+${iframeRows.map((r) => `| ${r.name} | ${ms(r.median)} ms | ${ms(r.p95)} ms | ${r.ratio.toFixed(2)}× |`).join("\n")}
+
+## 3. Time to result (decision → gu1kyc:complete), ${N_RESULT} runs each, poll interval 2000 ms
+
+| case | median | p95 |
+|---|---|---|
+| with the hosted page's message hint | ${ms(stats(withHint).median)} ms | ${ms(stats(withHint).p95)} ms |
+| without a hint (polling only) | ${ms(stats(withoutHint).median)} ms | ${ms(stats(withoutHint).p95)} ms |
+| proxy round trip from the page | ${rtt.median.toFixed(1)} ms | ${rtt.p95.toFixed(1)} ms |
+
+## 4. Backend load (proxy status requests for one verification; 3 minutes time-scaled by 1/${SCALE}: base 200 ms, 18 s)
+
+| client | tab visible | hidden for the middle half | requests while hidden |
+|---|---|---|---|
+| gu1-kyc-web | ${oursVisible.total} | ${oursHidden.total} | ${oursHidden.hiddenReqs} |
+| naive poller (every base interval) | ${naiveVisible.total} | ${naiveHidden.total} | ${naiveHidden.hiddenReqs} |
+| ratio | ${(oursVisible.total / naiveVisible.total).toFixed(2)}× | ${(oursHidden.total / naiveHidden.total).toFixed(2)}× | |
+
+## 5. Proxy capacity (gu1-kyc-proxy simulate, release build, wrk -t2 -c64 -d10s on loopback)
+
+${capacity.error ? `not measured: ${capacity.error}` : `| requests/s | p50 | p99 |\n|---|---|---|\n| ${capacity.rps.toFixed(0)} | ${capacity.p50} | ${capacity.p99} |`}
+
+## 6. Memory (1,000 mount/destroy cycles, ten per task)
+
+| | after 100 cycles | after 1,000 cycles |
+|---|---|---|
+| WebAssembly memory | ${memory.warm.wasm} B | ${memory.after.wasm} B |
+| JS heap (used, after gc) | ${memory.warm.heap} B | ${memory.after.heap} B |
+| iframes left | | ${memory.iframes} |
+`;
+writeFileSync(`${OUT}report.md`, md);
+
+// Chart: weight (gzip KB) and time-to-iframe ratio, as two bar groups.
+const bars = (rows, value, unit, x0, title, max) => {
+  const w = 380;
+  let y = 40;
+  let svg = `<text x="${x0}" y="20" font-weight="bold">${title}</text>`;
+  for (const r of rows) {
+    const v = value(r);
+    const len = Math.max(2, (v / max) * (w - 150));
+    svg += `<text x="${x0}" y="${y + 12}" font-size="11">${r.name.slice(0, 34)}</text>`;
+    svg += `<rect x="${x0}" y="${y + 16}" width="${len}" height="12" fill="${r.name.startsWith("gu1") ? "#3451d1" : "#9aa3b5"}"/>`;
+    svg += `<text x="${x0 + len + 4}" y="${y + 26}" font-size="11">${v.toFixed(v < 10 ? 2 : 1)}${unit}</text>`;
+    y += 34;
+  }
+  return svg;
+};
+const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="820" height="260" font-family="sans-serif">
+<rect width="820" height="260" fill="#fff"/>
+${bars(weight, (w) => w.gzip / 1024, " KB", 10, "Weight, gzip", Math.max(...weight.map((w) => w.gzip / 1024)))}
+${bars(iframeRows.map((r) => ({ ...r, name: r.name.startsWith("gu1") ? r.name : r.name })), (r) => r.ratio, "×", 420, "Time to iframe, median / plain iframe", Math.max(...iframeRows.map((r) => r.ratio)))}
+</svg>`;
+writeFileSync(`${OUT}chart.svg`, svg);
+console.log(md);

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Benchmarks beside the peer SDKs: weight, time to iframe, time to result, backend load, proxy
+# capacity, memory. Writes bench/results/report.md and chart.svg. Usage: scripts/bench.sh
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$root"
+bash scripts/setup.sh
+if ! command -v wrk >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+bash scripts/build.sh
+cargo build --release -p gu1-kyc-proxy --quiet
+(cd bench && npm ci --no-audit --no-fund --loglevel=error)
+node bench/run.mjs
