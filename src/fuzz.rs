@@ -7,7 +7,9 @@ use serde_json::Value as Json;
 
 use crate::frame::{check_allow, filter_allow, KNOWN_FEATURES};
 use crate::messages::{is_hint, message_type};
-use crate::options::{check_height, check_number, check_title, session_url_policy, Num, UrlParts, POLL_INTERVAL};
+use crate::options::{
+    check_height, check_number, check_title, session_url_policy, Num, UrlParts, POLL_INTERVAL,
+};
 use crate::poll::{backoff_ms, next_interval, parse_retry_after, MAX_RETRY_AFTER_MS};
 use crate::status::{RawSession, Snapshot, Status};
 
@@ -40,7 +42,8 @@ fn json() -> impl Strategy<Value = Json> {
     leaf.prop_recursive(5, 64, 8, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
-            prop::collection::btree_map(keys.clone(), inner, 0..8).prop_map(|m| Json::Object(m.into_iter().collect())),
+            prop::collection::btree_map(keys.clone(), inner, 0..8)
+                .prop_map(|m| Json::Object(m.into_iter().collect())),
         ]
     })
 }

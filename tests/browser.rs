@@ -78,8 +78,16 @@ fn refuses_missing_or_invalid_container() {
         "#no-such-element",
     );
     let document = web_sys::window().unwrap().document().unwrap();
-    assert_refused(with(&o, "container", document.into()), "INVALID_OPTIONS", "container");
-    assert_refused(with(&o, "container", js_sys::Object::new().into()), "INVALID_OPTIONS", "container");
+    assert_refused(
+        with(&o, "container", document.into()),
+        "INVALID_OPTIONS",
+        "container",
+    );
+    assert_refused(
+        with(&o, "container", js_sys::Object::new().into()),
+        "INVALID_OPTIONS",
+        "container",
+    );
     assert_refused(JsValue::NULL, "INVALID_OPTIONS", "options");
     assert_refused("#kyc".into(), "INVALID_OPTIONS", "options");
     rec.done_without();
@@ -155,8 +163,16 @@ fn refuses_bad_numbers() {
         "height",
     );
     assert_refused(with(&o, "title", "  ".into()), "INVALID_OPTIONS", "title");
-    assert_refused(with(&o, "title", JsValue::from(42)), "INVALID_OPTIONS", "title");
-    assert_refused(with(&o, "height", JsValue::TRUE), "INVALID_OPTIONS", "height");
+    assert_refused(
+        with(&o, "title", JsValue::from(42)),
+        "INVALID_OPTIONS",
+        "title",
+    );
+    assert_refused(
+        with(&o, "height", JsValue::TRUE),
+        "INVALID_OPTIONS",
+        "height",
+    );
     rec.done_without();
 }
 
@@ -200,8 +216,16 @@ fn refuses_unknown_permissions_and_non_function_callbacks() {
         "allow",
     );
     assert_refused(with(&o, "allow", "".into()), "INVALID_OPTIONS", "allow");
-    assert_refused(with(&o, "sessionUrl", JsValue::from(42)), "INVALID_OPTIONS", "sessionUrl");
-    assert_refused(with(&o, "statusUrl", "".into()), "INVALID_OPTIONS", "statusUrl");
+    assert_refused(
+        with(&o, "sessionUrl", JsValue::from(42)),
+        "INVALID_OPTIONS",
+        "sessionUrl",
+    );
+    assert_refused(
+        with(&o, "statusUrl", "".into()),
+        "INVALID_OPTIONS",
+        "statusUrl",
+    );
     for cb in [
         "onReady",
         "onStatus",
@@ -508,7 +532,11 @@ async fn throwing_callbacks_do_not_stop_the_client() {
     assert_eq!(r.status(), "approved");
     assert_eq!(rec.calls("status"), 3);
     assert_eq!(rec.calls("complete"), 1);
-    assert_eq!(rec.calls("error"), 1, "onError threw and the client went on");
+    assert_eq!(
+        rec.calls("error"),
+        1,
+        "onError threw and the client went on"
+    );
     rec.done(v);
 }
 
@@ -1161,61 +1189,118 @@ async fn cancel_after_destroy_rejects_destroyed() {
     rec.done(v);
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // More faults (hardening matrix)
 
 /// Runs a session whose first status answers are `faults`, then approved; checks the result,
 /// exactly one completion, the error codes, and the request count.
-async fn fault_case(faults: &str, extra: &str, codes: &[&str], requests: std::ops::RangeInclusive<u32>) -> Sim {
-    let sim = Sim::new(&format!(r#"{{"faults":{faults},"script":[{{"status":"approved"}}]}}"#)).await;
+async fn fault_case(
+    faults: &str,
+    extra: &str,
+    codes: &[&str],
+    requests: std::ops::RangeInclusive<u32>,
+) -> Sim {
+    let sim = Sim::new(&format!(
+        r#"{{"faults":{faults},"script":[{{"status":"approved"}}]}}"#
+    ))
+    .await;
     let rec = Rec::new();
     let v = rec.mount(&sim, extra);
     let r = settle(&v.completed(), 15_000).await;
-    assert_eq!(r.status(), "approved", "faults {faults}: errors {:?}", rec.errors());
+    assert_eq!(
+        r.status(),
+        "approved",
+        "faults {faults}: errors {:?}",
+        rec.errors()
+    );
     assert_eq!(rec.count("gu1kyc:complete"), 1);
     assert_eq!(rec.errors(), codes, "faults {faults}");
     assert!(rec.errors_retrying(false).is_empty());
     let n = sim.requests("status").await;
-    assert!(requests.contains(&n), "faults {faults}: {n} requests, expected {requests:?}");
+    assert!(
+        requests.contains(&n),
+        "faults {faults}: {n} requests, expected {requests:?}"
+    );
     rec.done(v);
     sim
 }
 
 #[wasm_bindgen_test]
 async fn rate_limited_without_retry_after_backs_off() {
-    let sim = fault_case(r#"[{"status":429,"count":3}]"#, r#"{"pollIntervalMs":200}"#, &["RATE_LIMITED"; 3], 4..=4).await;
+    let sim = fault_case(
+        r#"[{"status":429,"count":3}]"#,
+        r#"{"pollIntervalMs":200}"#,
+        &["RATE_LIMITED"; 3],
+        4..=4,
+    )
+    .await;
     let gaps = sim.gaps("status").await;
-    assert!(gaps[2] >= 390.0, "backoff without Retry-After still grows: {gaps:?}");
+    assert!(
+        gaps[2] >= 390.0,
+        "backoff without Retry-After still grows: {gaps:?}"
+    );
 }
 
 #[wasm_bindgen_test]
 async fn rate_limited_with_http_date_retry_after() {
-    let when = js_sys::Date::new(&JsValue::from(js_sys::Date::now() + 2_500.0)).to_utc_string().as_string().unwrap();
-    let sim = fault_case(&format!(r#"[{{"status":429,"retryAfter":"{when}"}}]"#), "{}", &["RATE_LIMITED"], 2..=2).await;
+    let when = js_sys::Date::new(&JsValue::from(js_sys::Date::now() + 2_500.0))
+        .to_utc_string()
+        .as_string()
+        .unwrap();
+    let sim = fault_case(
+        &format!(r#"[{{"status":429,"retryAfter":"{when}"}}]"#),
+        "{}",
+        &["RATE_LIMITED"],
+        2..=2,
+    )
+    .await;
     assert!(sim.gaps("status").await[0] >= 1_000.0);
 }
 
 #[wasm_bindgen_test]
 async fn unavailable_503_burst_with_retry_after_seconds() {
-    let sim = fault_case(r#"[{"status":503,"retryAfter":"1","count":2}]"#, "{}", &["PROXY_ERROR"; 2], 3..=3).await;
+    let sim = fault_case(
+        r#"[{"status":503,"retryAfter":"1","count":2}]"#,
+        "{}",
+        &["PROXY_ERROR"; 2],
+        3..=3,
+    )
+    .await;
     let gaps = sim.gaps("status").await;
     assert!(gaps[0] >= 950.0 && gaps[1] >= 950.0, "{gaps:?}");
 }
 
 #[wasm_bindgen_test]
 async fn five_megabyte_body_is_refused_as_a_bad_response() {
-    fault_case(r#"[{"status":200,"bodySize":5000000}]"#, "{}", &["BAD_RESPONSE"], 2..=2).await;
+    fault_case(
+        r#"[{"status":200,"bodySize":5000000}]"#,
+        "{}",
+        &["BAD_RESPONSE"],
+        2..=2,
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
 async fn html_200_page_is_a_bad_response() {
-    fault_case(r#"[{"status":200,"body":"<!doctype html><p>maintenance","contentType":"text/html"}]"#, "{}", &["BAD_RESPONSE"], 2..=2).await;
+    fault_case(
+        r#"[{"status":200,"body":"<!doctype html><p>maintenance","contentType":"text/html"}]"#,
+        "{}",
+        &["BAD_RESPONSE"],
+        2..=2,
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
 async fn unexpected_client_errors_are_proxy_errors_and_retried() {
-    fault_case(r#"[{"status":400},{"status":404},{"status":410}]"#, "{}", &["PROXY_ERROR"; 3], 4..=4).await;
+    fault_case(
+        r#"[{"status":400},{"status":404},{"status":410}]"#,
+        "{}",
+        &["PROXY_ERROR"; 3],
+        4..=4,
+    )
+    .await;
 }
 
 #[wasm_bindgen_test]
@@ -1227,7 +1312,11 @@ async fn refresh_succeeds_after_a_401_from_the_proxy() {
     assert_eq!(settle(&v.completed(), 5_000).await.status(), "approved");
     assert_eq!(rec.refresh_calls(), 1);
     assert!(rec.errors().is_empty());
-    assert_eq!(sim.requests("status").await, 2, "the 401 and its retry with the new token");
+    assert_eq!(
+        sim.requests("status").await,
+        2,
+        "the 401 and its retry with the new token"
+    );
     rec.done(v);
 }
 
@@ -1237,12 +1326,21 @@ async fn connection_refused_while_the_proxy_restarts() {
     let rec = Rec::new();
     let v = rec.mount(&sim, r#"{"pollIntervalMs":200}"#);
     assert!(rec.wait("gu1kyc:status", 1, 3_000).await);
-    control("POST", "/__control/outage", j(r#"{"ms":1500}"#)).await.expect("outage");
+    control("POST", "/__control/outage", j(r#"{"ms":1500}"#))
+        .await
+        .expect("outage");
     let r = settle(&v.completed(), 15_000).await;
     assert_eq!(r.status(), "approved", "errors {:?}", rec.errors());
     let errs = rec.errors();
-    assert!(!errs.is_empty() && errs.iter().all(|c| c == "NETWORK"), "{errs:?}");
-    assert!(errs.len() <= 5, "backoff, not hammering: {} failed tries in 1.5 s", errs.len());
+    assert!(
+        !errs.is_empty() && errs.iter().all(|c| c == "NETWORK"),
+        "{errs:?}"
+    );
+    assert!(
+        errs.len() <= 5,
+        "backoff, not hammering: {} failed tries in 1.5 s",
+        errs.len()
+    );
     assert_eq!(rec.count("gu1kyc:complete"), 1);
     rec.done(v);
 }
@@ -1254,7 +1352,11 @@ async fn status_that_flaps_from_approved_back_to_pending_stays_approved() {
     let v = rec.mount(&sim, "{}");
     assert_eq!(settle(&v.completed(), 5_000).await.status(), "approved");
     sleep(500).await;
-    assert_eq!(sim.requests("status").await, 1, "nothing fetched after the terminal status");
+    assert_eq!(
+        sim.requests("status").await,
+        1,
+        "nothing fetched after the terminal status"
+    );
     assert_eq!(rec.statuses(), vec!["approved"]);
     assert_eq!(s(&v.status(), "status"), "approved");
     rec.done(v);
@@ -1265,7 +1367,13 @@ async fn every_fault_leaves_no_timer_or_listener_behind() {
     let before_timers = timer_count();
     let before_msg = listener_count("message");
     let before_vis = listener_count("visibilitychange");
-    fault_case(r#"[{"status":500},{"status":429,"retryAfter":"0"},{"delayMs":400}]"#, r#"{"requestTimeoutMs":200}"#, &["PROXY_ERROR", "RATE_LIMITED", "NETWORK"], 3..=4).await;
+    fault_case(
+        r#"[{"status":500},{"status":429,"retryAfter":"0"},{"delayMs":400}]"#,
+        r#"{"requestTimeoutMs":200}"#,
+        &["PROXY_ERROR", "RATE_LIMITED", "NETWORK"],
+        3..=4,
+    )
+    .await;
     sleep(50).await;
     assert_eq!(timer_count(), before_timers, "timers");
     assert_eq!(listener_count("message"), before_msg);
@@ -1280,15 +1388,25 @@ async fn malformed_huge_and_prototype_polluting_messages_change_nothing() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
     let url = format!("{}?hostile=1&delay=200", sim.session_url());
-    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#));
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{url}","pollIntervalMs":60000}}"#),
+    );
     sleep(1_500).await;
-    assert_eq!(settle(&v.completed(), 50).await.state, "pending", "no message completes anything");
+    assert_eq!(
+        settle(&v.completed(), 50).await.state,
+        "pending",
+        "no message completes anything"
+    );
     assert_eq!(s(&v.status(), "status"), "pending");
     assert!(rec.errors().is_empty(), "{:?}", rec.errors());
     let n = sim.requests("status").await;
     assert!((1..=4).contains(&n), "20 hostile messages gave {n} requests (a valid type in a huge envelope is a hint, within budget)");
     let proto = js_sys::Object::new();
-    assert!(get(&proto, "type").is_undefined(), "Object.prototype was not polluted");
+    assert!(
+        get(&proto, "type").is_undefined(),
+        "Object.prototype was not polluted"
+    );
     // The client still works afterwards.
     sim.set(r#"{"status":"approved"}"#).await;
     v.refresh();

@@ -24,8 +24,12 @@ async fn a_thousand_mount_destroy_cycles_leave_nothing() {
     let rec = Rec::new();
     let url = sim.session_url();
     let mut warm = 0.0;
-    let (timers0, msg0, vis0, load0) =
-        (timer_count(), listener_count("message"), listener_count("visibilitychange"), listener_count("load"));
+    let (timers0, msg0, vis0, load0) = (
+        timer_count(),
+        listener_count("message"),
+        listener_count("visibilitychange"),
+        listener_count("load"),
+    );
     // Ten mount/destroy pairs per task, as a page reacting to events would do them: each mount
     // queues its first poll as a task, so a thousand in one task would measure the queue.
     let opts = rec.options(&sim, &format!(r#"{{"sessionUrl":"{url}"}}"#));
@@ -73,19 +77,27 @@ async fn a_thousand_mount_destroy_cycles_leave_nothing() {
     assert_eq!(listener_count("load"), load0);
     assert_eq!(timer_count(), timers0);
     assert_eq!(requests_after_destroy, 0);
-    assert_eq!(after, warm, "WebAssembly memory stops growing after warm-up");
+    assert_eq!(
+        after, warm,
+        "WebAssembly memory stops growing after warm-up"
+    );
     rec.done_without();
 }
 
 #[wasm_bindgen_test]
 async fn two_hundred_full_verifications_leave_nothing() {
-    let (timers0, msg0, vis0) = (timer_count(), listener_count("message"), listener_count("visibilitychange"));
+    let (timers0, msg0, vis0) = (
+        timer_count(),
+        listener_count("message"),
+        listener_count("visibilitychange"),
+    );
     let mut warm = 0.0;
     let mut completed = 0;
     for batch in 0..10 {
         let mut running = Vec::new();
         for _ in 0..20 {
-            let sim = Sim::new(r#"{"script":[{"status":"in_progress"},{"status":"approved"}]}"#).await;
+            let sim =
+                Sim::new(r#"{"script":[{"status":"in_progress"},{"status":"approved"}]}"#).await;
             let rec = Rec::new();
             let v = mount(rec.options(&sim, r#"{"pollIntervalMs":100}"#)).expect("mount");
             running.push((rec, v));
@@ -124,5 +136,8 @@ async fn two_hundred_full_verifications_leave_nothing() {
     assert_eq!(listener_count("message"), msg0);
     assert_eq!(listener_count("visibilitychange"), vis0);
     assert_eq!(timer_count(), timers0);
-    assert_eq!(after, warm, "WebAssembly memory stops growing after warm-up");
+    assert_eq!(
+        after, warm,
+        "WebAssembly memory stops growing after warm-up"
+    );
 }

@@ -824,7 +824,8 @@ struct OutageBody {
 
 /// `POST /__control/outage`: the proxy stops listening for `ms`, then listens again.
 async fn control_outage(State(app): State<Arc<App>>, Json(b): Json<OutageBody>) -> Response {
-    app.outage_ms.store(b.ms.min(60_000), std::sync::atomic::Ordering::Relaxed);
+    app.outage_ms
+        .store(b.ms.min(60_000), std::sync::atomic::Ordering::Relaxed);
     app.outage.notify_one();
     Json(json!({"ok": true})).into_response()
 }

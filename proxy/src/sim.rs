@@ -302,18 +302,24 @@ impl Simulator {
         }
     }
 
-    /// The session by id, for its entity only.
-    pub fn get(&self, entity_id: &str, id: &str) -> Result<Record, Gu1Error> {
-        let mut inner = self.lock();
-        let Some(r) = inner
+    /// The entity's record `id`, brought up to date (expiry); another entity's is "not found".
+    fn owned<'a>(
+        inner: &'a mut Inner,
+        entity_id: &str,
+        id: &str,
+    ) -> Result<&'a mut Record, Gu1Error> {
+        let r = inner
             .records
             .get_mut(id)
             .filter(|r| r.entity_id == entity_id)
-        else {
-            return Err(Gu1Error::new(404, "NOT_FOUND", "session not found"));
-        };
+            .ok_or_else(|| Gu1Error::new(404, "NOT_FOUND", "session not found"))?;
         Self::expire(r);
-        Ok(r.clone())
+        Ok(r)
+    }
+
+    /// The session by id, for its entity only.
+    pub fn get(&self, entity_id: &str, id: &str) -> Result<Record, Gu1Error> {
+        Self::owned(&mut self.lock(), entity_id, id).map(|r| r.clone())
     }
 
     /// The entity's current session of `kind`: the latest created one (biometric) or the one
@@ -404,14 +410,7 @@ impl Simulator {
     /// Cancels an active session; terminal sessions are refused.
     pub fn cancel(&self, entity_id: &str, id: &str) -> Result<Record, Gu1Error> {
         let mut inner = self.lock();
-        let Some(r) = inner
-            .records
-            .get_mut(id)
-            .filter(|r| r.entity_id == entity_id)
-        else {
-            return Err(Gu1Error::new(404, "NOT_FOUND", "session not found"));
-        };
-        Self::expire(r);
+        let r = Self::owned(&mut inner, entity_id, id)?;
         if !is_active(r.kind, &r.status) {
             return Err(Gu1Error::new(
                 409,
