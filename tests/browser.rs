@@ -48,98 +48,81 @@ fn assert_refused(opts: JsValue, code: &str, names: &str) {
     );
 }
 
-#[wasm_bindgen_test]
-fn refuses_missing_or_invalid_container() {
+/// Each `(option, value, code, name the message must contain)` is refused by `mount`.
+fn assert_all_refused(cases: Vec<(&str, JsValue, &str, &str)>) {
     let rec = Rec::new();
     let o = base_options(&rec);
-    assert_refused(
-        with(&o, "container", JsValue::UNDEFINED),
-        "INVALID_OPTIONS",
-        "container",
-    );
-    assert_refused(
-        with(&o, "container", JsValue::from(42)),
-        "INVALID_OPTIONS",
-        "container",
-    );
-    assert_refused(
-        with(&o, "container", "".into()),
-        "INVALID_OPTIONS",
-        "container",
-    );
-    assert_refused(
-        with(&o, "container", "[[[".into()),
-        "INVALID_OPTIONS",
-        "container",
-    );
-    assert_refused(
-        with(&o, "container", "#no-such-element".into()),
-        "CONTAINER_NOT_FOUND",
-        "#no-such-element",
-    );
-    let document = web_sys::window().unwrap().document().unwrap();
-    assert_refused(
-        with(&o, "container", document.into()),
-        "INVALID_OPTIONS",
-        "container",
-    );
-    assert_refused(
-        with(&o, "container", js_sys::Object::new().into()),
-        "INVALID_OPTIONS",
-        "container",
-    );
-    assert_refused(JsValue::NULL, "INVALID_OPTIONS", "options");
-    assert_refused("#kyc".into(), "INVALID_OPTIONS", "options");
+    for (key, value, code, names) in cases {
+        assert_refused(with(&o, key, value), code, names);
+    }
     rec.done_without();
+}
+
+const INVALID: &str = "INVALID_OPTIONS";
+
+#[wasm_bindgen_test]
+fn refuses_missing_or_invalid_container() {
+    let document = web_sys::window().unwrap().document().unwrap();
+    assert_all_refused(vec![
+        ("container", JsValue::UNDEFINED, INVALID, "container"),
+        ("container", JsValue::from(42), INVALID, "container"),
+        ("container", "".into(), INVALID, "container"),
+        ("container", "[[[".into(), INVALID, "container"),
+        (
+            "container",
+            "#no-such-element".into(),
+            "CONTAINER_NOT_FOUND",
+            "#no-such-element",
+        ),
+        ("container", document.into(), INVALID, "container"),
+        (
+            "container",
+            js_sys::Object::new().into(),
+            INVALID,
+            "container",
+        ),
+    ]);
+    assert_refused(JsValue::NULL, INVALID, "options");
+    assert_refused("#kyc".into(), INVALID, "options");
 }
 
 #[wasm_bindgen_test]
 fn refuses_bad_status_url_and_token() {
-    let rec = Rec::new();
-    let o = base_options(&rec);
-    assert_refused(
-        with(&o, "statusUrl", JsValue::UNDEFINED),
-        "INVALID_OPTIONS",
-        "statusUrl",
-    );
-    assert_refused(
-        with(&o, "statusUrl", JsValue::from(7)),
-        "INVALID_OPTIONS",
-        "statusUrl",
-    );
-    assert_refused(
-        with(&o, "statusUrl", "javascript:alert(1)".into()),
-        "INVALID_OPTIONS",
-        "statusUrl",
-    );
-    assert_refused(
-        with(&o, "statusUrl", "data:text/plain,x".into()),
-        "INVALID_OPTIONS",
-        "statusUrl",
-    );
-    assert_refused(
-        with(&o, "statusUrl", "http://user:pw@127.0.0.1/s".into()),
-        "INVALID_OPTIONS",
-        "statusUrl",
-    );
-    assert_refused(
-        with(&o, "token", JsValue::from(12)),
-        "INVALID_OPTIONS",
-        "token",
-    );
-    assert_refused(with(&o, "token", "".into()), "INVALID_OPTIONS", "token");
-    assert_refused(
-        with(&o, "cancelUrl", "javascript:void 0".into()),
-        "INVALID_OPTIONS",
-        "cancelUrl",
-    );
-    rec.done_without();
+    assert_all_refused(vec![
+        ("statusUrl", JsValue::UNDEFINED, INVALID, "statusUrl"),
+        ("statusUrl", JsValue::from(7), INVALID, "statusUrl"),
+        (
+            "statusUrl",
+            "javascript:alert(1)".into(),
+            INVALID,
+            "statusUrl",
+        ),
+        (
+            "statusUrl",
+            "data:text/plain,x".into(),
+            INVALID,
+            "statusUrl",
+        ),
+        (
+            "statusUrl",
+            "http://user:pw@127.0.0.1/s".into(),
+            INVALID,
+            "statusUrl",
+        ),
+        ("token", JsValue::from(12), INVALID, "token"),
+        ("token", "".into(), INVALID, "token"),
+        (
+            "cancelUrl",
+            "javascript:void 0".into(),
+            INVALID,
+            "cancelUrl",
+        ),
+    ]);
 }
 
 #[wasm_bindgen_test]
 fn refuses_bad_numbers() {
-    let rec = Rec::new();
-    let o = base_options(&rec);
+    let mut cases = Vec::new();
     for key in ["pollIntervalMs", "timeoutMs", "requestTimeoutMs"] {
         for bad in [
             JsValue::from(-1),
@@ -149,38 +132,22 @@ fn refuses_bad_numbers() {
             JsValue::from(f64::INFINITY),
             "1000".into(),
         ] {
-            assert_refused(with(&o, key, bad), "INVALID_OPTIONS", key);
+            cases.push((key, bad, INVALID, key));
         }
     }
-    assert_refused(
-        with(&o, "height", JsValue::from(-3)),
-        "INVALID_OPTIONS",
-        "height",
-    );
-    assert_refused(
-        with(&o, "height", "1px; background: red".into()),
-        "INVALID_OPTIONS",
-        "height",
-    );
-    assert_refused(with(&o, "title", "  ".into()), "INVALID_OPTIONS", "title");
-    assert_refused(
-        with(&o, "title", JsValue::from(42)),
-        "INVALID_OPTIONS",
-        "title",
-    );
-    assert_refused(
-        with(&o, "height", JsValue::TRUE),
-        "INVALID_OPTIONS",
-        "height",
-    );
-    rec.done_without();
+    cases.extend([
+        ("height", JsValue::from(-3), INVALID, "height"),
+        ("height", "1px; background: red".into(), INVALID, "height"),
+        ("title", "  ".into(), INVALID, "title"),
+        ("title", JsValue::from(42), INVALID, "title"),
+        ("height", JsValue::TRUE, INVALID, "height"),
+    ]);
+    assert_all_refused(cases);
 }
 
 #[wasm_bindgen_test]
 fn refuses_unsafe_session_urls() {
-    let rec = Rec::new();
-    let o = base_options(&rec);
-    for bad in [
+    let bad = [
         "javascript:alert(1)",
         "data:text/html,<p>x</p>",
         "blob:https://a.example/1",
@@ -191,41 +158,30 @@ fn refuses_unsafe_session_urls() {
         "https://",
         "not a url",
         "http://[::1]:99999/",
-    ] {
-        assert_refused(
-            with(&o, "sessionUrl", bad.into()),
-            "UNSAFE_SESSION_URL",
-            "sessionUrl",
-        );
-    }
-    rec.done_without();
+    ];
+    assert_all_refused(
+        bad.iter()
+            .map(|u| {
+                (
+                    "sessionUrl",
+                    JsValue::from_str(u),
+                    "UNSAFE_SESSION_URL",
+                    "sessionUrl",
+                )
+            })
+            .collect(),
+    );
 }
 
 #[wasm_bindgen_test]
 fn refuses_unknown_permissions_and_non_function_callbacks() {
-    let rec = Rec::new();
-    let o = base_options(&rec);
-    assert_refused(
-        with(&o, "allow", "camera; usb".into()),
-        "INVALID_OPTIONS",
-        "usb",
-    );
-    assert_refused(
-        with(&o, "allow", "payment".into()),
-        "INVALID_OPTIONS",
-        "allow",
-    );
-    assert_refused(with(&o, "allow", "".into()), "INVALID_OPTIONS", "allow");
-    assert_refused(
-        with(&o, "sessionUrl", JsValue::from(42)),
-        "INVALID_OPTIONS",
-        "sessionUrl",
-    );
-    assert_refused(
-        with(&o, "statusUrl", "".into()),
-        "INVALID_OPTIONS",
-        "statusUrl",
-    );
+    let mut cases = vec![
+        ("allow", "camera; usb".into(), INVALID, "usb"),
+        ("allow", "payment".into(), INVALID, "allow"),
+        ("allow", "".into(), INVALID, "allow"),
+        ("sessionUrl", JsValue::from(42), INVALID, "sessionUrl"),
+        ("statusUrl", "".into(), INVALID, "statusUrl"),
+    ];
     for cb in [
         "onReady",
         "onStatus",
@@ -233,9 +189,9 @@ fn refuses_unknown_permissions_and_non_function_callbacks() {
         "onError",
         "refreshToken",
     ] {
-        assert_refused(with(&o, cb, "not a function".into()), "INVALID_OPTIONS", cb);
+        cases.push((cb, "not a function".into(), INVALID, cb));
     }
-    rec.done_without();
+    assert_all_refused(cases);
 }
 
 // ---------------------------------------------------------------------------------------------
