@@ -3,6 +3,10 @@
 // No build step. The wasm and its glue are loaded from next to this file; the wasm download
 // starts as soon as this script runs, in parallel with the glue. The element mirrors mount()'s
 // options as kebab-case attributes and dispatches the same gu1kyc:* DOM events.
+// With a `session-url` (and no `allow` override) the element puts the hosted iframe in place as
+// soon as it connects, before the wasm has arrived; mount() then adopts that iframe (same src,
+// allow and referrerpolicy) instead of loading the hosted page a second time. The URL rule here is
+// the library's own (https:, or http: on a loopback host, no credentials); mount() checks it again.
 (function () {
   "use strict";
   if (typeof window === "undefined" || !window.customElements || window.customElements.get("gu1-kyc")) return;
@@ -22,7 +26,36 @@
     }
     return ready;
   }
-  load();
+
+  var LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
+
+  // The hosted iframe, created before the wasm loads; null when the URL is not one the library
+  // would mount (mount() then reports why).
+  function earlyFrame(el) {
+    var raw = el.getAttribute("session-url");
+    if (!raw || raw.length > 8192 || el.hasAttribute("allow")) return null;
+    var u;
+    try {
+      u = new URL(raw);
+    } catch (e) {
+      return null;
+    }
+    var ok = u.protocol === "https:" ? u.hostname !== "" : u.protocol === "http:" && LOOPBACK.indexOf(u.hostname) >= 0;
+    if (!ok || u.username || u.password) return null;
+    var f = document.createElement("iframe");
+    f.setAttribute("allow", "camera; microphone; fullscreen; autoplay; encrypted-media");
+    f.setAttribute("referrerpolicy", "strict-origin-when-cross-origin");
+    f.setAttribute("data-gu1-kyc", "");
+    f.title = el.getAttribute("title") || "Identity verification";
+    f.style.setProperty("display", "block");
+    f.style.setProperty("width", "100%");
+    f.style.setProperty("height", el.getAttribute("height") || "700px");
+    f.style.setProperty("border", "0");
+    f.addEventListener("load", function () { f.setAttribute("data-gu1-kyc", "loaded"); }, { once: true });
+    f.src = u.href;
+    el.appendChild(f);
+    return f;
+  }
 
   var NUMBERS = { "poll-interval-ms": "pollIntervalMs", "timeout-ms": "timeoutMs", "request-timeout-ms": "requestTimeoutMs" };
   var STRINGS = {
@@ -39,6 +72,7 @@
       super();
       this._token = undefined;
       this._verification = null;
+      this._early = null;
       this._generation = 0;
       /** Optional: `el.refreshToken = async () => "…"`, called on 401. */
       this.refreshToken = undefined;
@@ -64,12 +98,14 @@
       }
       var generation = ++this._generation;
       var el = this;
+      if (!this._verification && !this._early) this._early = earlyFrame(this);
       load().then(
         function (glue) {
           if (generation !== el._generation || !el.isConnected) return;
           el._mount(glue);
         },
         function (err) {
+          el._dropEarly();
           el._fail("NETWORK", "gu1-kyc-web could not be loaded: " + (err && err.message ? err.message : err));
         },
       );
@@ -77,6 +113,7 @@
 
     disconnectedCallback() {
       this._generation++;
+      this._dropEarly();
       if (this._verification) {
         this._verification.destroy();
         this._verification = null;
@@ -93,6 +130,11 @@
       return this._verification ? this._verification.cancel() : Promise.reject(new Error("not mounted"));
     }
 
+    _dropEarly() {
+      if (this._early) this._early.remove();
+      this._early = null;
+    }
+
     _mount(glue) {
       var options = { container: this };
       var name;
@@ -102,7 +144,9 @@
       if (typeof this.refreshToken === "function") options.refreshToken = this.refreshToken;
       try {
         this._verification = glue.mount(options);
+        this._early = null;
       } catch (err) {
+        this._dropEarly();
         this._fail(err && err.code ? err.code : "INVALID_OPTIONS", err && err.message ? err.message : String(err));
         return;
       }
@@ -116,5 +160,8 @@
     }
   }
 
+  // Defining upgrades the elements already parsed (their iframes go in first), then the wasm and
+  // glue downloads start, whether or not an element exists yet.
   window.customElements.define("gu1-kyc", Gu1Kyc);
+  load();
 })();

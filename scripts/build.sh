@@ -4,8 +4,19 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
-wasm-pack --quiet build --target web --release
-cp js/gu1-kyc.js pkg/gu1-kyc.js
+# Release wasm: the standard library is rebuilt with the immediate-abort panic strategy, so no
+# panic message, location or formatting machinery is linked (a panic would trap at once; the code
+# does not panic by design). These are unstable flags, enabled on the pinned stable toolchain with
+# RUSTC_BOOTSTRAP for this build only; the tests build with plain stable. A separate target
+# directory keeps these artifacts from invalidating the test builds'.
+RUSTC_BOOTSTRAP=1 \
+RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
+CARGO_TARGET_DIR="$root/target/wasm-release" \
+  wasm-pack --quiet build . --target web --release -- -Zbuild-std=std,panic_abort
+# The shipped JS is minified like the peers' dist files: the glue in place (same exports, same
+# .d.ts), the drop-in loader from js/.
+esbuild --log-level=warning --minify --format=esm --allow-overwrite pkg/gu1_kyc_web.js --outfile=pkg/gu1_kyc_web.js
+esbuild --log-level=warning --minify js/gu1-kyc.js --outfile=pkg/gu1-kyc.js
 node -e '
   const fs = require("fs");
   const p = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything the build, the tests and the demo need on a fresh machine:
-# the wasm target, wasm-bindgen-cli at the lockfile's version, wasm-pack, geckodriver,
+# the wasm target and rust-src, wasm-bindgen-cli at the lockfile's version, wasm-pack, geckodriver,
 # binaryen (wasm-opt) from npm, Chromium + ChromeDriver and Firefox ESR from Debian.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +16,11 @@ bindgen_version() {
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown \
   || { log "adding wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+
+# The release wasm rebuilds the standard library (scripts/build.sh: -Zbuild-std with the
+# immediate-abort panic strategy), which needs the toolchain's own sources.
+rustup component list --installed | grep -q '^rust-src' \
+  || { log "adding rust-src"; rustup component add rust-src; }
 
 want=$(bindgen_version)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)

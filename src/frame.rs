@@ -22,6 +22,9 @@ pub const KNOWN_FEATURES: [&str; 12] = [
     "picture-in-picture",
 ];
 
+/// The iframe's `referrerpolicy`: the hosted page learns the integrator's origin, not the path.
+pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
+
 /// Used when neither the session nor the options name the permissions.
 pub const DEFAULT_ALLOW: &str = "camera; microphone; fullscreen; autoplay; encrypted-media";
 
@@ -77,11 +80,15 @@ pub fn check_allow(value: &str) -> Result<String, String> {
 pub struct Frame {
     iframe: HtmlIFrameElement,
     url: SessionUrl,
+    loaded: bool,
 }
 
 impl Frame {
-    /// Creates the iframe in `container`: `allow`, `title` and `referrerpolicy` set before `src`
-    /// so the permissions apply to the first navigation; sized through CSSOM only.
+    /// Mounts the iframe for `url` in `container`, or adopts the one already there: a child
+    /// `iframe[data-gu1-kyc]` (put in place by the drop-in loader before the wasm arrived, or by
+    /// the page's server) is kept when its `src`, `allow` and `referrerpolicy` are exactly what
+    /// this function would set, so the hosted page is not loaded twice; any other such child is
+    /// removed. `None` when the document refuses to create the element.
     pub fn mount(
         container: &Element,
         url: SessionUrl,
@@ -89,25 +96,66 @@ impl Frame {
         title: &str,
         height: &str,
     ) -> Option<Frame> {
-        let document = container.owner_document()?;
-        let iframe: HtmlIFrameElement = document.create_element("iframe").ok()?.dyn_into().ok()?;
-        iframe.set_attribute("allow", allow).ok()?;
+        let adopted = match container.query_selector(":scope > iframe[data-gu1-kyc]") {
+            Ok(Some(found)) => {
+                let attr = |name: &str| found.get_attribute(name);
+                let same = attr("src").as_deref() == Some(url.href.as_str())
+                    && attr("allow").as_deref() == Some(allow)
+                    && attr("referrerpolicy").as_deref() == Some(REFERRER_POLICY);
+                match found.dyn_into::<HtmlIFrameElement>() {
+                    Ok(iframe) if same => Some(iframe),
+                    Ok(other) => {
+                        other.remove();
+                        None
+                    }
+                    Err(other) => {
+                        other.remove();
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let loaded = adopted
+            .as_ref()
+            .is_some_and(|f| f.get_attribute("data-gu1-kyc").as_deref() == Some("loaded"));
+        let iframe = match adopted {
+            Some(iframe) => iframe,
+            None => {
+                let document = container.owner_document()?;
+                let iframe: HtmlIFrameElement =
+                    document.create_element("iframe").ok()?.dyn_into().ok()?;
+                iframe.set_attribute("allow", allow).ok()?;
+                iframe
+                    .set_attribute("referrerpolicy", REFERRER_POLICY)
+                    .ok()?;
+                iframe.set_attribute("data-gu1-kyc", "").ok()?;
+                iframe
+            }
+        };
         iframe.set_title(title);
-        iframe
-            .set_attribute("referrerpolicy", "strict-origin-when-cross-origin")
-            .ok()?;
-        iframe.set_attribute("data-gu1-kyc", "").ok()?;
         let style = iframe.style();
         let _ = style.set_property("display", "block");
         let _ = style.set_property("width", "100%");
         let _ = style.set_property("height", height);
         let _ = style.set_property("border", "0");
-        iframe.set_src(&url.href);
-        container.append_child(&iframe).ok()?;
-        Some(Frame { iframe, url })
+        if !iframe.is_connected() {
+            iframe.set_src(&url.href);
+            container.append_child(&iframe).ok()?;
+        }
+        Some(Frame {
+            iframe,
+            url,
+            loaded,
+        })
     }
 
-    /// The iframe element.
+    /// Whether an adopted iframe had already loaded (its `data-gu1-kyc` says `loaded`), so its
+    /// `load` event will not come again.
+    pub fn loaded(&self) -> bool {
+        self.loaded
+    }
+
     pub fn element(&self) -> &HtmlIFrameElement {
         &self.iframe
     }

@@ -21,7 +21,7 @@ use crate::frame::{self, Frame};
 use crate::messages;
 use crate::options::{self, Callbacks, Options, SessionUrl};
 use crate::poll::{self, Answer, HintBudget};
-use crate::status::{Snapshot, Status};
+use crate::status::{Field, Snapshot, Status};
 
 /// What does not change after mount.
 #[derive(Debug)]
@@ -115,10 +115,16 @@ fn now() -> f64 {
 }
 
 fn to_js(snapshot: &Snapshot) -> JsValue {
-    use serde::Serialize;
-    snapshot
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL)
+    let object = js_sys::Object::new();
+    for (name, field) in snapshot.fields() {
+        let value = match field {
+            Field::Str(Some(s)) => JsValue::from_str(s),
+            Field::Str(None) => JsValue::NULL,
+            Field::Bool(b) => JsValue::from_bool(b),
+        };
+        let _ = js_sys::Reflect::set(&object, &JsValue::from_str(name), &value);
+    }
+    object.into()
 }
 
 /// A built-in function that ignores its argument (`Boolean`): no closure to keep alive and no
@@ -293,12 +299,21 @@ impl Shared {
             return;
         };
         let w = self.weak();
-        st.listeners
-            .push(Listener::new(frame.element().as_ref(), "load", move |_| {
+        if frame.loaded() {
+            // Adopted after its load event: ready is announced once mount has returned.
+            spawn_local(async move {
                 if let Some(s) = w.upgrade() {
                     s.on_load();
                 }
-            }));
+            });
+        } else {
+            st.listeners
+                .push(Listener::new(frame.element().as_ref(), "load", move |_| {
+                    if let Some(s) = w.upgrade() {
+                        s.on_load();
+                    }
+                }));
+        }
         st.frame = Some(frame);
     }
 

@@ -3,8 +3,6 @@
 //! The proxy may answer with a gu1 biometric session, a gu1 KYC validation, `null` (no session
 //! yet) or its own trimmed copy of either. Everything here is pure so it is tested natively.
 
-use serde::Serialize;
-
 use crate::value::Value;
 
 /// A session status. Known values are canonical; anything else is carried through verbatim.
@@ -158,8 +156,7 @@ impl RawSession {
 }
 
 /// What kind of gu1 object a snapshot describes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// An embedded biometric session (`/api/kyc/biometric/...`).
     Biometric,
@@ -167,14 +164,29 @@ pub enum Kind {
     Kyc,
 }
 
+impl Kind {
+    /// The contract's name for the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Biometric => "biometric",
+            Kind::Kyc => "kyc",
+        }
+    }
+}
+
+/// One field of a snapshot as JavaScript sees it: a string or `null`, or a boolean.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Field<'a> {
+    Str(Option<&'a str>),
+    Bool(bool),
+}
+
 /// The normalised view of a proxy answer, handed to JavaScript as is.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     pub kind: Option<Kind>,
     pub id: Option<String>,
     pub entity_id: Option<String>,
-    #[serde(serialize_with = "status_str")]
     pub status: Status,
     pub terminal: bool,
     pub session_url: Option<String>,
@@ -185,11 +197,28 @@ pub struct Snapshot {
     pub completed_at: Option<String>,
 }
 
-fn status_str<S: serde::Serializer>(s: &Status, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_str(s.as_str())
-}
-
 impl Snapshot {
+    /// The snapshot's fields under their contract names, in the contract's order (what
+    /// JavaScript receives as the Snapshot object).
+    pub fn fields(&self) -> [(&'static str, Field<'_>); 11] {
+        fn s(v: &Option<String>) -> Field<'_> {
+            Field::Str(v.as_deref())
+        }
+        [
+            ("kind", Field::Str(self.kind.map(Kind::as_str))),
+            ("id", s(&self.id)),
+            ("entityId", s(&self.entity_id)),
+            ("status", Field::Str(Some(self.status.as_str()))),
+            ("terminal", Field::Bool(self.terminal)),
+            ("sessionUrl", s(&self.session_url)),
+            ("iframeAllow", s(&self.iframe_allow)),
+            ("rejectionCode", s(&self.rejection_code)),
+            ("rejectionMessage", s(&self.rejection_message)),
+            ("updatedAt", s(&self.updated_at)),
+            ("completedAt", s(&self.completed_at)),
+        ]
+    }
+
     /// The snapshot for "no session yet".
     pub fn none() -> Snapshot {
         Snapshot {
@@ -373,28 +402,33 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_serialises_with_contract_names() {
+    fn snapshot_fields_carry_contract_names() {
         let s = parse(r#"{"id":"1","status":"in_review","kind":"biometric"}"#).unwrap();
-        let v = serde_json::to_value(&s).unwrap();
-        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-        for k in [
-            "kind",
-            "id",
-            "entityId",
-            "status",
-            "terminal",
-            "sessionUrl",
-            "iframeAllow",
-            "rejectionCode",
-            "rejectionMessage",
-            "updatedAt",
-            "completedAt",
-        ] {
-            assert!(keys.iter().any(|x| x == k), "missing {k}");
-        }
-        assert_eq!(keys.len(), 11);
-        assert_eq!(v["status"], "in_review");
-        assert_eq!(v["kind"], "biometric");
-        assert_eq!(v["rejectionCode"], serde_json::Value::Null);
+        let fields = s.fields();
+        let keys: Vec<_> = fields.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            keys,
+            [
+                "kind",
+                "id",
+                "entityId",
+                "status",
+                "terminal",
+                "sessionUrl",
+                "iframeAllow",
+                "rejectionCode",
+                "rejectionMessage",
+                "updatedAt",
+                "completedAt",
+            ]
+        );
+        let get = |k: &str| fields.iter().find(|(n, _)| *n == k).unwrap().1;
+        assert_eq!(get("status"), Field::Str(Some("in_review")));
+        assert_eq!(get("kind"), Field::Str(Some("biometric")));
+        assert_eq!(get("id"), Field::Str(Some("1")));
+        assert_eq!(get("terminal"), Field::Bool(false));
+        assert_eq!(get("rejectionCode"), Field::Str(None));
+        assert_eq!(Snapshot::none().fields()[0].1, Field::Str(None));
+        assert_eq!(Snapshot::none().fields()[3].1, Field::Str(Some("none")));
     }
 }

@@ -233,6 +233,98 @@ async fn mounts_the_session_url_at_once_with_permissions_and_size() {
     rec.done(v);
 }
 
+/// An `iframe[data-gu1-kyc]` as the drop-in loader puts in place before the wasm arrives.
+fn placed_iframe(rec: &Rec, src: &str, allow: &str) -> web_sys::HtmlIFrameElement {
+    let document = web_sys::window().unwrap().document().unwrap();
+    let f: web_sys::HtmlIFrameElement = document.create_element("iframe").unwrap().unchecked_into();
+    f.set_attribute("allow", allow).unwrap();
+    f.set_attribute("referrerpolicy", "strict-origin-when-cross-origin")
+        .unwrap();
+    f.set_attribute("data-gu1-kyc", "").unwrap();
+    f.set_src(src);
+    rec.container().append_child(&f).unwrap();
+    f
+}
+
+const DEFAULT_ALLOW: &str = "camera; microphone; fullscreen; autoplay; encrypted-media";
+
+#[wasm_bindgen_test]
+async fn adopts_the_iframe_already_in_place_for_the_same_session() {
+    let sim = Sim::new(r#"{}"#).await;
+    // Before its load event: mount listens for it.
+    let rec = Rec::new();
+    let url = sim.session_url();
+    let placed = placed_iframe(&rec, &url, DEFAULT_ALLOW);
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{url}","height":"500px"}}"#),
+    );
+    assert_eq!(rec.iframes(), 1, "no second iframe");
+    let f = rec.iframe().unwrap();
+    assert!(
+        JsValue::from(&f) == JsValue::from(&placed),
+        "the same element"
+    );
+    assert_eq!(f.style().get_property_value("height").unwrap(), "500px");
+    assert!(rec.wait("gu1kyc:ready", 1, 5_000).await);
+    assert_eq!(rec.calls("ready"), 1);
+    v.destroy();
+    assert_eq!(rec.iframes(), 0, "destroy removes an adopted iframe too");
+    rec.done(v);
+
+    // After its load event (the loader marks it `loaded`): ready is announced after mount returns.
+    let rec = Rec::new();
+    let placed = placed_iframe(&rec, &url, DEFAULT_ALLOW);
+    let loaded = rec.wait_load(&placed, 5_000).await;
+    assert!(loaded, "the placed iframe loads");
+    placed.set_attribute("data-gu1-kyc", "loaded").unwrap();
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}"}}"#));
+    assert_eq!(rec.count("gu1kyc:ready"), 0, "not inside mount");
+    assert!(rec.wait("gu1kyc:ready", 1, 2_000).await);
+    sleep(100).await;
+    assert_eq!(rec.count("gu1kyc:ready"), 1, "once");
+    assert_eq!(rec.iframes(), 1);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn replaces_a_placed_iframe_that_does_not_match() {
+    let sim = Sim::new(r#"{}"#).await;
+    let url = sim.session_url();
+    let other = Sim::new(r#"{}"#).await.session_url();
+    for (src, allow) in [
+        (other.as_str(), DEFAULT_ALLOW),
+        (url.as_str(), "camera; microphone; geolocation"),
+    ] {
+        let rec = Rec::new();
+        let placed = placed_iframe(&rec, src, allow);
+        let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}"}}"#));
+        assert_eq!(
+            rec.iframes(),
+            1,
+            "the mismatched iframe is gone: {src} / {allow}"
+        );
+        let f = rec.iframe().unwrap();
+        assert!(JsValue::from(&f) != JsValue::from(&placed));
+        assert!(!placed.is_connected());
+        assert_eq!(f.src(), url);
+        assert_eq!(f.get_attribute("allow").unwrap(), DEFAULT_ALLOW);
+        rec.done(v);
+    }
+    // An iframe without the marker belongs to the page and is left alone.
+    let rec = Rec::new();
+    let document = web_sys::window().unwrap().document().unwrap();
+    let own = document.create_element("iframe").unwrap();
+    rec.container().append_child(&own).unwrap();
+    let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}"}}"#));
+    assert!(own.is_connected());
+    assert_eq!(rec.iframes(), 2);
+    v.destroy();
+    assert!(own.is_connected());
+    own.remove();
+    rec.done(v);
+}
+
 #[wasm_bindgen_test]
 async fn takes_the_session_url_and_allow_from_the_first_answer() {
     let sim = Sim::new(r#"{}"#).await;

@@ -176,6 +176,14 @@ export async function waitEvents(rec, type, n, ms) {
   return count(rec, type) >= n;
 }
 
+/** Waits for an element's next `load` event; false after `ms`. */
+export function waitLoad(el, ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    el.addEventListener("load", () => resolve(clearTimeout(timer) === undefined), { once: true });
+  });
+}
+
 /** Waits until the entity has `n` requests to `endpoint`. */
 export async function waitRequests(entityId, endpoint, n, ms) {
   const end = performance.now() + ms;

@@ -51,6 +51,8 @@ extern "C" {
     async fn settle_js(p: &js_sys::Promise, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = waitEvents)]
     async fn wait_events(rec: &JsValue, kind: &str, n: u32, ms: u32) -> JsValue;
+    #[wasm_bindgen(js_name = waitLoad)]
+    async fn wait_load_js(el: &web_sys::Element, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = setHidden)]
     pub fn set_hidden(hidden: bool);
     #[wasm_bindgen(js_name = foreignFrame)]
@@ -319,6 +321,11 @@ impl Rec {
 
     pub async fn wait(&self, kind: &str, n: u32, ms: u32) -> bool {
         wait_events(&self.raw, kind, n, ms).await.is_truthy()
+    }
+
+    /// Waits for `el`'s next `load` event.
+    pub async fn wait_load(&self, el: &web_sys::Element, ms: u32) -> bool {
+        wait_load_js(el, ms).await.is_truthy()
     }
 
     /// Destroys the verification, checks no token leaked anywhere, removes the container.
