@@ -129,7 +129,6 @@ const variants = [
   ["gu1-kyc-web npm import", "npm.html"],
   ["Didit SDK", "didit.html"],
   ["reference: async script that only creates the iframe", "script.html"],
-  ["gu1-kyc-web npm import, wasm preloaded (README)", "npm-preload.html"],
 ];
 const iframeTimes = Object.fromEntries(variants.map(([n]) => [n, []]));
 for (let i = 0; i < N_IFRAME; i++) {
@@ -327,9 +326,7 @@ that creates the iframe and nothing else (bench/pages/script.js). What separates
 is the cost of fetching and running any script here. The drop-in (async script + element with
 \`session-url\`) puts its iframe in before the wasm arrives, ${ms(iframeRows[1].median - iframeRows[4].median)} ms from the reference's median.
 The npm import cannot: \`mount()\` needs \`init()\`, so its iframe waits for the module (the page's
-code bundled with the glue by esbuild, as an application ships it) and the wasm. A
-\`<link rel="preload" as="fetch" crossorigin>\` for the wasm, as the README advises, overlaps the
-two downloads: ${ms(iframeRows[2].median - iframeRows[5].median)} ms sooner in this run (the budget row above is measured without it).
+code bundled with the glue by esbuild, as an application ships it) and the wasm.
 
 ## 3. Time to result (decision → gu1kyc:complete), ${N_RESULT} runs each, poll interval 2000 ms
 

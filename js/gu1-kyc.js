@@ -29,11 +29,12 @@
 
   var LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
 
-  // The hosted iframe, created before the wasm loads; null when the URL is not one the library
-  // would mount (mount() then reports why).
+  // Puts the hosted iframe in place before the wasm loads (marked `early`, then `loaded`), unless
+  // one is there already or the URL is not one the library would mount (mount() then says why).
   function earlyFrame(el) {
     var raw = el.getAttribute("session-url");
     if (!raw || raw.length > 8192 || el.hasAttribute("allow")) return null;
+    if (el.querySelector(":scope > iframe[data-gu1-kyc]")) return null; // mount() sorts it out
     var u;
     try {
       u = new URL(raw);
@@ -45,7 +46,7 @@
     var f = document.createElement("iframe");
     f.setAttribute("allow", "camera; microphone; fullscreen; autoplay; encrypted-media");
     f.setAttribute("referrerpolicy", "strict-origin-when-cross-origin");
-    f.setAttribute("data-gu1-kyc", "");
+    f.setAttribute("data-gu1-kyc", "early");
     f.title = el.getAttribute("title") || "Identity verification";
     f.style.setProperty("display", "block");
     f.style.setProperty("width", "100%");
@@ -72,7 +73,6 @@
       super();
       this._token = undefined;
       this._verification = null;
-      this._early = null;
       this._generation = 0;
       /** Optional: `el.refreshToken = async () => "…"`, called on 401. */
       this.refreshToken = undefined;
@@ -98,7 +98,7 @@
       }
       var generation = ++this._generation;
       var el = this;
-      if (!this._verification && !this._early) this._early = earlyFrame(this);
+      if (!this._verification) earlyFrame(this);
       load().then(
         function (glue) {
           if (generation !== el._generation || !el.isConnected) return;
@@ -130,9 +130,10 @@
       return this._verification ? this._verification.cancel() : Promise.reject(new Error("not mounted"));
     }
 
+    /** Removes the iframe put in place before mount when no verification took it. */
     _dropEarly() {
-      if (this._early) this._early.remove();
-      this._early = null;
+      var f = this._verification ? null : this.querySelector(":scope > iframe[data-gu1-kyc]");
+      if (f) f.remove();
     }
 
     _mount(glue) {
@@ -144,7 +145,6 @@
       if (typeof this.refreshToken === "function") options.refreshToken = this.refreshToken;
       try {
         this._verification = glue.mount(options);
-        this._early = null;
       } catch (err) {
         this._dropEarly();
         this._fail(err && err.code ? err.code : "INVALID_OPTIONS", err && err.message ? err.message : String(err));

@@ -84,11 +84,11 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// Mounts the iframe for `url` in `container`, or adopts the one already there: a child
-    /// `iframe[data-gu1-kyc]` (put in place by the drop-in loader before the wasm arrived, or by
-    /// the page's server) is kept when its `src`, `allow` and `referrerpolicy` are exactly what
-    /// this function would set, so the hosted page is not loaded twice; any other such child is
-    /// removed. `None` when the document refuses to create the element.
+    /// Mounts the iframe for `url` in `container`, or adopts the one the drop-in loader put in
+    /// place before the wasm arrived: a child `iframe[data-gu1-kyc]` marked `early` (or `loaded`,
+    /// once its load event has fired) is kept when its `src`, `allow` and `referrerpolicy` are
+    /// exactly what this function would set, so the hosted page is not loaded twice. Any other
+    /// `iframe[data-gu1-kyc]` child is removed. `None` when the document refuses the element.
     pub fn mount(
         container: &Element,
         url: SessionUrl,
@@ -96,29 +96,28 @@ impl Frame {
         title: &str,
         height: &str,
     ) -> Option<Frame> {
-        let adopted = match container.query_selector(":scope > iframe[data-gu1-kyc]") {
-            Ok(Some(found)) => {
-                let attr = |name: &str| found.get_attribute(name);
+        let mut adopted: Option<HtmlIFrameElement> = None;
+        let mut loaded = false;
+        if let Ok(found) = container.query_selector_all(":scope > iframe[data-gu1-kyc]") {
+            for i in 0..found.length() {
+                let Some(node) = found.item(i) else { continue };
+                let Ok(el) = node.dyn_into::<HtmlIFrameElement>() else {
+                    continue;
+                };
+                let attr = |name: &str| el.get_attribute(name);
+                let mark = attr("data-gu1-kyc");
+                let placed = matches!(mark.as_deref(), Some("early" | "loaded"));
                 let same = attr("src").as_deref() == Some(url.href.as_str())
                     && attr("allow").as_deref() == Some(allow)
                     && attr("referrerpolicy").as_deref() == Some(REFERRER_POLICY);
-                match found.dyn_into::<HtmlIFrameElement>() {
-                    Ok(iframe) if same => Some(iframe),
-                    Ok(other) => {
-                        other.remove();
-                        None
-                    }
-                    Err(other) => {
-                        other.remove();
-                        None
-                    }
+                if adopted.is_none() && placed && same {
+                    loaded = mark.as_deref() == Some("loaded");
+                    adopted = Some(el);
+                } else {
+                    el.remove();
                 }
             }
-            _ => None,
-        };
-        let loaded = adopted
-            .as_ref()
-            .is_some_and(|f| f.get_attribute("data-gu1-kyc").as_deref() == Some("loaded"));
+        }
         let iframe = match adopted {
             Some(iframe) => iframe,
             None => {

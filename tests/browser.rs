@@ -235,12 +235,16 @@ async fn mounts_the_session_url_at_once_with_permissions_and_size() {
 
 /// An `iframe[data-gu1-kyc]` as the drop-in loader puts in place before the wasm arrives.
 fn placed_iframe(rec: &Rec, src: &str, allow: &str) -> web_sys::HtmlIFrameElement {
+    marked_iframe(rec, src, allow, "early")
+}
+
+fn marked_iframe(rec: &Rec, src: &str, allow: &str, mark: &str) -> web_sys::HtmlIFrameElement {
     let document = web_sys::window().unwrap().document().unwrap();
     let f: web_sys::HtmlIFrameElement = document.create_element("iframe").unwrap().unchecked_into();
     f.set_attribute("allow", allow).unwrap();
     f.set_attribute("referrerpolicy", "strict-origin-when-cross-origin")
         .unwrap();
-    f.set_attribute("data-gu1-kyc", "").unwrap();
+    f.set_attribute("data-gu1-kyc", mark).unwrap();
     f.set_src(src);
     rec.container().append_child(&f).unwrap();
     f
@@ -292,12 +296,18 @@ async fn replaces_a_placed_iframe_that_does_not_match() {
     let sim = Sim::new(r#"{}"#).await;
     let url = sim.session_url();
     let other = Sim::new(r#"{}"#).await.session_url();
-    for (src, allow) in [
-        (other.as_str(), DEFAULT_ALLOW),
-        (url.as_str(), "camera; microphone; geolocation"),
+    for (src, allow, mark) in [
+        (other.as_str(), DEFAULT_ALLOW, "early"),
+        (url.as_str(), "camera; microphone; geolocation", "early"),
+        // Marked, but not by the loader (a stale or hand-made one): never adopted.
+        (url.as_str(), DEFAULT_ALLOW, ""),
     ] {
         let rec = Rec::new();
-        let placed = placed_iframe(&rec, src, allow);
+        let placed = marked_iframe(&rec, src, allow, mark);
+        if mark.is_empty() {
+            // A second stray one goes too.
+            marked_iframe(&rec, src, allow, "");
+        }
         let v = rec.mount(&sim, &format!(r#"{{"sessionUrl":"{url}"}}"#));
         assert_eq!(
             rec.iframes(),

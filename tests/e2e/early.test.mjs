@@ -76,6 +76,26 @@ test("drop-in: the iframe is in place before the wasm, and mount adopts it", asy
   }
 });
 
+test("drop-in: a marked iframe the loader did not place is replaced, never doubled", async () => {
+  const { page, context, release, hostedLoads, errors } = await openHeld("/early-check.html?server=1");
+  try {
+    await page.locator("gu1-kyc > iframe[data-gu1-kyc]").waitFor({ state: "attached", timeout: 10_000 });
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator("iframe").count(), 1, "the element adds none of its own");
+    release();
+    await page.waitForFunction(() => window.__events.some((e) => e.type === "gu1kyc:ready"), null, { timeout: 10_000 });
+    assert.equal(await page.locator("iframe").count(), 1);
+    assert.equal(await page.evaluate(() => document.querySelector("iframe[data-gu1-kyc]").__server), undefined, "mount's own iframe");
+    assert.equal(hostedLoads.length, 2, "the stray one loaded, then mount's");
+    const events = await page.evaluate(() => window.__events);
+    assert.equal(events.filter((e) => e.type === "gu1kyc:ready").length, 1);
+    assert.deepEqual(errors, []);
+  } finally {
+    release();
+    await context.close();
+  }
+});
+
 test("drop-in: an unsafe session-url never gets an iframe", async () => {
   const { page, context, release, hostedLoads } = await openHeld("/early-check.html?unsafe=1");
   try {
