@@ -88,7 +88,9 @@ impl Frame {
     /// place before the wasm arrived: a child `iframe[data-gu1-kyc]` marked `early` (or `loaded`,
     /// once its load event has fired) is kept when its `src`, `allow` and `referrerpolicy` are
     /// exactly what this function would set, so the hosted page is not loaded twice. Any other
-    /// `iframe[data-gu1-kyc]` child is removed. `None` when the document refuses the element.
+    /// `iframe[data-gu1-kyc]` child is removed. A new iframe gets `allow` and `referrerpolicy`
+    /// before `src`, so they apply to its first navigation; sizing goes through CSSOM only.
+    /// `None` when the document refuses the element.
     pub fn mount(
         container: &Element,
         url: SessionUrl,
@@ -155,6 +157,7 @@ impl Frame {
         self.loaded
     }
 
+    /// The iframe element.
     pub fn element(&self) -> &HtmlIFrameElement {
         &self.iframe
     }

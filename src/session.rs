@@ -122,7 +122,7 @@ fn to_js(snapshot: &Snapshot) -> JsValue {
             Field::Str(None) => JsValue::NULL,
             Field::Bool(b) => JsValue::from_bool(b),
         };
-        let _ = js_sys::Reflect::set(&object, &JsValue::from_str(name), &value);
+        crate::error::set(&object, name, &value);
     }
     object.into()
 }
