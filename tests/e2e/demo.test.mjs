@@ -4,21 +4,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
+import { BASE, launch } from "./chromium.mjs";
 
-const require = createRequire(import.meta.url);
-const { chromium } = require("../../tools/node_modules/playwright-core");
-
-const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:47881";
 const SHOTS = new URL("../../test-results/e2e/", import.meta.url).pathname;
 mkdirSync(SHOTS, { recursive: true });
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();

@@ -4,18 +4,11 @@
 // an iframe. Headless Chromium against the demo proxy with its strict CSP.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const { chromium } = require("../../tools/node_modules/playwright-core");
-const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:47881";
+import { BASE, launch } from "./chromium.mjs";
 
 let browser;
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();

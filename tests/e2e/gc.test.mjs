@@ -3,17 +3,10 @@
 // `completed` once kept its Verification alive through the error's unformatted stack.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const { chromium } = require("../../tools/node_modules/playwright-core");
-const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:47881";
+import { BASE, launch } from "./chromium.mjs";
 
 test("chromium: destroyed verifications are garbage-collected, memory flat", async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--js-flags=--expose-gc"],
-  });
+  const browser = await launch(["--js-flags=--expose-gc"]);
   try {
     const page = await browser.newPage();
     await page.goto(`${BASE}/gc-check.html`);
