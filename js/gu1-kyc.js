@@ -23,6 +23,8 @@
           return glue;
         });
       });
+      // A failed load is not kept: the next connect (or element) downloads again.
+      ready.catch(() => (ready = null));
     }
     return ready;
   }
