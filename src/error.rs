@@ -103,6 +103,20 @@ impl KycError {
     }
 }
 
+/// Appends `n` in decimal (no formatting machinery on release paths).
+pub fn push_u32(s: &mut String, n: u32) {
+    if n >= 10 {
+        push_u32(s, n / 10);
+    }
+    s.push((b'0' + (n % 10) as u8) as char);
+}
+
+impl From<KycError> for JsValue {
+    fn from(e: KycError) -> JsValue {
+        e.to_js(None)
+    }
+}
+
 /// `Reflect.set` on an object we created; it cannot fail for plain objects and errors.
 pub(crate) fn set(target: &JsValue, key: &str, value: &JsValue) {
     let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), value);
@@ -129,6 +143,15 @@ mod tests {
         ];
         for (code, s) in all {
             assert_eq!(code.as_str(), s);
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 409, 3_600_000, u32::MAX] {
+            let mut s = String::from("x");
+            push_u32(&mut s, n);
+            assert_eq!(s, format!("x{n}"));
         }
     }
 

@@ -5,13 +5,12 @@
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
-use crate::frame::{check_allow, filter_allow, KNOWN_FEATURES};
+use crate::machine::{backoff_ms, next_interval, MAX_RETRY_AFTER_MS};
 use crate::messages::{is_hint, message_type};
-use crate::options::{
-    check_height, check_number, check_title, session_url_policy, Num, UrlParts, POLL_INTERVAL,
-};
-use crate::poll::{backoff_ms, next_interval, parse_retry_after, MAX_RETRY_AFTER_MS};
-use crate::status::{RawSession, Snapshot, Status};
+use crate::options::{check_height, check_number, check_title, Given, NUMBERS};
+use crate::permissions::{check, filter, render, KNOWN_FEATURES};
+use crate::status::{read_answer, retry_after, Status};
+use crate::url::{session_url_policy, UrlParts};
 
 fn json() -> impl Strategy<Value = Json> {
     let leaf = prop_oneof![
@@ -62,11 +61,10 @@ proptest! {
 
     #[test]
     fn any_answer_reads_to_a_snapshot_or_an_error(v in json()) {
-        if let Ok(raw) = RawSession::read(&v) {
-            if let Ok(snap) = Snapshot::from_raw(raw) {
-                prop_assert_eq!(snap.terminal, snap.status.is_terminal());
-                prop_assert!(snap.session_url.as_deref().map_or(true, |u| !u.trim().is_empty()));
-            }
+        if let Ok(Some(a)) = read_answer(&v) {
+            prop_assert!(a.session_url.as_deref().map_or(true, |u| !u.trim().is_empty()));
+            prop_assert!(a.iframe_allow.as_deref().map_or(true, |u| !u.trim().is_empty()));
+            prop_assert!(!matches!(a.status, Status::None));
         }
     }
 
@@ -82,13 +80,13 @@ proptest! {
     #[test]
     fn permission_lists_only_ever_name_known_features(s in ".*", t in "((camera|microphone|usb|payment|fullscreen|autoplay)[ *']*;? ?){0,8}") {
         for input in [&s, &t] {
-            let out = filter_allow(Some(input));
+            let out = render(filter(input));
             prop_assert!(!out.is_empty());
             for f in out.split("; ") {
                 prop_assert!(KNOWN_FEATURES.contains(&f), "{}", f);
             }
-            if let Ok(ok) = check_allow(input) {
-                for f in ok.split("; ") {
+            if let Ok(ok) = check(input) {
+                for f in render(ok).split("; ") {
                     prop_assert!(KNOWN_FEATURES.contains(&f));
                 }
             }
@@ -98,7 +96,7 @@ proptest! {
     #[test]
     fn retry_after_is_bounded(s in ".*", date in "(Mon|Sun), [0-3][0-9] (Jan|Feb|Nov|Foo) [0-9]{4} [0-2][0-9]:[0-5][0-9]:[0-6][0-9] GMT", now in any::<f64>()) {
         for v in [&s, &date] {
-            if let Some(ms) = parse_retry_after(v, now) {
+            if let Some(ms) = retry_after(v, now, |_| now + 1e12 * (now.sin())) {
                 prop_assert!(ms <= MAX_RETRY_AFTER_MS);
             }
         }
@@ -114,22 +112,296 @@ proptest! {
 
     #[test]
     fn option_checks_never_panic(n in any::<f64>(), h in ".*", t in ".*", px in any::<f64>()) {
-        if let Ok(v) = check_number("pollIntervalMs", Num::Number(n), POLL_INTERVAL) {
-            prop_assert!((POLL_INTERVAL.min..=POLL_INTERVAL.max).contains(&v));
+        if let Ok(v) = check_number(0, &Given::Num(n)) {
+            prop_assert!((NUMBERS[0].2..=NUMBERS[0].3).contains(&v));
         }
-        if let Ok(v) = check_height(Some(Ok(h))) {
+        if let Ok(v) = check_height(&Given::Str(h)) {
             prop_assert!(!v.contains(';') && !v.contains('"') && !v.contains('<') && !v.contains(':'));
         }
-        let _ = check_height(Some(Err(px)));
+        let _ = check_height(&Given::Num(px));
         let _ = check_title(Some(t));
     }
 
     #[test]
     fn only_https_or_loopback_http_is_mountable(p in "(https?|javascript|data|blob|file|ftp):", h in "[a-z0-9.\\[\\]:]{0,20}", u in "[a-z]{0,2}", w in "[a-z]{0,2}") {
-        let ok = session_url_policy(UrlParts { protocol: &p, hostname: &h, username: &u, password: &w }).is_ok();
+        let credentials = !u.is_empty() || !w.is_empty();
+        let ok = session_url_policy(UrlParts { protocol: &p, hostname: &h, credentials }).is_ok();
         if ok {
             prop_assert!(u.is_empty() && w.is_empty());
             prop_assert!(p == "https:" || ["localhost", "127.0.0.1", "[::1]"].contains(&h.as_str()));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The machine under random input sequences, driven by a model of the driver that delivers only
+// what a browser could (a timer fires at or after its time, an answer only for a request in
+// flight, sometimes a stale one), and checks the invariants after every step.
+
+mod sequences {
+    use super::*;
+    use crate::error::{Code, KycError};
+    use crate::machine::{Action, Answer, Config, Input, Machine, Notice, Session, Slot, Timer};
+    use crate::url::SessionUrl;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Fire(usize),
+        Answer(bool, u8, u8, u8, u8),
+        Token(bool, bool),
+        Loaded,
+        Hint,
+        Visible(bool),
+        Refresh,
+        Cancel,
+        Destroy,
+        FrameFailed,
+        Wait(u32),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (0usize..4).prop_map(Step::Fire),
+            8 => (any::<bool>(), 0u8..10, 0u8..3, 0u8..4, 0u8..4).prop_map(|(s, a, b, c, d)| Step::Answer(s, a, b, c, d)),
+            2 => (any::<bool>(), any::<bool>()).prop_map(|(s, ok)| Step::Token(s, ok)),
+            1 => Just(Step::Loaded),
+            2 => Just(Step::Hint),
+            2 => any::<bool>().prop_map(Step::Visible),
+            2 => Just(Step::Refresh),
+            1 => Just(Step::Cancel),
+            1 => prop_oneof![9 => Just(Step::Wait(0)), 1 => Just(Step::Destroy)].prop_map(|s| s),
+            1 => prop_oneof![19 => Just(Step::Wait(0)), 1 => Just(Step::FrameFailed)].prop_map(|s| s),
+            3 => (0u32..20_000).prop_map(Step::Wait),
+        ]
+    }
+
+    fn url(n: u8) -> SessionUrl {
+        SessionUrl {
+            href: format!("https://hosted.example/s/{n}"),
+            origin: "https://hosted.example".into(),
+        }
+    }
+
+    fn answer(a: u8, id: u8, u: u8, extra: u8) -> Answer {
+        let statuses = ["none", "pending", "in_progress", "in_review", "Weird", "approved", "rejected", "expired"];
+        match a {
+            0..=5 => Answer::Session(Session {
+                status: if a == 0 { Status::None } else { Status::parse(statuses[(a + extra) as usize % statuses.len()]) },
+                id: Some(id.to_string()),
+                url: match u {
+                    0 => None,
+                    3 => Some(Err(KycError::new(Code::UnsafeSessionUrl, "x"))),
+                    n => Some(Ok(url(n))),
+                },
+                allow: crate::permissions::DEFAULT,
+            }),
+            6 => Answer::Unauthorized,
+            _ => Answer::Failed {
+                error: KycError::new(Code::ProxyError, "x"),
+                http: [0, 409, 429, 503][extra as usize],
+                retry_after_ms: (u > 0).then_some(u as u32 * 7_000),
+            },
+        }
+    }
+
+    /// What the model driver knows of the browser's state.
+    #[derive(Default, Debug)]
+    struct World {
+        now: f64,
+        /// Each timer's due time, when armed.
+        timers: [Option<f64>; 4],
+        fetching: [bool; 2],
+        refreshing: [bool; 2],
+        frame: bool,
+        hidden: bool,
+        settled: u32,
+        completes: u32,
+        ended: bool,
+        destroyed: bool,
+        /// `cancel()` calls not yet settled.
+        cancels: i32,
+        quiet_until: f64,
+        terminal_kept: bool,
+    }
+
+    fn run(cfg: Config, steps: Vec<Step>) -> Result<(), TestCaseError> {
+        let mut m = Machine::new(cfg.clone(), 0.0);
+        let mut w = World::default();
+        let feed = |m: &mut Machine, w: &mut World, input: Input, jitter: f64| -> Result<(), TestCaseError> {
+            let quiet_answer = match &input {
+                Input::Answered(Slot::Status, Answer::Failed { retry_after_ms: Some(r), .. }) if w.fetching[0] => Some(*r),
+                _ => None,
+            };
+            let kept_terminal = matches!(&input, Input::Answered(slot, Answer::Session(s)) if w.fetching[*slot as usize] && s.status.is_terminal());
+            let was_ended = w.ended;
+            let is_destroy = input == Input::Destroy;
+            if let Input::Visible(v) = input {
+                w.hidden = !v;
+            }
+            if let Input::Answered(slot, Answer::Session(_)) = &input {
+                if *slot == Slot::Status && w.fetching[0] {
+                    w.quiet_until = 0.0;
+                }
+            }
+            if let Input::Answered(slot, _) = &input {
+                w.fetching[*slot as usize] = false;
+            }
+            if let Input::TokenRefreshed(slot, _) = &input {
+                w.refreshing[*slot as usize] = false;
+            }
+            if let Input::Cancel = input {
+                w.cancels += 1;
+            }
+            m.handle(input, w.now, jitter);
+            if let Some(r) = quiet_answer {
+                w.quiet_until = w.now + r.max(cfg.poll_ms) as f64;
+            }
+            let mut batch = vec![];
+            while let Some(a) = m.poll_action() {
+                batch.push(a);
+            }
+            let ends_here = batch.iter().any(|a| matches!(a, Action::Settle(_)));
+            for a in &batch {
+                if was_ended || ends_here {
+                    prop_assert!(
+                        !matches!(a, Action::Fetch(_) | Action::RefreshToken(_) | Action::Arm(..) | Action::ShowFrame(..) | Action::Navigate(_)),
+                        "nothing starts at or after the end: {:?} in {:?}", a, batch
+                    );
+                }
+                if was_ended {
+                    prop_assert!(matches!(a, Action::CancelDone(None)), "after the end only cancel() answers: {:?}", a);
+                }
+                if is_destroy && !was_ended {
+                    prop_assert!(
+                        matches!(a, Action::Disarm(_) | Action::Abort(_) | Action::RemoveFrame | Action::Settle(Err(_)) | Action::CancelDone(None)),
+                        "destroy only releases: {:?}", a
+                    );
+                }
+                match a {
+                    Action::Fetch(slot) => {
+                        let i = *slot as usize;
+                        prop_assert!(!w.fetching[i] && !w.refreshing[i], "one request in flight per slot");
+                        if *slot == Slot::Status {
+                            prop_assert!(!w.hidden, "no poll while hidden");
+                            prop_assert!(w.now >= w.quiet_until, "no poll before the quiet time ({} < {})", w.now, w.quiet_until);
+                        }
+                        w.fetching[i] = true;
+                    }
+                    Action::RefreshToken(slot) => {
+                        let i = *slot as usize;
+                        prop_assert!(!w.fetching[i] && !w.refreshing[i]);
+                        w.refreshing[i] = true;
+                    }
+                    Action::Abort(slot) => {
+                        w.fetching[*slot as usize] = false;
+                        w.refreshing[*slot as usize] = false;
+                    }
+                    Action::Arm(t, ms) => w.timers[*t as usize] = Some(w.now + *ms as f64),
+                    Action::Disarm(t) => w.timers[*t as usize] = None,
+                    Action::ShowFrame(..) => {
+                        prop_assert!(!w.frame, "one frame");
+                        w.frame = true;
+                    }
+                    Action::Navigate(_) => prop_assert!(w.frame),
+                    Action::RemoveFrame => w.frame = false,
+                    Action::Keep => {
+                        prop_assert!(!w.terminal_kept, "no status after a terminal one");
+                    }
+                    Action::Emit(Notice::Complete) => w.completes += 1,
+                    Action::Emit(Notice::Status) => prop_assert!(!w.terminal_kept || ends_here),
+                    Action::Emit(_) => {}
+                    Action::Settle(r) => {
+                        w.settled += 1;
+                        prop_assert!(w.settled == 1, "completed settles at most once");
+                        if is_destroy {
+                            prop_assert!(matches!(r, Err(e) if e.code == Code::Destroyed));
+                        }
+                        w.ended = true;
+                    }
+                    Action::CancelDone(_) => {
+                        w.cancels -= 1;
+                        prop_assert!(w.cancels >= 0, "cancel() settles once per call");
+                    }
+                }
+            }
+            if kept_terminal {
+                w.terminal_kept = true;
+            }
+            if is_destroy {
+                w.destroyed = true;
+            }
+            prop_assert_eq!(w.completes, u32::from(w.ended && w.terminal_kept));
+            prop_assert_eq!(m.ended(), w.ended);
+            if w.ended {
+                prop_assert!(w.timers.iter().all(Option::is_none), "every timer fired or was disarmed: {:?}", w.timers);
+                prop_assert!(!w.fetching.iter().chain(&w.refreshing).any(|b| *b), "nothing in flight after the end");
+                prop_assert!(!w.frame, "no frame after the end");
+                prop_assert_eq!(w.cancels, 0, "every cancel() settled by the end");
+            }
+            Ok(())
+        };
+
+        feed(&mut m, &mut w, Input::Start, 0.5)?;
+        for (n, s) in steps.into_iter().enumerate() {
+            let jitter = (n % 7) as f64 / 7.0;
+            let input = match s {
+                Step::Fire(i) => match w.timers[i] {
+                    Some(at) => {
+                        w.now = w.now.max(at);
+                        w.timers[i] = None;
+                        Input::Due(Timer::ALL[i])
+                    }
+                    None => continue,
+                },
+                Step::Answer(stale, a, id, u, extra) => {
+                    let slot = if a % 2 == 0 && w.fetching[1] { Slot::Cancel } else { Slot::Status };
+                    if !stale && !w.fetching[slot as usize] {
+                        continue;
+                    }
+                    Input::Answered(slot, answer(a, id, u, extra))
+                }
+                Step::Token(cancel, ok) => Input::TokenRefreshed(if cancel { Slot::Cancel } else { Slot::Status }, ok),
+                Step::Loaded => Input::FrameLoaded,
+                Step::Hint => Input::Hint,
+                Step::Visible(v) => Input::Visible(v),
+                Step::Refresh => Input::Refresh,
+                Step::Cancel => Input::Cancel,
+                Step::Destroy => Input::Destroy,
+                Step::FrameFailed if w.frame => Input::FrameFailed,
+                Step::FrameFailed => continue,
+                Step::Wait(ms) => {
+                    w.now += ms as f64;
+                    continue;
+                }
+            };
+            feed(&mut m, &mut w, input, jitter)?;
+        }
+        // Whatever happened, destroy leaves nothing behind and answers every pending cancel.
+        feed(&mut m, &mut w, Input::Destroy, 0.5)?;
+        prop_assert!(w.ended && w.settled == 1);
+        Ok(())
+    }
+
+    fn config() -> impl Strategy<Value = Config> {
+        (100u32..5_000, any::<bool>(), any::<bool>(), any::<bool>(), 100u32..20_000).prop_map(
+            |(poll_ms, pinned, can_refresh, can_cancel, request_timeout_ms)| Config {
+                poll_ms,
+                timeout_ms: 600_000,
+                request_timeout_ms,
+                session_url: pinned.then(|| url(1)),
+                allow: None,
+                can_refresh,
+                can_cancel,
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn invariants_hold_after_every_step(cfg in config(), steps in prop::collection::vec(step(), 0..80)) {
+            run(cfg, steps)?;
         }
     }
 }

@@ -12,19 +12,20 @@
 //! const result = await v.completed; // { status: "approved", ... }
 //! ```
 //!
-//! The pure parts (status normalisation, schedule, option and URL policies, message parsing,
-//! permission filtering) are plain Rust and tested natively; the rest runs in the browser.
+//! The decisions live in `machine` (a pure state machine) beside pure parsers (statuses and
+//! answers, options, URLs, permissions, messages), all tested natively; `driver` owns the
+//! browser resources and performs what the machine decides.
 
-#![deny(missing_debug_implementations)]
+#![deny(missing_debug_implementations, missing_docs)]
 
+mod driver;
 mod error;
-mod events;
-mod frame;
+pub mod machine;
 mod messages;
 mod options;
-mod poll;
-mod session;
-mod status;
+pub mod permissions;
+pub mod status;
+pub mod url;
 mod value;
 
 // A small first-fit allocator with a sorted, coalescing free list instead of std's dlmalloc: the
@@ -44,10 +45,6 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 pub use error::{Code, KycError};
-pub use frame::{filter_allow, DEFAULT_ALLOW, KNOWN_FEATURES};
-pub use options::{session_url_policy, UrlParts};
-pub use poll::{backoff_ms, next_interval, parse_retry_after};
-pub use status::{Kind, RawSession, Snapshot, Status};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -144,11 +141,13 @@ declare global {
 }
 "#;
 
-/// A running (or finished) verification, returned by `mount`.
+/// A running (or finished) verification, returned by `mount`. After the end it keeps only
+/// `completed` and the last snapshot.
 #[wasm_bindgen]
 #[derive(Debug)]
+#[must_use = "a verification runs until it completes or is destroyed"]
 pub struct Verification {
-    inner: Rc<session::Shared>,
+    core: Rc<driver::Core>,
 }
 
 #[wasm_bindgen]
@@ -157,29 +156,30 @@ impl Verification {
     /// `DESTROYED` when destroyed first.
     #[wasm_bindgen(getter, unchecked_return_type = "Promise<Result>")]
     pub fn completed(&self) -> js_sys::Promise {
-        self.inner.completed()
+        self.core.completed.clone()
     }
 
     /// The last snapshot, or `null` before the first answer.
     #[wasm_bindgen(getter, unchecked_return_type = "Snapshot | null")]
     pub fn status(&self) -> JsValue {
-        self.inner.status()
+        self.core.status.borrow().clone()
     }
 
     /// Polls now (unless the proxy asked for a pause).
     pub fn refresh(&self) {
-        self.inner.refresh();
+        driver::feed(&self.core, machine::Input::Refresh, None);
     }
 
     /// POSTs `cancelUrl`, then completes with the proxy's terminal status (`cancelled`).
     #[wasm_bindgen(unchecked_return_type = "Promise<Result>")]
     pub fn cancel(&self) -> js_sys::Promise {
-        wasm_bindgen_futures::future_to_promise(self.inner.clone().cancel())
+        driver::cancel(&self.core)
     }
 
-    /// Removes the iframe, listeners, timers and in-flight requests. Synchronous, idempotent.
+    /// Removes the iframe, listeners, timers and in-flight requests, and frees the session's
+    /// state. Synchronous, idempotent.
     pub fn destroy(&self) {
-        self.inner.destroy();
+        driver::feed(&self.core, machine::Input::Destroy, None);
     }
 }
 
@@ -189,8 +189,8 @@ impl Verification {
 pub fn mount(
     #[wasm_bindgen(unchecked_param_type = "MountOptions")] options: JsValue,
 ) -> Result<Verification, JsValue> {
-    let opts = options::Options::read(&options).map_err(|e| e.to_js(None))?;
+    let o = options::Options::read(&options)?;
     Ok(Verification {
-        inner: session::mount(opts),
+        core: driver::mount(o),
     })
 }

@@ -1,0 +1,799 @@
+//! The browser side of a verification: owns every browser resource and performs what the
+//! machine decides.
+//!
+//! Ownership: a `Driver` owns the iframe, the listeners, the timers and the requests in flight
+//! through values whose `Drop` releases them, and the `Core` (what JavaScript's `Verification`
+//! holds) owns the driver until the verification ends, then drops it: what is left is a husk
+//! of three handles (`completed`, the last snapshot, the empty driver slot). Closures given to
+//! the browser hold only a `Weak` to the core.
+//!
+//! `feed` is the one way in: borrow the driver, hand the machine its input, release the
+//! borrow; then take the actions one at a time and perform each with no borrow held while
+//! integrator code runs (callbacks, DOM listeners, `refreshToken`), so that code may call back
+//! into the verification.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, Element, Event, EventTarget, HtmlIFrameElement, MessageEvent};
+
+use crate::error::{set, Code, KycError};
+use crate::machine::{self, Action, Config, Input, Machine, Notice, Slot};
+use crate::options::{valid_token, Options};
+use crate::permissions::{self, Permissions};
+use crate::status::{self, Kind, MAX_BODY};
+use crate::url::{parse_session_url, SessionUrl};
+use crate::{messages, options};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    static WINDOW: web_sys::Window;
+    #[wasm_bindgen(thread_local_v2, js_name = document)]
+    static DOCUMENT: web_sys::Document;
+    /// A built-in function that ignores its argument: no closure to keep alive.
+    #[wasm_bindgen(thread_local_v2, js_name = Boolean)]
+    static INERT: Function;
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(what: &str, thrown: &JsValue);
+    /// A promise, for `then` and `catch` with a plain function (js-sys takes closures only).
+    type Thenable;
+    #[wasm_bindgen(method)]
+    fn then(this: &Thenable, f: &JsValue);
+    #[wasm_bindgen(method)]
+    fn catch(this: &Thenable, f: &Function);
+}
+
+/// The page's document.
+pub fn document() -> web_sys::Document {
+    DOCUMENT.with(Clone::clone)
+}
+
+/// The iframe's `referrerpolicy`: the hosted page learns the integrator's origin, not the path.
+pub const REFERRER_POLICY: &str = "strict-origin-when-cross-origin";
+
+/// `gu1kyc:*` event names, in `Notice` order; the callbacks in `options::CALLBACKS` match.
+const EVENTS: [&str; 4] = [
+    "gu1kyc:ready",
+    "gu1kyc:status",
+    "gu1kyc:complete",
+    "gu1kyc:error",
+];
+
+thread_local! {
+    /// Verifications still running, so they live on without a JavaScript handle and so a second
+    /// mount into the same container replaces the first.
+    static LIVE: RefCell<Vec<Rc<Core>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What `Verification` holds.
+#[derive(Debug)]
+pub struct Core {
+    /// Settles once with the outcome.
+    pub completed: Promise,
+    /// The last snapshot, or `null`.
+    pub status: RefCell<JsValue>,
+    live: RefCell<Option<Box<Driver>>>,
+}
+
+/// An event listener owned by this value: dropping it removes the listener, then frees the
+/// closure, so the browser can never call into freed memory.
+#[derive(Debug)]
+struct Listener {
+    target: EventTarget,
+    kind: &'static str,
+    closure: Closure<dyn FnMut(Event)>,
+}
+
+impl Listener {
+    fn new(target: &EventTarget, kind: &'static str, core: &Rc<Core>, f: fn(&Rc<Core>, Event)) -> Listener {
+        let weak = Rc::downgrade(core);
+        let closure = Closure::<dyn FnMut(Event)>::new(move |e| {
+            if let Some(core) = weak.upgrade() {
+                f(&core, e);
+            }
+        });
+        let _ = target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
+        Listener {
+            target: target.clone(),
+            kind,
+            closure,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
+    }
+}
+
+/// The mounted iframe. Dropping it removes it (and its `load` listener).
+#[derive(Debug)]
+struct Frame {
+    iframe: HtmlIFrameElement,
+    url: SessionUrl,
+    _load: Option<Listener>,
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        self.iframe.remove();
+    }
+}
+
+/// A request or `refreshToken()` call in flight. Dropping it aborts the request and opens the
+/// gate the refresh is raced against, so every continuation runs once and frees itself.
+#[derive(Debug)]
+struct Flight {
+    id: u32,
+    abort: Option<AbortController>,
+    gate: Option<Function>,
+    /// The answer so far: HTTP status, `Retry-After`, the body's reader and chunks.
+    http: u16,
+    retry_after_ms: Option<u32>,
+    reader: Option<web_sys::ReadableStreamDefaultReader>,
+    chunks: Array,
+    size: u32,
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        if let Some(c) = &self.abort {
+            c.abort();
+        }
+        if let Some(g) = &self.gate {
+            let _ = g.call0(&JsValue::UNDEFINED);
+        }
+    }
+}
+
+/// Where a continuation picks up.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Head,
+    Chunk,
+    Text,
+    Token,
+    Loaded,
+}
+
+#[derive(Debug)]
+struct Driver {
+    machine: Machine,
+    container: Element,
+    /// Status and cancel endpoints (the cancel one empty when not given).
+    urls: [String; 2],
+    token: Option<String>,
+    refresh_token: Option<Function>,
+    title: String,
+    height: String,
+    callbacks: [Option<Function>; 4],
+    /// `completed`'s resolve and reject.
+    settle: [Function; 2],
+    /// A `cancel()` promise's resolve and reject: the one being asked, the one waiting.
+    cancel_new: Option<[Function; 2]>,
+    cancel_waiting: Option<[Function; 2]>,
+    frame: Option<Frame>,
+    _listeners: [Listener; 2],
+    timers: [Option<Timeout>; 4],
+    flights: [Option<Flight>; 2],
+    next_id: u32,
+    /// The snapshot of the answer being handled (`Action::Keep`).
+    candidate: JsValue,
+}
+
+fn core_of(weak: &Weak<Core>) -> Option<Rc<Core>> {
+    weak.upgrade()
+}
+
+/// Starts a verification.
+pub fn mount(o: Options) -> Rc<Core> {
+    // A container hosts one verification: mounting again replaces the previous one.
+    let previous: Vec<Rc<Core>> = LIVE.with(|l| {
+        l.borrow()
+            .iter()
+            .filter(|c| {
+                c.live
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|d| d.container == o.container)
+            })
+            .cloned()
+            .collect()
+    });
+    for p in previous {
+        feed(&p, Input::Destroy, None);
+    }
+
+    let mut settle = None;
+    let completed = Promise::new(&mut |res, rej| settle = Some([res, rej]));
+    // Marked handled so a page that never awaits it sees no unhandled rejection; handlers the
+    // page attaches still see the rejection.
+    INERT.with(|inert| completed.unchecked_ref::<Thenable>().catch(inert));
+    let settle = settle.unwrap_or_else(|| INERT.with(|i| [i.clone(), i.clone()]));
+
+    let [poll_ms, timeout_ms, request_timeout_ms] = o.numbers;
+    let machine = Machine::new(
+        Config {
+            poll_ms,
+            timeout_ms,
+            request_timeout_ms,
+            session_url: o.session_url,
+            allow: o.allow,
+            can_refresh: o.refresh_token.is_some(),
+            can_cancel: o.cancel_url.is_some(),
+        },
+        js_sys::Date::now(),
+    );
+    let core = Rc::new(Core {
+        completed,
+        status: RefCell::new(JsValue::NULL),
+        live: RefCell::new(None),
+    });
+    let window: EventTarget = WINDOW.with(|w| w.clone().into());
+    let doc = document();
+    let listeners = [
+        Listener::new(&window, "message", &core, on_message),
+        Listener::new(doc.as_ref(), "visibilitychange", &core, |core, _| {
+            feed(core, Input::Visible(!document().hidden()), None)
+        }),
+    ];
+    *core.live.borrow_mut() = Some(Box::new(Driver {
+        machine,
+        container: o.container,
+        urls: [o.status_url, o.cancel_url.unwrap_or_default()],
+        token: o.token,
+        refresh_token: o.refresh_token,
+        title: o.title,
+        height: o.height,
+        callbacks: o.callbacks,
+        settle,
+        cancel_new: None,
+        cancel_waiting: None,
+        frame: None,
+        _listeners: listeners,
+        timers: Default::default(),
+        flights: Default::default(),
+        next_id: 0,
+        candidate: JsValue::NULL,
+    }));
+    LIVE.with(|l| l.borrow_mut().push(core.clone()));
+    feed(&core, Input::Visible(!doc.hidden()), None);
+    feed(&core, Input::Start, None);
+    core
+}
+
+/// `cancel()`: a promise settled by the machine's `CancelDone`, or `completed` after the end.
+pub fn cancel(core: &Rc<Core>) -> Promise {
+    let mut fns = None;
+    let promise = Promise::new(&mut |res, rej| fns = Some([res, rej]));
+    match core.live.borrow_mut().as_mut() {
+        Some(d) => d.cancel_new = fns,
+        None => return core.completed.clone(),
+    }
+    feed(core, Input::Cancel, None);
+    if let Some(d) = core.live.borrow_mut().as_mut() {
+        if let Some(f) = d.cancel_new.take() {
+            d.cancel_waiting = Some(f);
+        }
+    }
+    promise
+}
+
+/// Hands the machine one input, then performs its actions (see the module docs).
+pub fn feed(core: &Rc<Core>, input: Input, candidate: Option<JsValue>) {
+    {
+        let mut live = core.live.borrow_mut();
+        let Some(d) = live.as_mut() else { return };
+        if let Some(c) = candidate {
+            d.candidate = c;
+        }
+        d.machine
+            .handle(input, js_sys::Date::now(), js_sys::Math::random());
+    }
+    loop {
+        let action = match core.live.borrow_mut().as_mut() {
+            Some(d) => d.machine.poll_action(),
+            None => None,
+        };
+        match action {
+            Some(a) => perform(core, a),
+            None => break,
+        }
+    }
+    let ended = core.live.borrow().as_ref().is_some_and(|d| d.machine.ended());
+    if ended {
+        // Everything but the husk goes now, not at finalization.
+        let driver = core.live.borrow_mut().take();
+        drop(driver);
+        LIVE.with(|l| l.borrow_mut().retain(|c| !Rc::ptr_eq(c, core)));
+    }
+}
+
+/// Calls integrator code, reporting what it throws on the console.
+fn call(f: Option<&Function>, name: &str, arg: &JsValue) {
+    if let Some(f) = f {
+        if let Err(thrown) = f.call1(&JsValue::UNDEFINED, arg) {
+            report(name, &thrown);
+        }
+    }
+}
+
+fn report(name: &str, thrown: &JsValue) {
+    let mut m = String::from("gu1-kyc-web: ");
+    m.push_str(name);
+    m.push_str(" threw");
+    console_error(&m, thrown);
+}
+
+fn object(entries: &[(&str, &JsValue)]) -> JsValue {
+    let o: JsValue = Object::new().into();
+    for (k, v) in entries {
+        set(&o, k, v);
+    }
+    o
+}
+
+/// Runs `step` once `promise` settles, whichever way: one self-freeing closure per step, and
+/// `allSettled` so it is called exactly once.
+fn after(core: &Rc<Core>, promise: &Promise, slot: Slot, id: u32, step: Step) {
+    let weak = Rc::downgrade(core);
+    let f = Closure::once_into_js(move |r: JsValue| {
+        let first = Array::from(&r).get(0);
+        let ok = Reflect::get(&first, &"status".into())
+            .ok()
+            .and_then(|s| s.as_string())
+            .is_some_and(|s| s == "fulfilled");
+        let value = Reflect::get(&first, &(if ok { "value" } else { "reason" }).into())
+            .unwrap_or(JsValue::UNDEFINED);
+        if let Some(core) = core_of(&weak) {
+            resume(&core, slot, id, step, ok, value);
+        }
+    });
+    Promise::all_settled(&Array::of1(promise))
+        .unchecked_ref::<Thenable>()
+        .then(&f);
+}
+
+fn perform(core: &Rc<Core>, action: Action) {
+    let mut live = core.live.borrow_mut();
+    let Some(d) = live.as_mut() else { return };
+    match action {
+        Action::Fetch(slot) => {
+            let id = d.next_id();
+            let Ok(abort) = AbortController::new() else {
+                drop(live);
+                return network(core, slot, "the request could not be built");
+            };
+            let headers = object(&[("Accept", &"application/json".into())]);
+            if let Some(t) = &d.token {
+                let mut v = String::from("Bearer ");
+                v.push_str(t);
+                set(&headers, "Authorization", &v.into());
+            }
+            let init = object(&[
+                ("method", &(if slot == Slot::Status { "GET" } else { "POST" }).into()),
+                ("headers", &headers),
+                ("cache", &"no-store".into()),
+                ("signal", abort.signal().as_ref()),
+            ]);
+            let url = &d.urls[slot as usize];
+            let p = WINDOW.with(|w| w.fetch_with_str_and_init(url, init.unchecked_ref()));
+            d.flights[slot as usize] = Some(Flight::new(id, Some(abort), None));
+            drop(live);
+            after(core, &p, slot, id, Step::Head);
+        }
+        Action::RefreshToken(slot) => {
+            let id = d.next_id();
+            let mut open = None;
+            let gate = Promise::new(&mut |res, _| open = Some(res));
+            d.flights[slot as usize] = Some(Flight::new(id, None, open));
+            let f = d.refresh_token.clone();
+            drop(live);
+            let called = f.map_or(Ok(JsValue::UNDEFINED), |f| f.call0(&JsValue::UNDEFINED));
+            match called {
+                Ok(v) => {
+                    let raced = Promise::race(&Array::of2(&Promise::resolve(&v), &gate));
+                    after(core, &raced, slot, id, Step::Token);
+                }
+                Err(thrown) => {
+                    report("refreshToken", &thrown);
+                    resume(core, slot, id, Step::Token, false, thrown);
+                }
+            }
+        }
+        Action::Abort(slot) => {
+            let flight = d.flights[slot as usize].take();
+            drop(live);
+            drop(flight);
+        }
+        Action::Arm(t, ms) => {
+            let weak = Rc::downgrade(core);
+            d.timers[t as usize] = Some(Timeout::new(ms, move || {
+                if let Some(core) = core_of(&weak) {
+                    feed(&core, Input::Due(t), None);
+                }
+            }));
+        }
+        Action::Disarm(t) => d.timers[t as usize] = None,
+        Action::ShowFrame(url, allow) => {
+            let shown = d.show(core, url, allow);
+            drop(live);
+            match shown {
+                // Adopted after its load event: ready is announced once mount has returned.
+                Some(true) => after(core, &Promise::resolve(&JsValue::UNDEFINED), Slot::Status, 0, Step::Loaded),
+                Some(false) => {}
+                None => feed(core, Input::FrameFailed, None),
+            }
+        }
+        Action::Navigate(url) => {
+            if let Some(f) = d.frame.as_mut() {
+                f.iframe.set_src(&url.href);
+                f.url = url;
+            }
+        }
+        Action::RemoveFrame => {
+            let frame = d.frame.take();
+            drop(live);
+            drop(frame);
+        }
+        Action::Keep => {
+            let c = d.candidate.clone();
+            drop(live);
+            *core.status.borrow_mut() = c;
+        }
+        Action::Emit(notice) => {
+            let (i, detail, arg) = match notice {
+                Notice::Ready => {
+                    let href = d.frame.as_ref().map(|f| f.url.href.as_str()).unwrap_or("");
+                    let detail = object(&[("sessionUrl", &href.into())]);
+                    (0, detail.clone(), detail)
+                }
+                Notice::Status => (1, core.status.borrow().clone(), core.status.borrow().clone()),
+                Notice::Complete => (2, core.status.borrow().clone(), core.status.borrow().clone()),
+                Notice::Error(e, retrying) => (3, e.to_detail(retrying), e.to_js(Some(retrying))),
+            };
+            let target = d.container.clone();
+            let callback = d.callbacks[i].clone();
+            drop(live);
+            let init = object(&[
+                ("bubbles", &true.into()),
+                ("composed", &true.into()),
+                ("detail", &detail),
+            ]);
+            if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(EVENTS[i], init.unchecked_ref()) {
+                // A listener that throws is reported by the browser and does not reach us.
+                let _ = target.dispatch_event(&event);
+            }
+            call(callback.as_ref(), options::CALLBACKS[i], &arg);
+        }
+        Action::Settle(outcome) => {
+            let (f, value) = match outcome {
+                Ok(()) => (&d.settle[0], core.status.borrow().clone()),
+                Err(e) => (&d.settle[1], e.to_js(None)),
+            };
+            let _ = f.call1(&JsValue::UNDEFINED, &value);
+        }
+        Action::CancelDone(error) => {
+            if let Some(fns) = d.cancel_new.take().or_else(|| d.cancel_waiting.take()) {
+                let _ = match error {
+                    None => fns[0].call1(&JsValue::UNDEFINED, &core.completed),
+                    Some(e) => fns[1].call1(&JsValue::UNDEFINED, &e.to_js(None)),
+                };
+            }
+        }
+    }
+}
+
+impl Flight {
+    fn new(id: u32, abort: Option<AbortController>, gate: Option<Function>) -> Flight {
+        Flight {
+            id,
+            abort,
+            gate,
+            http: 0,
+            retry_after_ms: None,
+            reader: None,
+            chunks: Array::new(),
+            size: 0,
+        }
+    }
+}
+
+impl Driver {
+    fn next_id(&mut self) -> u32 {
+        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id
+    }
+
+    /// Mounts the iframe for `url`, or adopts the one the drop-in loader put in place before
+    /// the wasm arrived: a child `iframe[data-gu1-kyc]` marked `early` (or `loaded`, once its
+    /// load event has fired) is kept when its `src`, `allow` and `referrerpolicy` are exactly
+    /// what this function would set, so the hosted page is not loaded twice. Any other
+    /// `iframe[data-gu1-kyc]` child is removed. A new iframe gets `allow` and `referrerpolicy`
+    /// before `src`, so they apply to its first navigation; sizing goes through CSSOM only.
+    /// `Some(true)` when the adopted iframe had already loaded; `None` when the document
+    /// refuses the element.
+    fn show(&mut self, core: &Rc<Core>, url: SessionUrl, allow: Permissions) -> Option<bool> {
+        let allow = permissions::render(allow);
+        let mut adopted: Option<(HtmlIFrameElement, bool)> = None;
+        if let Ok(found) = self.container.query_selector_all(":scope > iframe[data-gu1-kyc]") {
+            for i in 0..found.length() {
+                let Some(el) = found.item(i).and_then(|n| n.dyn_into::<HtmlIFrameElement>().ok()) else {
+                    continue;
+                };
+                let attr = |name: &str| el.get_attribute(name);
+                let mark = attr("data-gu1-kyc");
+                let placed = matches!(mark.as_deref(), Some("early" | "loaded"));
+                let same = attr("src").as_deref() == Some(&url.href)
+                    && attr("allow").as_deref() == Some(&allow)
+                    && attr("referrerpolicy").as_deref() == Some(REFERRER_POLICY);
+                if adopted.is_none() && placed && same {
+                    adopted = Some((el, mark.as_deref() == Some("loaded")));
+                } else {
+                    el.remove();
+                }
+            }
+        }
+        let (iframe, loaded) = match adopted {
+            Some(a) => a,
+            None => {
+                let iframe: HtmlIFrameElement = self
+                    .container
+                    .owner_document()?
+                    .create_element("iframe")
+                    .ok()?
+                    .dyn_into()
+                    .ok()?;
+                for (k, v) in [("allow", allow.as_str()), ("referrerpolicy", REFERRER_POLICY), ("data-gu1-kyc", "")] {
+                    iframe.set_attribute(k, v).ok()?;
+                }
+                (iframe, false)
+            }
+        };
+        iframe.set_title(&self.title);
+        let style = iframe.style();
+        for (k, v) in [("display", "block"), ("width", "100%"), ("height", &self.height), ("border", "0")] {
+            let _ = style.set_property(k, v);
+        }
+        if !iframe.is_connected() {
+            iframe.set_src(&url.href);
+            if self.container.append_child(&iframe).is_err() {
+                return None;
+            }
+        }
+        let load = (!loaded).then(|| {
+            Listener::new(iframe.as_ref(), "load", core, |core, _| feed(core, Input::FrameLoaded, None))
+        });
+        self.frame = Some(Frame {
+            iframe,
+            url,
+            _load: load,
+        });
+        Some(loaded)
+    }
+}
+
+/// A message from the hosted page: a hint to poll now, when it comes from the iframe's
+/// origin and window and names a status event. Never a completion.
+fn on_message(core: &Rc<Core>, e: Event) {
+    let hint = {
+        let live = core.live.borrow();
+        let (Some(d), Some(e)) = (live.as_ref(), e.dyn_ref::<MessageEvent>()) else {
+            return;
+        };
+        let Some(f) = &d.frame else { return };
+        let from_frame = match (e.source(), f.iframe.content_window()) {
+            (Some(src), Some(win)) => JsValue::from(src) == JsValue::from(win),
+            _ => false,
+        };
+        from_frame
+            && e.origin() == f.url.origin
+            && messages::message_type(&e.data()).is_some_and(|t| messages::is_hint(&t))
+    };
+    if hint {
+        feed(core, Input::Hint, None);
+    }
+}
+
+fn network(core: &Rc<Core>, slot: Slot, why: &str) {
+    finish(core, slot, Err(fail(Code::Network, why)), &JsValue::NULL);
+}
+
+fn fail(code: Code, why: &str) -> machine::Answer {
+    machine::Answer::Failed {
+        error: KycError::new(code, why),
+        http: 0,
+        retry_after_ms: None,
+    }
+}
+
+/// The request of `slot` is over: the machine hears what it came to.
+fn finish(
+    core: &Rc<Core>,
+    slot: Slot,
+    answer: Result<Option<status::Answer>, machine::Answer>,
+    json: &JsValue,
+) {
+    let flight = core
+        .live
+        .borrow_mut()
+        .as_mut()
+        .and_then(|d| d.flights[slot as usize].take());
+    drop(flight);
+    let (answer, candidate) = match answer {
+        Err(a) => (a, None),
+        Ok(a) => {
+            let (session, snapshot) = snapshot(a, json);
+            (machine::Answer::Session(session), Some(snapshot))
+        }
+    };
+    feed(core, Input::Answered(slot, answer), candidate);
+}
+
+/// The Snapshot's keys, in the contract's order.
+const SNAPSHOT: [&str; 11] = [
+    "kind",
+    "id",
+    "entityId",
+    "status",
+    "terminal",
+    "sessionUrl",
+    "iframeAllow",
+    "rejectionCode",
+    "rejectionMessage",
+    "updatedAt",
+    "completedAt",
+];
+
+/// The machine's view of an answer and the Snapshot object JavaScript receives: computed
+/// fields from the reading, the others copied from the answer (which stays a JavaScript value:
+/// `status::read_answer` checked they are strings or null).
+fn snapshot(a: Option<status::Answer>, json: &JsValue) -> (machine::Session, JsValue) {
+    let o: JsValue = Object::new().into();
+    let text = |s: &Option<String>| s.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+    for key in SNAPSHOT {
+        let value = match (&a, key) {
+            (None, "status") => "none".into(),
+            (None, "terminal") => false.into(),
+            (None, _) => JsValue::NULL,
+            (Some(a), "kind") => a.kind.map_or(JsValue::NULL, |k: Kind| k.as_str().into()),
+            (Some(a), "status") => a.status.as_str().into(),
+            (Some(a), "terminal") => a.status.is_terminal().into(),
+            (Some(a), "sessionUrl") => text(&a.session_url),
+            (Some(a), "iframeAllow") => text(&a.iframe_allow),
+            (Some(_), _) => Reflect::get(json, &key.into())
+                .ok()
+                .filter(JsValue::is_string)
+                .unwrap_or(JsValue::NULL),
+        };
+        set(&o, key, &value);
+    }
+    let session = match a {
+        None => machine::Session {
+            status: status::Status::None,
+            id: None,
+            url: None,
+            allow: permissions::DEFAULT,
+        },
+        Some(a) => machine::Session {
+            allow: permissions::filter(a.iframe_allow.as_deref().unwrap_or("")),
+            url: a.session_url.as_deref().map(parse_session_url),
+            status: a.status,
+            id: a.id,
+        },
+    };
+    (session, o)
+}
+
+/// A continuation: the promise behind `step` of the slot's flight `id` settled.
+fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsValue) {
+    if let Step::Loaded = step {
+        return feed(core, Input::FrameLoaded, None);
+    }
+    let mut live = core.live.borrow_mut();
+    let Some(d) = live.as_mut() else { return };
+    let Some(f) = d.flights[slot as usize].as_mut().filter(|f| f.id == id) else {
+        // Aborted, timed out or destroyed meanwhile.
+        return;
+    };
+    match (step, ok) {
+        (Step::Head, true) => {
+            let resp: web_sys::Response = value.unchecked_into();
+            f.http = resp.status();
+            let header = |name: &str| resp.headers().get(name).ok().flatten();
+            f.retry_after_ms = header("Retry-After")
+                .and_then(|v| status::retry_after(&v, js_sys::Date::now(), |s| js_sys::Date::parse(s)));
+            let declared_too_big = header("Content-Length")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .is_some_and(|n| n > MAX_BODY as u64);
+            let reader = resp
+                .body()
+                .filter(|_| !declared_too_big)
+                .map(|b| b.get_reader().unchecked_into::<web_sys::ReadableStreamDefaultReader>());
+            match reader {
+                Some(r) => {
+                    let p = r.read();
+                    f.reader = Some(r);
+                    drop(live);
+                    after(core, &p, slot, id, Step::Chunk);
+                }
+                None => {
+                    let answer = body_answer(f, None);
+                    drop(live);
+                    finish(core, slot, answer, &JsValue::NULL);
+                }
+            }
+        }
+        (Step::Chunk, true) => {
+            let done = Reflect::get(&value, &"done".into()).is_ok_and(|v| v.is_truthy());
+            let chunk: Uint8Array = Reflect::get(&value, &"value".into())
+                .unwrap_or(JsValue::UNDEFINED)
+                .unchecked_into();
+            if done {
+                let blob = web_sys::Blob::new_with_u8_array_sequence(&f.chunks);
+                drop(live);
+                match blob {
+                    Ok(b) => after(core, &b.text(), slot, id, Step::Text),
+                    Err(_) => network(core, slot, "the answer was cut off"),
+                }
+                return;
+            }
+            f.size = f.size.saturating_add(chunk.length());
+            if f.size > MAX_BODY {
+                // Bounded whatever the headers said: the rest is never read.
+                if let Some(r) = f.reader.take() {
+                    let _ = r.cancel();
+                }
+                let answer = body_answer(f, None);
+                drop(live);
+                return finish(core, slot, answer, &JsValue::NULL);
+            }
+            f.chunks.push(&chunk);
+            let p = f.reader.as_ref().map(|r| r.read());
+            drop(live);
+            if let Some(p) = p {
+                after(core, &p, slot, id, Step::Chunk);
+            }
+        }
+        (Step::Text, true) => {
+            let json = json_parse(&value).ok();
+            let answer = body_answer(f, json.as_ref());
+            drop(live);
+            finish(core, slot, answer, &json.unwrap_or(JsValue::NULL));
+        }
+        (Step::Head, false) => {
+            drop(live);
+            network(core, slot, "the proxy could not be reached");
+        }
+        (Step::Chunk | Step::Text, false) => {
+            drop(live);
+            network(core, slot, "the answer was cut off");
+        }
+        (Step::Token, _) => {
+            let token = value.as_string().filter(|t| ok && valid_token(t));
+            let got = token.is_some();
+            if got {
+                d.token = token;
+            }
+            d.flights[slot as usize] = None;
+            drop(live);
+            feed(core, Input::TokenRefreshed(slot, got), None);
+        }
+        (Step::Loaded, _) => {}
+    }
+}
+
+fn body_answer(f: &Flight, json: Option<&JsValue>) -> Result<Option<status::Answer>, machine::Answer> {
+    status::interpret(f.http, json, f.retry_after_ms)
+}

@@ -1,0 +1,168 @@
+//! Session URLs and proxy URLs: the policies (pure) and the browser's parser that feeds them,
+//! so the URL this client checks is the URL the browser loads.
+
+use crate::error::{Code, KycError};
+
+/// Hosts allowed over plain `http:`.
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// Longest URL accepted; anything longer is refused rather than handed to the browser.
+pub const MAX_URL: usize = 8_192;
+
+/// The parts of a parsed URL the policies look at (as `URL` reports them).
+#[derive(Clone, Copy, Debug)]
+pub struct UrlParts<'a> {
+    /// `"https:"`, `"http:"`, ...
+    pub protocol: &'a str,
+    /// Host name without port; IPv6 in brackets.
+    pub hostname: &'a str,
+    /// Whether the URL carries a user name or password.
+    pub credentials: bool,
+}
+
+/// Whether a session URL may be mounted: `https:`, or `http:` on a loopback host; never with
+/// credentials in it.
+pub fn session_url_policy(u: UrlParts) -> Result<(), &'static str> {
+    match u.protocol {
+        _ if u.credentials => Err("must not carry credentials"),
+        "https:" if !u.hostname.is_empty() => Ok(()),
+        "http:" if LOOPBACK_HOSTS.contains(&u.hostname) => Ok(()),
+        "http:" => Err("may use http: only on localhost, 127.0.0.1 or [::1]"),
+        _ => Err("must be an https: URL"),
+    }
+}
+
+/// Whether a proxy URL (statusUrl, cancelUrl) may be fetched: `http:`/`https:`, no credentials.
+pub fn proxy_url_policy(u: UrlParts) -> Result<(), &'static str> {
+    match u.protocol {
+        _ if u.credentials => Err("must not carry credentials"),
+        "https:" | "http:" => Ok(()),
+        _ => Err("must be an http: or https: URL"),
+    }
+}
+
+/// A session URL that passed the policy, with its origin for the message check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionUrl {
+    /// The URL as the browser serialises it.
+    pub href: String,
+    /// Its origin, compared with `MessageEvent.origin`.
+    pub origin: String,
+}
+
+fn unsafe_url(why: &str) -> KycError {
+    let mut m = String::from("sessionUrl ");
+    m.push_str(why);
+    KycError::new(Code::UnsafeSessionUrl, m)
+}
+
+fn parse(raw: &str, base: Option<&str>) -> Option<(web_sys::Url, String, String, bool)> {
+    let url = match base {
+        Some(b) => web_sys::Url::new_with_base(raw, b),
+        None => web_sys::Url::new(raw),
+    }
+    .ok()?;
+    let credentials = !url.username().is_empty() || !url.password().is_empty();
+    let (protocol, hostname) = (url.protocol(), url.hostname());
+    Some((url, protocol, hostname, credentials))
+}
+
+/// Parses and checks a session URL with the browser's URL parser.
+pub fn parse_session_url(raw: &str) -> Result<SessionUrl, KycError> {
+    if raw.len() > MAX_URL {
+        return Err(unsafe_url("is too long"));
+    }
+    let (url, protocol, hostname, credentials) =
+        parse(raw, None).ok_or_else(|| unsafe_url("is not an absolute URL"))?;
+    session_url_policy(UrlParts {
+        protocol: &protocol,
+        hostname: &hostname,
+        credentials,
+    })
+    .map_err(unsafe_url)?;
+    Ok(SessionUrl {
+        href: url.href(),
+        origin: url.origin(),
+    })
+}
+
+/// Resolves a proxy URL (`statusUrl`, `cancelUrl`) against the document and checks it.
+pub fn parse_proxy_url(name: &str, raw: &str, base: &str) -> Result<String, KycError> {
+    let why = if raw.trim().is_empty() {
+        "must not be empty"
+    } else if raw.len() > MAX_URL {
+        "is too long"
+    } else {
+        match parse(raw, Some(base)) {
+            None => "is not a valid URL",
+            Some((url, protocol, hostname, credentials)) => match proxy_url_policy(UrlParts {
+                protocol: &protocol,
+                hostname: &hostname,
+                credentials,
+            }) {
+                Ok(()) => return Ok(url.href()),
+                Err(why) => why,
+            },
+        }
+    };
+    Err(KycError::option(name, why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts<'a>(protocol: &'a str, hostname: &'a str) -> UrlParts<'a> {
+        UrlParts {
+            protocol,
+            hostname,
+            credentials: false,
+        }
+    }
+
+    #[test]
+    fn session_urls_https_or_loopback_http() {
+        for (p, h) in [
+            ("https:", "verify.example"),
+            ("http:", "localhost"),
+            ("http:", "127.0.0.1"),
+            ("http:", "[::1]"),
+        ] {
+            assert!(session_url_policy(parts(p, h)).is_ok(), "{p}{h}");
+        }
+        for (p, h) in [
+            ("http:", "verify.example"),
+            ("http:", "127.0.0.2"),
+            ("http:", "localhost.example"),
+            ("javascript:", ""),
+            ("data:", ""),
+            ("blob:", ""),
+            ("file:", ""),
+            ("ftp:", "x"),
+            ("https:", ""),
+        ] {
+            assert!(session_url_policy(parts(p, h)).is_err(), "{p}{h}");
+        }
+        let creds = UrlParts {
+            credentials: true,
+            ..parts("https:", "a.example")
+        };
+        assert!(session_url_policy(creds).is_err());
+        assert!(proxy_url_policy(creds).is_err());
+    }
+
+    #[test]
+    fn proxy_urls_http_only() {
+        assert!(proxy_url_policy(parts("https:", "api.example")).is_ok());
+        assert!(proxy_url_policy(parts("http:", "api.example")).is_ok());
+        assert!(proxy_url_policy(parts("javascript:", "")).is_err());
+        assert!(proxy_url_policy(parts("data:", "")).is_err());
+    }
+
+    #[test]
+    fn refusals_are_unsafe_session_url() {
+        let e = unsafe_url("must be an https: URL");
+        assert_eq!(e.code, Code::UnsafeSessionUrl);
+        assert_eq!(e.message, "sessionUrl must be an https: URL");
+    }
+}
