@@ -84,6 +84,53 @@ async fn a_thousand_mount_destroy_cycles_leave_nothing() {
     rec.done_without();
 }
 
+/// A page that destroys but never calls `free()` (nothing requires it) and never
+/// sees a collection run: `forget` keeps the wasm-bindgen handle's allocation, as an unfreed JS
+/// `Verification` does until a finalizer runs, which is never guaranteed. Whatever that handle
+/// still holds after destroy() stays in wasm memory: after warm-up it must fit in one page.
+#[wasm_bindgen_test]
+async fn a_thousand_destroyed_but_never_freed_verifications_hold_no_memory() {
+    const PAGE: f64 = 65_536.0;
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let url = sim.session_url();
+    let mut warm = 0.0;
+    // Ten per task, as in a_thousand_mount_destroy_cycles_leave_nothing. Nothing is collected:
+    // `forget` means no finalizer, so what destroy() leaves behind is all that is measured.
+    let opts = rec.options(&sim, &format!(r#"{{"sessionUrl":"{url}"}}"#));
+    for n in 0..100 {
+        if n == 10 {
+            sleep(300).await;
+            warm = wasm_memory_bytes();
+        }
+        for _ in 0..10 {
+            let v = mount(opts.clone()).expect("mount");
+            v.destroy();
+            std::mem::forget(v);
+        }
+        sleep(0).await;
+    }
+    sleep(300).await;
+    let after = wasm_memory_bytes();
+    print(&format!(
+        "leaks: 1000 mount/destroy cycles never freed: iframes left {}, \
+         wasm memory after 100 cycles {} B, after 1000 {} B, growth {} B (about {:.0} B a cycle)",
+        all_iframes(),
+        warm,
+        after,
+        after - warm,
+        (after - warm) / 900.0
+    ));
+    assert_eq!(all_iframes(), 0);
+    assert!(
+        after - warm <= PAGE,
+        "WebAssembly memory grew {} B over 900 destroyed, unfreed verifications (at most one \
+         64 KiB page allowed): destroy() must release what the handle holds",
+        after - warm
+    );
+    rec.done_without();
+}
+
 #[wasm_bindgen_test]
 async fn two_hundred_full_verifications_leave_nothing() {
     let (timers0, msg0, vis0) = (

@@ -290,6 +290,61 @@ fn authorize(
     Ok(claims)
 }
 
+/// An authorized request until it is answered. axum drops a handler's future when its client
+/// closes the connection (an aborted `fetch`), so a guard dropped before `answered` means the
+/// client went away first: the simulator logs that request as aborted.
+struct Pending<'a> {
+    app: &'a App,
+    entity: String,
+    endpoint: &'static str,
+    method: &'static str,
+    query: String,
+    open: bool,
+}
+
+impl<'a> Pending<'a> {
+    fn new(
+        app: &'a App,
+        claims: &Claims,
+        endpoint: &'static str,
+        method: &'static str,
+        query: &str,
+    ) -> Self {
+        Pending {
+            app,
+            entity: claims.entity_id.clone(),
+            endpoint,
+            method,
+            query: query.to_owned(),
+            open: true,
+        }
+    }
+
+    /// Logs the answer (simulate mode) and disarms the guard.
+    fn answered(mut self, resp: &Response) {
+        self.open = false;
+        if let Some(sim) = self.app.sim() {
+            let status = resp.status().as_u16();
+            sim.log(
+                &self.entity,
+                self.endpoint,
+                self.method,
+                true,
+                status,
+                &self.query,
+            );
+        }
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let (true, Some(sim)) = (self.open, self.app.sim()) {
+            sim.log_aborted(&self.entity, self.endpoint, self.method, &self.query);
+        }
+    }
+}
+
 /// Serves a queued fault, if one applies: after its delay, either its own answer or `None`
 /// (then the real answer follows).
 async fn fault(app: &App, claims: &Claims, endpoint: &str) -> Option<Response> {
@@ -378,6 +433,7 @@ async fn status(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -
         Ok(c) => c,
         Err(r) => return r,
     };
+    let pending = Pending::new(&app, &claims, "status", "GET", &query);
     let resp = match fault(&app, &claims, "status").await {
         Some(r) => r,
         None => {
@@ -407,16 +463,7 @@ async fn status(State(app): State<Arc<App>>, headers: HeaderMap, req: Request) -
             }
         }
     };
-    if let Some(sim) = app.sim() {
-        sim.log(
-            &claims.entity_id,
-            "status",
-            "GET",
-            true,
-            resp.status().as_u16(),
-            &query,
-        );
-    }
+    pending.answered(&resp);
     resp
 }
 
@@ -466,6 +513,7 @@ async fn start(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
+    let pending = Pending::new(&app, &claims, "start", "POST", "");
     let resp = match fault(&app, &claims, "start").await {
         Some(r) => r,
         None => match create_or_resume(&app, &claims).await {
@@ -473,16 +521,7 @@ async fn start(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             Err(e) => gu1_error(&e),
         },
     };
-    if let Some(sim) = app.sim() {
-        sim.log(
-            &claims.entity_id,
-            "start",
-            "POST",
-            true,
-            resp.status().as_u16(),
-            "",
-        );
-    }
+    pending.answered(&resp);
     resp
 }
 
@@ -492,6 +531,7 @@ async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
+    let pending = Pending::new(&app, &claims, "cancel", "POST", "");
     let resp = match fault(&app, &claims, "cancel").await {
         Some(r) => r,
         None => match lookup(&app, &claims).await {
@@ -525,16 +565,7 @@ async fn cancel(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             Err(e) => gu1_error(&e),
         },
     };
-    if let Some(sim) = app.sim() {
-        sim.log(
-            &claims.entity_id,
-            "cancel",
-            "POST",
-            true,
-            resp.status().as_u16(),
-            "",
-        );
-    }
+    pending.answered(&resp);
     resp
 }
 
@@ -1254,4 +1285,85 @@ pub async fn serve(app: Arc<App>, proxy: SocketAddr, hosted: SocketAddr) -> std:
     };
     tokio::try_join!(pr, async { hr.await })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A status request whose client hangs up before the (delayed) answer is logged as aborted,
+    /// when the proxy notices, not when the answer would have been ready; an answered one is not.
+    #[tokio::test]
+    async fn a_request_the_client_abandons_is_logged_as_aborted() {
+        let mut app = App::new(
+            Backend::Sim(Simulator::new("http://127.0.0.1:9")),
+            b"log-test-secret".to_vec(),
+        );
+        app.control = true;
+        let app = Arc::new(app);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = proxy_router(app.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let http = reqwest::Client::new();
+        let s: Value = http
+            .post(format!("http://{addr}/__control/sessions"))
+            .json(&json!({"faults": [{"delayMs": 3000}]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (entity, token) = (
+            s["entityId"].as_str().unwrap(),
+            s["token"].as_str().unwrap(),
+        );
+        let log = || app.sim().unwrap().requests(entity).unwrap();
+
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET /kyc/status HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        );
+        conn.write_all(req.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            log().is_empty(),
+            "nothing logged while the answer is pending"
+        );
+        let hung_up = app.sim().unwrap().clock_ms();
+        drop(conn);
+        let mut waited = 0;
+        while log().is_empty() && waited < 1_000 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += 20;
+        }
+        let entries = log();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+        let e = &entries[0];
+        assert!(
+            e.aborted && e.status == 0 && e.endpoint == "status",
+            "{e:?}"
+        );
+        assert!(
+            e.at_ms - hung_up < 1_000,
+            "logged when the client left: {e:?}"
+        );
+
+        let r = http
+            .get(format!("http://{addr}/kyc/status"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let entries = log();
+        assert_eq!(entries.len(), 2);
+        assert!(
+            !entries[1].aborted && entries[1].status == 200,
+            "{:?}",
+            entries[1]
+        );
+    }
 }

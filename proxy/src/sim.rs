@@ -113,6 +113,9 @@ pub struct LogEntry {
     pub status: u16,
     /// The raw query string; the token must never appear in it.
     pub query: String,
+    /// The client went away before the answer was ready (an aborted `fetch` closes its
+    /// connection): nothing was sent, `status` is 0 and `at_ms` is when the proxy noticed.
+    pub aborted: bool,
 }
 
 #[derive(Debug, Default)]
@@ -481,18 +484,42 @@ impl Simulator {
         status: u16,
         query: &str,
     ) {
-        let at_ms = self.started.elapsed().as_millis() as u64;
+        self.push_log(
+            entity_id,
+            LogEntry {
+                endpoint: endpoint.to_owned(),
+                method: method.to_owned(),
+                at_ms: 0,
+                authorized,
+                status,
+                query: query.to_owned(),
+                aborted: false,
+            },
+        );
+    }
+
+    /// Records an authorized request whose client went away before it was answered.
+    pub fn log_aborted(&self, entity_id: &str, endpoint: &str, method: &str, query: &str) {
+        self.push_log(
+            entity_id,
+            LogEntry {
+                endpoint: endpoint.to_owned(),
+                method: method.to_owned(),
+                at_ms: 0,
+                authorized: true,
+                status: 0,
+                query: query.to_owned(),
+                aborted: true,
+            },
+        );
+    }
+
+    fn push_log(&self, entity_id: &str, mut entry: LogEntry) {
+        entry.at_ms = self.started.elapsed().as_millis() as u64;
         let mut inner = self.lock();
         if let Some(e) = inner.entities.get_mut(entity_id) {
             if e.log.len() < 100_000 {
-                e.log.push(LogEntry {
-                    endpoint: endpoint.to_owned(),
-                    method: method.to_owned(),
-                    at_ms,
-                    authorized,
-                    status,
-                    query: query.to_owned(),
-                });
+                e.log.push(entry);
             }
         }
     }

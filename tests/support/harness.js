@@ -26,9 +26,22 @@ export async function newSession(body) {
   return s;
 }
 
+/** The simulator's request log of an entity: `{now, requests}` (its clock, ms). */
+export async function requestLog(entityId) {
+  return control("GET", `/__control/entities/${entityId}/log`);
+}
+
+/** Requests the proxy answered. One whose client went away first is logged with
+ *  `aborted: true` and is not counted here (see `abortedRequests`). */
 export async function requests(entityId, endpoint) {
-  const log = await control("GET", `/__control/entities/${entityId}/log`);
-  return log.requests.filter((r) => !endpoint || r.endpoint === endpoint);
+  const log = await requestLog(entityId);
+  return log.requests.filter((r) => !r.aborted && (!endpoint || r.endpoint === endpoint));
+}
+
+/** Requests whose client closed the connection before the proxy answered. */
+export async function abortedRequests(entityId, endpoint) {
+  const log = await requestLog(entityId);
+  return log.requests.filter((r) => r.aborted && (!endpoint || r.endpoint === endpoint));
 }
 
 export async function requestCount(entityId, endpoint) {
@@ -235,9 +248,21 @@ export function pageText() {
 }
 
 export const seen = [];
-window.addEventListener("message", (e) => seen.push(e.origin + " " + JSON.stringify(e.data).slice(0, 60)));
+const received = [];
+window.addEventListener("message", (e) => {
+  seen.push(e.origin + " " + JSON.stringify(e.data).slice(0, 60));
+  // The iframe whose window sent it, held weakly so removed iframes are not kept for the run.
+  const frame = [...document.querySelectorAll("iframe")].find((f) => e.source && f.contentWindow === e.source);
+  const type = e.data && typeof e.data === "object" ? e.data.type : undefined;
+  received.push({ origin: e.origin, frame: frame ? new WeakRef(frame) : null, type });
+});
 export function seenMessages() {
   return seen.join("\n");
+}
+
+/** Messages this window received from the window of the iframe `frame`, of `origin` and (object) `type`. */
+export function seenFrom(frame, origin, type) {
+  return received.filter((m) => m.frame && m.frame.deref() === frame && m.origin === origin && m.type === type).length;
 }
 
 // ---------------------------------------------------------------------------------------------

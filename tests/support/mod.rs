@@ -24,6 +24,10 @@ extern "C" {
     async fn request_gaps(entity: &str, endpoint: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch)]
     async fn requests(entity: &str, endpoint: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = abortedRequests)]
+    async fn aborted_requests(entity: &str, endpoint: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = requestLog)]
+    async fn request_log(entity: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = waitRequests)]
     async fn wait_requests(entity: &str, endpoint: &str, n: u32, ms: u32) -> JsValue;
     fn recorder() -> JsValue;
@@ -67,6 +71,9 @@ extern "C" {
     pub fn is_error(e: &JsValue) -> bool;
     #[wasm_bindgen(js_name = seenMessages)]
     pub fn seen_messages() -> String;
+    /// Messages received from `frame`'s window, of `origin` and message `type`.
+    #[wasm_bindgen(js_name = seenFrom)]
+    pub fn seen_from(frame: &web_sys::Element, origin: &str, kind: &str) -> u32;
     fn remember(token: &str);
     /// Prints a line (shown with `--nocapture`).
     pub fn print(line: &str);
@@ -150,6 +157,28 @@ impl Sim {
 
     pub async fn log(&self) -> JsValue {
         requests(&self.entity(), "").await.expect("log")
+    }
+
+    /// Requests to `endpoint` whose client went away before the proxy answered (log entries).
+    pub async fn aborted(&self, endpoint: &str) -> Vec<JsValue> {
+        let v = aborted_requests(&self.entity(), endpoint)
+            .await
+            .expect("log");
+        js_sys::Array::from(&v).iter().collect()
+    }
+
+    /// The simulator's clock (ms), as its request log stamps entries (`atMs`).
+    pub async fn clock_ms(&self) -> f64 {
+        let log = request_log(&self.entity()).await.expect("log");
+        get(&log, "now").as_f64().expect("log.now")
+    }
+
+    /// The whole request log, aborted requests included, as JSON (for failure messages).
+    pub async fn log_json(&self) -> String {
+        let log = request_log(&self.entity()).await.expect("log");
+        js_sys::JSON::stringify(&log)
+            .map(String::from)
+            .unwrap_or_default()
     }
 
     pub async fn wait_requests(&self, endpoint: &str, n: u32, ms: u32) -> bool {
