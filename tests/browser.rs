@@ -1388,6 +1388,44 @@ async fn five_megabyte_body_is_refused_as_a_bad_response() {
     .await;
 }
 
+/// Without `Content-Length` (chunked, as a compressed answer would be) the body is still read
+/// only up to 1 MiB, and never copied into WebAssembly memory.
+#[wasm_bindgen_test]
+async fn five_megabyte_chunked_body_is_bounded_without_content_length() {
+    let mem = || {
+        let m: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+        m.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length()
+    };
+    let before = mem();
+    fault_case(
+        r#"[{"status":200,"bodySize":5000000,"chunked":true}]"#,
+        "{}",
+        &["BAD_RESPONSE"],
+        2..=2,
+    )
+    .await;
+    let grown = mem() - before;
+    assert!(
+        grown < 1024 * 1024,
+        "the body reached WebAssembly memory: it grew by {grown} B"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn container_that_cannot_hold_an_iframe_is_a_fatal_error() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let opts = rec.options(&sim, &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()));
+    js_sys::Reflect::set(&opts, &"container".into(), &xml_container()).unwrap();
+    let v = mount(opts).expect("the options are valid");
+    let r = settle(&v.completed(), 3_000).await;
+    assert_eq!(r.state, "rejected", "no iframe, no verification");
+    assert_eq!(r.code(), "CONTAINER_NOT_FOUND");
+    assert_eq!(rec.calls("error"), 1);
+    assert_eq!(all_iframes(), 0);
+    rec.done(v);
+}
+
 #[wasm_bindgen_test]
 async fn html_200_page_is_a_bad_response() {
     fault_case(

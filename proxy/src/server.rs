@@ -370,7 +370,13 @@ async fn fault(app: &App, claims: &Claims, endpoint: &str) -> Option<Response> {
             json!({"code": "SIMULATED_FAULT", "message": "injected by the simulator"}).to_string()
         }
     };
-    let mut resp = Response::new(Body::from(body));
+    let mut resp = if f.chunked.unwrap_or(false) {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+            body.into_bytes().chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+        Response::new(Body::from_stream(futures_util::stream::iter(chunks)))
+    } else {
+        Response::new(Body::from(body))
+    };
     *resp.status_mut() = status;
     let ct = f.content_type.unwrap_or_else(|| "application/json".into());
     if let Ok(v) = HeaderValue::from_str(&ct) {

@@ -95,6 +95,8 @@ pub struct Fault {
     pub body: Option<String>,
     /// A body of this many bytes (a JSON string padded with `a`).
     pub body_size: Option<usize>,
+    /// Send the body in 64 KiB chunks without `Content-Length` (chunked transfer encoding).
+    pub chunked: Option<bool>,
     /// `Content-Type` of the raw body (default `application/json`).
     pub content_type: Option<String>,
     /// How many requests this fault applies to (default 1).

@@ -227,6 +227,11 @@ export function foreignFrame(url) {
   return f;
 }
 
+/** An element of an XML document: no HTML iframe can be created in it. */
+export function xmlContainer() {
+  return document.implementation.createDocument(null, "root", null).documentElement;
+}
+
 export function postToSelf(message) {
   window.postMessage(message, "*");
 }

@@ -61,6 +61,8 @@ extern "C" {
     pub fn set_hidden(hidden: bool);
     #[wasm_bindgen(js_name = foreignFrame)]
     pub fn foreign_frame(url: &str) -> web_sys::Element;
+    #[wasm_bindgen(js_name = xmlContainer)]
+    pub fn xml_container() -> web_sys::Element;
     #[wasm_bindgen(js_name = postToSelf)]
     pub fn post_to_self(message: &JsValue);
     #[wasm_bindgen(js_name = get)]
