@@ -6,8 +6,6 @@
 //! emit an event, settle `completed`). Nothing here touches `web-sys`, `js-sys` or
 //! `wasm-bindgen`, so every rule is tested natively (see the tests below and `src/fuzz.rs`).
 
-use std::collections::VecDeque;
-
 use crate::error::{Code, KycError};
 use crate::permissions::{self, Permissions};
 use crate::status::Status;
@@ -274,7 +272,8 @@ pub struct Machine {
     cancel_waiting: bool,
     /// Armed timers, one bit each.
     armed: u8,
-    actions: VecDeque<Action>,
+    /// Queued actions, oldest first (a handful at a time).
+    actions: Vec<Action>,
 }
 
 impl Machine {
@@ -297,7 +296,7 @@ impl Machine {
             flights: [Flight::Idle; 2],
             cancel_waiting: false,
             armed: 0,
-            actions: VecDeque::new(),
+            actions: Vec::new(),
         }
     }
 
@@ -308,7 +307,7 @@ impl Machine {
 
     /// The next action to perform.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        (!self.actions.is_empty()).then(|| self.actions.remove(0))
     }
 
     /// Handles one input. `now_ms` is the time, `jitter` a random number in [0, 1).
@@ -415,7 +414,7 @@ impl Machine {
     }
 
     fn push(&mut self, a: Action) {
-        self.actions.push_back(a);
+        self.actions.push(a);
     }
 
     fn arm(&mut self, t: Timer, ms: u32) {
