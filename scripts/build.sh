@@ -13,6 +13,15 @@ RUSTC_BOOTSTRAP=1 \
 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
 CARGO_TARGET_DIR="$root/target/wasm-release" \
   wasm-pack --quiet build . --target web --release -- -Zbuild-std=std,panic_abort
+# Shorter names on the JS/wasm boundary: binaryen renames the wasm's imports (one module "a") and
+# exports, and minify-names.mjs applies its mapping to the glue, failing unless the two match both
+# ways. `memory` keeps its name: pages read it from the exports object init() returns. wasm-opt
+# needs the features the release wasm was optimised with (Cargo.toml's wasm-opt flags).
+features=$(sed -n '/^\[package\.metadata\.wasm-pack\.profile\.release\]/,/^\[/p' Cargo.toml | grep -oE -- '--enable-[a-z0-9-]+' || true)
+[ -n "$features" ] || { echo "build: no --enable-* wasm-opt flags found in Cargo.toml" >&2; exit 1; }
+# shellcheck disable=SC2086 # one flag a word
+node scripts/minify-names.mjs pkg/gu1_kyc_web_bg.wasm pkg/gu1_kyc_web.js --keep memory \
+  --dts pkg/gu1_kyc_web_bg.wasm.d.ts -- $features
 # The shipped JS is minified like the peers' dist files: the glue in place (same exports, same
 # .d.ts), the drop-in loader from js/.
 esbuild --log-level=warning --minify --format=esm --allow-overwrite pkg/gu1_kyc_web.js --outfile=pkg/gu1_kyc_web.js
