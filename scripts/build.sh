@@ -24,11 +24,15 @@ node scripts/minify-names.mjs pkg/gu1_kyc_web_bg.wasm pkg/gu1_kyc_web.js --keep 
   --dts pkg/gu1_kyc_web_bg.wasm.d.ts -- $features
 # The shipped JS is minified like the peers' dist files: the glue in place (same exports, same
 # .d.ts), the drop-in loader from js/.
-esbuild --log-level=warning --minify --format=esm --allow-overwrite pkg/gu1_kyc_web.js --outfile=pkg/gu1_kyc_web.js
+# The glue is bundled: the one inline JavaScript helper (driver.rs) joins it instead of being a
+# further module to fetch.
+esbuild --log-level=warning --bundle --minify --format=esm --allow-overwrite pkg/gu1_kyc_web.js --outfile=pkg/gu1_kyc_web.js
+rm -rf pkg/snippets
 esbuild --log-level=warning --minify js/gu1-kyc.js --outfile=pkg/gu1-kyc.js
 node -e '
   const fs = require("fs");
   const p = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));
+  p.files = p.files.filter((f) => f !== "snippets");
   if (!p.files.includes("gu1-kyc.js")) p.files.push("gu1-kyc.js");
   p.exports = { ".": { types: "./gu1_kyc_web.d.ts", default: "./gu1_kyc_web.js" },
                 "./gu1-kyc.js": "./gu1-kyc.js", "./gu1_kyc_web_bg.wasm": "./gu1_kyc_web_bg.wasm",

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -49,6 +49,25 @@ extern "C" {
     fn then(this: &Thenable, f: &JsValue);
     #[wasm_bindgen(method)]
     fn catch(this: &Thenable, f: &Function);
+}
+
+// The one JavaScript helper: reading a body with a bound is a loop over promises that web-sys can
+// only spell as one continuation per chunk. It is IO only; what the text means is decided here.
+#[wasm_bindgen(inline_js = r#"
+export async function bounded(r, max) {
+  if (!r.body || r.headers.get("Content-Length") > max) return null;
+  const reader = r.body.getReader(), parts = [];
+  for (let n = 0; ; ) {
+    const { done, value } = await reader.read();
+    if (done) return new Blob(parts).text();
+    if ((n += value.length) > max) return reader.cancel(), null;
+    parts.push(value);
+  }
+}"#)]
+extern "C" {
+    /// The body's text, or `null` when it is declared or found longer than `max` bytes (the
+    /// rest is never read). Rejects when the body is cut off.
+    fn bounded(response: &JsValue, max: u32) -> Promise;
 }
 
 /// The page's document.
@@ -138,12 +157,9 @@ struct Flight {
     id: u32,
     abort: Option<AbortController>,
     gate: Option<Function>,
-    /// The answer so far: HTTP status, `Retry-After`, the body's reader and chunks.
+    /// The answer so far: HTTP status and `Retry-After`.
     http: u16,
     retry_after_ms: Option<u32>,
-    reader: Option<web_sys::ReadableStreamDefaultReader>,
-    chunks: Array,
-    size: u32,
 }
 
 impl Drop for Flight {
@@ -161,8 +177,7 @@ impl Drop for Flight {
 #[derive(Clone, Copy, Debug)]
 enum Step {
     Head,
-    Chunk,
-    Text,
+    Body,
     Token,
     Loaded,
 }
@@ -503,9 +518,6 @@ impl Flight {
             gate,
             http: 0,
             retry_after_ms: None,
-            reader: None,
-            chunks: Array::new(),
-            size: 0,
         }
     }
 }
@@ -709,65 +721,19 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
     };
     match (step, ok) {
         (Step::Head, true) => {
-            let resp: web_sys::Response = value.unchecked_into();
+            let resp: web_sys::Response = value.clone().unchecked_into();
             f.http = resp.status();
-            let header = |name: &str| resp.headers().get(name).ok().flatten();
-            f.retry_after_ms = header("Retry-After")
+            f.retry_after_ms = resp
+                .headers()
+                .get("Retry-After")
+                .ok()
+                .flatten()
                 .and_then(|v| status::retry_after(&v, js_sys::Date::now(), |s| js_sys::Date::parse(s)));
-            let declared_too_big = header("Content-Length")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .is_some_and(|n| n > MAX_BODY as u64);
-            let reader = resp
-                .body()
-                .filter(|_| !declared_too_big)
-                .map(|b| b.get_reader().unchecked_into::<web_sys::ReadableStreamDefaultReader>());
-            match reader {
-                Some(r) => {
-                    let p = r.read();
-                    f.reader = Some(r);
-                    drop(live);
-                    after(core, &p, slot, id, Step::Chunk);
-                }
-                None => {
-                    let answer = body_answer(f, None);
-                    drop(live);
-                    finish(core, slot, answer, &JsValue::NULL);
-                }
-            }
-        }
-        (Step::Chunk, true) => {
-            let done = Reflect::get(&value, &"done".into()).is_ok_and(|v| v.is_truthy());
-            let chunk: Uint8Array = Reflect::get(&value, &"value".into())
-                .unwrap_or(JsValue::UNDEFINED)
-                .unchecked_into();
-            if done {
-                let blob = web_sys::Blob::new_with_u8_array_sequence(&f.chunks);
-                drop(live);
-                match blob {
-                    Ok(b) => after(core, &b.text(), slot, id, Step::Text),
-                    Err(_) => network(core, slot, "the answer was cut off"),
-                }
-                return;
-            }
-            f.size = f.size.saturating_add(chunk.length());
-            if f.size > MAX_BODY {
-                // Bounded whatever the headers said: the rest is never read.
-                if let Some(r) = f.reader.take() {
-                    let _ = r.cancel();
-                }
-                let answer = body_answer(f, None);
-                drop(live);
-                return finish(core, slot, answer, &JsValue::NULL);
-            }
-            f.chunks.push(&chunk);
-            let p = f.reader.as_ref().map(|r| r.read());
             drop(live);
-            if let Some(p) = p {
-                after(core, &p, slot, id, Step::Chunk);
-            }
+            after(core, &bounded(&value, MAX_BODY), slot, id, Step::Body);
         }
-        (Step::Text, true) => {
-            let json = json_parse(&value).ok();
+        (Step::Body, true) => {
+            let json = json_parse(&value).ok().filter(|_| !value.is_null());
             let answer = body_answer(f, json.as_ref());
             drop(live);
             finish(core, slot, answer, &json.unwrap_or(JsValue::NULL));
@@ -776,7 +742,7 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
             drop(live);
             network(core, slot, "the proxy could not be reached");
         }
-        (Step::Chunk | Step::Text, false) => {
+        (Step::Body, false) => {
             drop(live);
             network(core, slot, "the answer was cut off");
         }
