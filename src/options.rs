@@ -76,10 +76,10 @@ pub fn check_height(value: &Given) -> Result<String, KycError> {
             return Ok(s);
         }
         Given::Str(s) => {
-            let s = s.trim();
+            let s = s.trim_ascii();
             let ok = s.len() <= 64
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || " .%()+-*/,".contains(c));
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b" .%()+-*/,".contains(&b));
             if ok && !s.is_empty() {
                 return Ok(s.into());
             }
@@ -96,7 +96,7 @@ pub fn check_height(value: &Given) -> Result<String, KycError> {
 pub fn check_title(value: Option<String>) -> Result<String, KycError> {
     match value {
         None => Ok(DEFAULT_TITLE.into()),
-        Some(t) if !t.trim().is_empty() && t.len() <= 200 => Ok(t),
+        Some(t) if !t.trim_ascii().is_empty() && t.len() <= 200 => Ok(t),
         Some(_) => Err(KycError::option(
             "title",
             "must be a non-empty string of at most 200 characters",
@@ -243,7 +243,7 @@ fn resolve_container(document: &web_sys::Document, v: &JsValue) -> Result<Elemen
     let why = match v.as_string() {
         _ if v.is_undefined() || v.is_null() => "is required (an Element or a CSS selector)",
         None => "must be an Element or a CSS selector",
-        Some(s) if s.trim().is_empty() => "must not be an empty selector",
+        Some(s) if s.trim_ascii().is_empty() => "must not be an empty selector",
         Some(selector) => match document.query_selector(&selector) {
             Ok(Some(el)) => return Ok(el),
             Ok(None) => {

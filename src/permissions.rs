@@ -29,20 +29,30 @@ pub const DEFAULT: Permissions = 0b1_1111;
 pub const DEFAULT_ALLOW: &str = "camera; microphone; fullscreen; autoplay; encrypted-media";
 
 /// Each directive's feature name (allow-list tokens such as `*` or `'self'` are dropped: every
-/// delegated feature keeps the default `'src'` origin), with its bit when it is known.
-fn features(value: &str) -> impl Iterator<Item = (&str, Option<Permissions>)> {
-    value
-        .split(';')
-        .filter_map(|d| d.split_ascii_whitespace().next())
-        .map(|f| {
-            let i = KNOWN_FEATURES.iter().position(|k| k.eq_ignore_ascii_case(f));
-            (f, i.map(|i| 1 << i))
-        })
+/// delegated feature keeps the default `'src'` origin), with its bit when it is known. Scanned
+/// byte by byte: `;` ends a directive, ASCII white space ends its name.
+fn features<'a>(value: &'a str, mut each: impl FnMut(&'a str, Option<Permissions>) -> bool) -> bool {
+    for directive in value.split(|c| c == ';') {
+        let d = directive.trim_ascii_start();
+        let name = &d[..d.bytes().position(|b| b.is_ascii_whitespace()).unwrap_or(d.len())];
+        if !name.is_empty() {
+            let i = KNOWN_FEATURES.iter().position(|k| k.eq_ignore_ascii_case(name));
+            if !each(name, i.map(|i| 1 << i)) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Filters a session's `iframeAllow` to known features; `DEFAULT` when none remains.
 pub fn filter(value: &str) -> Permissions {
-    match features(value).fold(0, |set, (_, bit)| set | bit.unwrap_or(0)) {
+    let mut set = 0;
+    features(value, |_, bit| {
+        set |= bit.unwrap_or(0);
+        true
+    });
+    match set {
         0 => DEFAULT,
         set => set,
     }
@@ -51,12 +61,19 @@ pub fn filter(value: &str) -> Permissions {
 /// Checks the integrator's `allow` option: every feature must be known. Returns the set, or
 /// the first feature refused.
 pub fn check(value: &str) -> Result<Permissions, &str> {
-    let mut set = 0;
-    for (name, bit) in features(value) {
-        set |= bit.ok_or(name)?;
-    }
-    if set == 0 {
-        return Err("(empty)");
+    let (mut set, mut refused) = (0, "(empty)");
+    let all_known = features(value, |name, bit| match bit {
+        Some(b) => {
+            set |= b;
+            true
+        }
+        None => {
+            refused = name;
+            false
+        }
+    });
+    if !all_known || set == 0 {
+        return Err(refused);
     }
     Ok(set)
 }

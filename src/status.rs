@@ -15,7 +15,7 @@ pub const MAX_BODY: u32 = 1024 * 1024;
 /// `Date.parse`: milliseconds since the epoch, NaN when it is not a date) relative to
 /// `now_ms`. Capped at `MAX_RETRY_AFTER_MS`.
 pub fn retry_after(value: &str, now_ms: f64, parse_date: impl FnOnce(&str) -> f64) -> Option<u32> {
-    let v = value.trim();
+    let v = value.trim_ascii();
     let ms = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
         v.bytes().fold(0f64, |n, b| n * 10.0 + (b - b'0') as f64) * 1000.0
     } else {
@@ -116,23 +116,28 @@ impl Status {
     /// Parses a status string. Case, surrounding space and `-`/space separators are forgiven
     /// (`"IN_PROGRESS"`, `"In Progress"`), and the American `canceled` is accepted.
     pub fn parse(raw: &str) -> Status {
-        let mut key = String::with_capacity(raw.len());
-        for c in raw.trim().chars() {
-            key.push(match c {
-                ' ' | '-' => '_',
-                c => c.to_ascii_lowercase(),
-            });
-        }
-        match key.as_str() {
-            "pending" => Status::Pending,
-            "in_progress" => Status::InProgress,
-            "in_review" => Status::InReview,
-            "approved" => Status::Approved,
-            "rejected" => Status::Rejected,
-            "cancelled" | "canceled" => Status::Cancelled,
-            "expired" => Status::Expired,
-            "abandoned" => Status::Abandoned,
-            _ => Status::Unknown(raw.to_owned()),
+        let key = raw.trim_ascii().as_bytes();
+        let is = |name: &str| {
+            name.len() == key.len()
+                && name.bytes().zip(key).all(|(n, &k)| match k {
+                    b' ' | b'-' => n == b'_',
+                    k => k.to_ascii_lowercase() == n,
+                })
+        };
+        const KNOWN: [(&str, Status); 9] = [
+            ("pending", Status::Pending),
+            ("in_progress", Status::InProgress),
+            ("in_review", Status::InReview),
+            ("approved", Status::Approved),
+            ("rejected", Status::Rejected),
+            ("cancelled", Status::Cancelled),
+            ("canceled", Status::Cancelled),
+            ("expired", Status::Expired),
+            ("abandoned", Status::Abandoned),
+        ];
+        match KNOWN.into_iter().find(|(name, _)| is(name)) {
+            Some((_, status)) => status,
+            None => Status::Unknown(raw.to_owned()),
         }
     }
 
@@ -237,7 +242,7 @@ pub fn read_answer<V: Value>(v: &V) -> Result<Option<Answer>, &'static str> {
     for key in COPIED {
         string(key)?;
     }
-    let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let blank = |s: Option<String>| s.filter(|s| !s.trim_ascii().is_empty());
     let status = match blank(string("status")?) {
         Some(s) => Status::parse(&s),
         None => return Err("the answer has no status"),

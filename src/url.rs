@@ -88,7 +88,7 @@ pub fn parse_session_url(raw: &str) -> Result<SessionUrl, KycError> {
 
 /// Resolves a proxy URL (`statusUrl`, `cancelUrl`) against the document and checks it.
 pub fn parse_proxy_url(name: &str, raw: &str, base: &str) -> Result<String, KycError> {
-    let why = if raw.trim().is_empty() {
+    let why = if raw.trim_ascii().is_empty() {
         "must not be empty"
     } else if raw.len() > MAX_URL {
         "is too long"
