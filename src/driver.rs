@@ -15,7 +15,6 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
@@ -46,8 +45,6 @@ extern "C" {
     /// A promise, for `then` and `catch` with a plain function (js-sys takes closures only).
     type Thenable;
     #[wasm_bindgen(method)]
-    fn then(this: &Thenable, f: &JsValue);
-    #[wasm_bindgen(method)]
     fn catch(this: &Thenable, f: &Function);
 }
 
@@ -63,11 +60,16 @@ export async function bounded(r, max) {
     if ((n += value.length) > max) return reader.cancel(), null;
     parts.push(value);
   }
+}
+export function settled(p, f) {
+  p.then((v) => f(true, v), (e) => f(false, e));
 }"#)]
 extern "C" {
     /// The body's text, or `null` when it is declared or found longer than `max` bytes (the
     /// rest is never read). Rejects when the body is cut off.
     fn bounded(response: &JsValue, max: u32) -> Promise;
+    /// Calls `f(true, value)` or `f(false, reason)` once `p` settles.
+    fn settled(p: &Promise, f: &JsValue);
 }
 
 /// The page's document.
@@ -173,9 +175,27 @@ impl Drop for Flight {
     }
 }
 
+/// A timer armed with `setTimeout` resolving a promise the driver waits on. Dropping it clears
+/// the timeout and settles the promise, so its continuation runs once, finds the alarm gone and
+/// frees itself.
+#[derive(Debug)]
+struct Alarm {
+    id: u32,
+    handle: i32,
+    open: Function,
+}
+
+impl Drop for Alarm {
+    fn drop(&mut self) {
+        WINDOW.with(|w| w.clear_timeout_with_handle(self.handle));
+        let _ = self.open.call0(&JsValue::UNDEFINED);
+    }
+}
+
 /// Where a continuation picks up.
 #[derive(Clone, Copy, Debug)]
 enum Step {
+    Alarm(machine::Timer),
     Head,
     Body,
     Token,
@@ -200,7 +220,7 @@ struct Driver {
     cancel_waiting: Option<[Function; 2]>,
     frame: Option<Frame>,
     _listeners: [Listener; 2],
-    timers: [Option<Timeout>; 4],
+    timers: [Option<Alarm>; 4],
     flights: [Option<Flight>; 2],
     next_id: u32,
     /// The snapshot of the answer being handled (`Action::Keep`).
@@ -359,25 +379,16 @@ fn object(entries: &[(&str, &JsValue)]) -> JsValue {
     o
 }
 
-/// Runs `step` once `promise` settles, whichever way: one self-freeing closure per step, and
-/// `allSettled` so it is called exactly once.
+/// Runs `step` once `promise` settles, whichever way: one self-freeing closure per step,
+/// called exactly once.
 fn after(core: &Rc<Core>, promise: &Promise, slot: Slot, id: u32, step: Step) {
     let weak = Rc::downgrade(core);
-    let f = Closure::once_into_js(move |r: JsValue| {
-        let first = Array::from(&r).get(0);
-        let ok = Reflect::get(&first, &"status".into())
-            .ok()
-            .and_then(|s| s.as_string())
-            .is_some_and(|s| s == "fulfilled");
-        let value = Reflect::get(&first, &(if ok { "value" } else { "reason" }).into())
-            .unwrap_or(JsValue::UNDEFINED);
+    let f = Closure::once_into_js(move |ok: bool, value: JsValue| {
         if let Some(core) = core_of(&weak) {
             resume(&core, slot, id, step, ok, value);
         }
     });
-    Promise::all_settled(&Array::of1(promise))
-        .unchecked_ref::<Thenable>()
-        .then(&f);
+    settled(promise, &f);
 }
 
 fn perform(core: &Rc<Core>, action: Action) {
@@ -433,12 +444,18 @@ fn perform(core: &Rc<Core>, action: Action) {
             drop(flight);
         }
         Action::Arm(t, ms) => {
-            let weak = Rc::downgrade(core);
-            d.timers[t as usize] = Some(Timeout::new(ms, move || {
-                if let Some(core) = core_of(&weak) {
-                    feed(&core, Input::Due(t), None);
-                }
-            }));
+            let id = d.next_id();
+            let mut open = None;
+            let rang = Promise::new(&mut |res, _| open = Some(res));
+            let Some(open) = open else { return };
+            let handle = WINDOW.with(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&open, ms as i32));
+            d.timers[t as usize] = Some(Alarm {
+                id,
+                handle: handle.unwrap_or(0),
+                open,
+            });
+            drop(live);
+            after(core, &rang, Slot::Status, id, Step::Alarm(t));
         }
         Action::Disarm(t) => d.timers[t as usize] = None,
         Action::ShowFrame(url, allow) => {
@@ -710,8 +727,24 @@ fn snapshot(a: Option<status::Answer>, json: &JsValue) -> (machine::Session, JsV
 
 /// A continuation: the promise behind `step` of the slot's flight `id` settled.
 fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsValue) {
-    if let Step::Loaded = step {
-        return feed(core, Input::FrameLoaded, None);
+    match step {
+        Step::Loaded => return feed(core, Input::FrameLoaded, None),
+        Step::Alarm(t) => {
+            // Due unless disarmed or re-armed meanwhile (dropping an alarm settles its promise).
+            let due = core.live.borrow_mut().as_mut().is_some_and(|d| {
+                let slot = &mut d.timers[t as usize];
+                let ours = slot.as_ref().is_some_and(|a| a.id == id);
+                if ours {
+                    *slot = None;
+                }
+                ours
+            });
+            if due {
+                feed(core, Input::Due(t), None);
+            }
+            return;
+        }
+        _ => {}
     }
     let mut live = core.live.borrow_mut();
     let Some(d) = live.as_mut() else { return };
@@ -756,7 +789,7 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
             drop(live);
             feed(core, Input::TokenRefreshed(slot, got), None);
         }
-        (Step::Loaded, _) => {}
+        (Step::Loaded | Step::Alarm(_), _) => {}
     }
 }
 
