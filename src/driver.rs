@@ -39,7 +39,7 @@ extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = Boolean)]
     static INERT: Function;
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-    fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
+    pub(crate) fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(what: &str, thrown: &JsValue);
     /// A promise, for `then` and `catch` with a plain function (js-sys takes closures only).
@@ -618,9 +618,10 @@ impl Driver {
 fn on_message(core: &Rc<Core>, e: Event) {
     let hint = {
         let live = core.live.borrow();
-        let (Some(d), Some(e)) = (live.as_ref(), e.dyn_ref::<MessageEvent>()) else {
-            return;
-        };
+        let Some(d) = live.as_ref() else { return };
+        // Only a MessageEvent has a `source` window; any other event named "message" stops at
+        // the source check below.
+        let e: &MessageEvent = e.unchecked_ref();
         let Some(f) = &d.frame else { return };
         let from_frame = match (e.source(), f.iframe.content_window()) {
             (Some(src), Some(win)) => JsValue::from(src) == JsValue::from(win),

@@ -35,10 +35,10 @@ fn find_type<V: Value>(value: &V, depth: u8) -> Option<String> {
         return None;
     }
     if let Some(text) = value.text() {
-        if text.len() > MAX_TEXT || !text.trim_start().starts_with('{') {
+        if text.len() > MAX_TEXT || text.trim_ascii_start().as_bytes().first() != Some(&b'{') {
             return None;
         }
-        return find_type(&V::parse(&text)?, depth + 1);
+        return find_type(&value.parse()?, depth + 1);
     }
     if let Some(t) = value.field("type").and_then(|t| t.text()) {
         return (t.len() <= MAX_TYPE).then_some(t);

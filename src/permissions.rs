@@ -28,31 +28,29 @@ pub const DEFAULT: Permissions = 0b1_1111;
 /// `DEFAULT` as the iframe's `allow` attribute.
 pub const DEFAULT_ALLOW: &str = "camera; microphone; fullscreen; autoplay; encrypted-media";
 
-/// Each directive's feature name (allow-list tokens such as `*` or `'self'` are dropped: every
-/// delegated feature keeps the default `'src'` origin), with its bit when it is known. Scanned
-/// byte by byte: `;` ends a directive, ASCII white space ends its name.
-fn features<'a>(value: &'a str, mut each: impl FnMut(&'a str, Option<Permissions>) -> bool) -> bool {
+/// Reads an `allow` value: the set of known features it names, and the first feature it names
+/// that is not known. Allow-list tokens such as `*` or `'self'` are dropped: every delegated
+/// feature keeps the default `'src'` origin. Scanned byte by byte: `;` ends a directive, ASCII
+/// white space ends its name.
+fn scan(value: &str) -> (Permissions, Option<&str>) {
+    let (mut set, mut unknown) = (0, None);
     for directive in value.split(|c| c == ';') {
         let d = directive.trim_ascii_start();
         let name = &d[..d.bytes().position(|b| b.is_ascii_whitespace()).unwrap_or(d.len())];
-        if !name.is_empty() {
-            let i = KNOWN_FEATURES.iter().position(|k| k.eq_ignore_ascii_case(name));
-            if !each(name, i.map(|i| 1 << i)) {
-                return false;
+        match KNOWN_FEATURES.iter().position(|k| k.eq_ignore_ascii_case(name)) {
+            Some(i) => set |= 1 << i,
+            None if !name.is_empty() => {
+                unknown.get_or_insert(name);
             }
+            None => {}
         }
     }
-    true
+    (set, unknown)
 }
 
 /// Filters a session's `iframeAllow` to known features; `DEFAULT` when none remains.
 pub fn filter(value: &str) -> Permissions {
-    let mut set = 0;
-    features(value, |_, bit| {
-        set |= bit.unwrap_or(0);
-        true
-    });
-    match set {
+    match scan(value).0 {
         0 => DEFAULT,
         set => set,
     }
@@ -61,21 +59,11 @@ pub fn filter(value: &str) -> Permissions {
 /// Checks the integrator's `allow` option: every feature must be known. Returns the set, or
 /// the first feature refused.
 pub fn check(value: &str) -> Result<Permissions, &str> {
-    let (mut set, mut refused) = (0, "(empty)");
-    let all_known = features(value, |name, bit| match bit {
-        Some(b) => {
-            set |= b;
-            true
-        }
-        None => {
-            refused = name;
-            false
-        }
-    });
-    if !all_known || set == 0 {
-        return Err(refused);
+    match scan(value) {
+        (_, Some(refused)) => Err(refused),
+        (0, None) => Err("(empty)"),
+        (set, None) => Ok(set),
     }
-    Ok(set)
 }
 
 /// The `allow` attribute for a set: known features in their listed order, `; `-separated.

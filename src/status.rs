@@ -239,8 +239,11 @@ pub fn read_answer<V: Value>(v: &V) -> Result<Option<Answer>, &'static str> {
             _ => Ok(None),
         }
     };
-    for key in COPIED {
-        string(key)?;
+    let wrong = COPIED
+        .iter()
+        .any(|k| v.field(k).is_some_and(|f| !f.is_null() && !f.is_text()));
+    if wrong {
+        return Err("the answer has a field of the wrong type");
     }
     let blank = |s: Option<String>| s.filter(|s| !s.trim_ascii().is_empty());
     let status = match blank(string("status")?) {

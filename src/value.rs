@@ -7,19 +7,25 @@ use wasm_bindgen::JsValue;
 pub trait Value: Sized {
     /// The value as a string, when it is one.
     fn text(&self) -> Option<String>;
+    /// Whether it is a string.
+    fn is_text(&self) -> bool;
     /// Whether it is `null` or `undefined`.
     fn is_null(&self) -> bool;
     /// Whether it is a plain object (not an array, a function or a primitive).
     fn is_object(&self) -> bool;
     /// Own property `key` of a plain object.
     fn field(&self, key: &str) -> Option<Self>;
-    /// Parses JSON text.
-    fn parse(text: &str) -> Option<Self>;
+    /// This string value parsed as JSON.
+    fn parse(&self) -> Option<Self>;
 }
 
 impl Value for JsValue {
     fn text(&self) -> Option<String> {
         self.as_string()
+    }
+
+    fn is_text(&self) -> bool {
+        self.is_string()
     }
 
     fn is_null(&self) -> bool {
@@ -42,8 +48,8 @@ impl Value for JsValue {
         js_sys::Reflect::get(self, &key).ok()
     }
 
-    fn parse(text: &str) -> Option<JsValue> {
-        js_sys::JSON::parse(text).ok()
+    fn parse(&self) -> Option<JsValue> {
+        crate::driver::json_parse(self).ok()
     }
 }
 
@@ -51,6 +57,9 @@ impl Value for JsValue {
 impl Value for serde_json::Value {
     fn text(&self) -> Option<String> {
         self.as_str().map(str::to_owned)
+    }
+    fn is_text(&self) -> bool {
+        self.is_string()
     }
     fn is_null(&self) -> bool {
         serde_json::Value::is_null(self)
@@ -61,7 +70,7 @@ impl Value for serde_json::Value {
     fn field(&self, key: &str) -> Option<serde_json::Value> {
         self.as_object()?.get(key).cloned()
     }
-    fn parse(text: &str) -> Option<serde_json::Value> {
-        serde_json::from_str(text).ok()
+    fn parse(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(self.as_str()?).ok()
     }
 }
