@@ -125,7 +125,7 @@ proptest! {
     #[test]
     fn only_https_or_loopback_http_is_mountable(p in "(https?|javascript|data|blob|file|ftp):", h in "[a-z0-9.\\[\\]:]{0,20}", u in "[a-z]{0,2}", w in "[a-z]{0,2}") {
         let credentials = !u.is_empty() || !w.is_empty();
-        let ok = session_url_policy(UrlParts { protocol: &p, hostname: &h, credentials }).is_ok();
+        let ok = session_url_policy(&UrlParts { protocol: p.as_str(), hostname: h.as_str(), credentials }).is_ok();
         if ok {
             prop_assert!(u.is_empty() && w.is_empty());
             prop_assert!(p == "https:" || ["localhost", "127.0.0.1", "[::1]"].contains(&h.as_str()));

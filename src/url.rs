@@ -9,35 +9,60 @@ const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 /// Longest URL accepted; anything longer is refused rather than handed to the browser.
 pub const MAX_URL: usize = 8_192;
 
+/// A string the URL parser reported, compared where it lives (a JavaScript string in the
+/// browser, a `&str` in native tests) instead of being copied into wasm memory.
+pub trait Part {
+    /// Whether it equals `s`.
+    fn is(&self, s: &str) -> bool;
+}
+
+impl Part for &str {
+    fn is(&self, s: &str) -> bool {
+        *self == s
+    }
+}
+
+impl Part for wasm_bindgen::JsValue {
+    fn is(&self, s: &str) -> bool {
+        *self == wasm_bindgen::JsValue::from_str(s)
+    }
+}
+
 /// The parts of a parsed URL the policies look at (as `URL` reports them).
 #[derive(Clone, Copy, Debug)]
-pub struct UrlParts<'a> {
+pub struct UrlParts<P> {
     /// `"https:"`, `"http:"`, ...
-    pub protocol: &'a str,
+    pub protocol: P,
     /// Host name without port; IPv6 in brackets.
-    pub hostname: &'a str,
+    pub hostname: P,
     /// Whether the URL carries a user name or password.
     pub credentials: bool,
 }
 
 /// Whether a session URL may be mounted: `https:`, or `http:` on a loopback host; never with
 /// credentials in it.
-pub fn session_url_policy(u: UrlParts) -> Result<(), &'static str> {
-    match u.protocol {
-        _ if u.credentials => Err("must not carry credentials"),
-        "https:" if !u.hostname.is_empty() => Ok(()),
-        "http:" if LOOPBACK_HOSTS.contains(&u.hostname) => Ok(()),
-        "http:" => Err("may use http: only on localhost, 127.0.0.1 or [::1]"),
-        _ => Err("must be an https: URL"),
+pub fn session_url_policy<P: Part>(u: &UrlParts<P>) -> Result<(), &'static str> {
+    if u.credentials {
+        Err("must not carry credentials")
+    } else if u.protocol.is("https:") && !u.hostname.is("") {
+        Ok(())
+    } else if !u.protocol.is("http:") {
+        Err("must be an https: URL")
+    } else if LOOPBACK_HOSTS.iter().any(|h| u.hostname.is(h)) {
+        Ok(())
+    } else {
+        Err("may use http: only on localhost, 127.0.0.1 or [::1]")
     }
 }
 
 /// Whether a proxy URL (statusUrl, cancelUrl) may be fetched: `http:`/`https:`, no credentials.
-pub fn proxy_url_policy(u: UrlParts) -> Result<(), &'static str> {
-    match u.protocol {
-        _ if u.credentials => Err("must not carry credentials"),
-        "https:" | "http:" => Ok(()),
-        _ => Err("must be an http: or https: URL"),
+pub fn proxy_url_policy<P: Part>(u: &UrlParts<P>) -> Result<(), &'static str> {
+    if u.credentials {
+        Err("must not carry credentials")
+    } else if u.protocol.is("https:") || u.protocol.is("http:") {
+        Ok(())
+    } else {
+        Err("must be an http: or https: URL")
     }
 }
 
@@ -56,15 +81,19 @@ fn unsafe_url(why: &str) -> KycError {
     KycError::new(Code::UnsafeSessionUrl, m)
 }
 
-fn parse(raw: &str, base: Option<&str>) -> Option<(web_sys::Url, String, String, bool)> {
+fn parse(raw: &str, base: Option<&str>) -> Option<(web_sys::Url, UrlParts<wasm_bindgen::JsValue>)> {
     let url = match base {
         Some(b) => web_sys::Url::new_with_base(raw, b),
         None => web_sys::Url::new(raw),
     }
     .ok()?;
-    let credentials = !url.username().is_empty() || !url.password().is_empty();
-    let (protocol, hostname) = (url.protocol(), url.hostname());
-    Some((url, protocol, hostname, credentials))
+    let part = |key: &str| js_sys::Reflect::get(&url, &key.into()).unwrap_or_default();
+    let parts = UrlParts {
+        protocol: part("protocol"),
+        hostname: part("hostname"),
+        credentials: !part("username").is("") || !part("password").is(""),
+    };
+    Some((url, parts))
 }
 
 /// Parses and checks a session URL with the browser's URL parser.
@@ -72,14 +101,8 @@ pub fn parse_session_url(raw: &str) -> Result<SessionUrl, KycError> {
     if raw.len() > MAX_URL {
         return Err(unsafe_url("is too long"));
     }
-    let (url, protocol, hostname, credentials) =
-        parse(raw, None).ok_or_else(|| unsafe_url("is not an absolute URL"))?;
-    session_url_policy(UrlParts {
-        protocol: &protocol,
-        hostname: &hostname,
-        credentials,
-    })
-    .map_err(unsafe_url)?;
+    let (url, parts) = parse(raw, None).ok_or_else(|| unsafe_url("is not an absolute URL"))?;
+    session_url_policy(&parts).map_err(unsafe_url)?;
     Ok(SessionUrl {
         href: url.href(),
         origin: url.origin(),
@@ -95,11 +118,7 @@ pub fn parse_proxy_url(name: &str, raw: &str, base: &str) -> Result<String, KycE
     } else {
         match parse(raw, Some(base)) {
             None => "is not a valid URL",
-            Some((url, protocol, hostname, credentials)) => match proxy_url_policy(UrlParts {
-                protocol: &protocol,
-                hostname: &hostname,
-                credentials,
-            }) {
+            Some((url, parts)) => match proxy_url_policy(&parts) {
                 Ok(()) => return Ok(url.href()),
                 Err(why) => why,
             },
@@ -112,7 +131,7 @@ pub fn parse_proxy_url(name: &str, raw: &str, base: &str) -> Result<String, KycE
 mod tests {
     use super::*;
 
-    fn parts<'a>(protocol: &'a str, hostname: &'a str) -> UrlParts<'a> {
+    fn parts<'a>(protocol: &'a str, hostname: &'a str) -> UrlParts<&'a str> {
         UrlParts {
             protocol,
             hostname,
@@ -128,7 +147,7 @@ mod tests {
             ("http:", "127.0.0.1"),
             ("http:", "[::1]"),
         ] {
-            assert!(session_url_policy(parts(p, h)).is_ok(), "{p}{h}");
+            assert!(session_url_policy(&parts(p, h)).is_ok(), "{p}{h}");
         }
         for (p, h) in [
             ("http:", "verify.example"),
@@ -141,22 +160,22 @@ mod tests {
             ("ftp:", "x"),
             ("https:", ""),
         ] {
-            assert!(session_url_policy(parts(p, h)).is_err(), "{p}{h}");
+            assert!(session_url_policy(&parts(p, h)).is_err(), "{p}{h}");
         }
         let creds = UrlParts {
             credentials: true,
             ..parts("https:", "a.example")
         };
-        assert!(session_url_policy(creds).is_err());
-        assert!(proxy_url_policy(creds).is_err());
+        assert!(session_url_policy(&creds).is_err());
+        assert!(proxy_url_policy(&creds).is_err());
     }
 
     #[test]
     fn proxy_urls_http_only() {
-        assert!(proxy_url_policy(parts("https:", "api.example")).is_ok());
-        assert!(proxy_url_policy(parts("http:", "api.example")).is_ok());
-        assert!(proxy_url_policy(parts("javascript:", "")).is_err());
-        assert!(proxy_url_policy(parts("data:", "")).is_err());
+        assert!(proxy_url_policy(&parts("https:", "api.example")).is_ok());
+        assert!(proxy_url_policy(&parts("http:", "api.example")).is_ok());
+        assert!(proxy_url_policy(&parts("javascript:", "")).is_err());
+        assert!(proxy_url_policy(&parts("data:", "")).is_err());
     }
 
     #[test]
