@@ -231,23 +231,30 @@ fn core_of(weak: &Weak<Core>) -> Option<Rc<Core>> {
     weak.upgrade()
 }
 
+/// Takes out of `LIVE` every verification that has ended (none is listed twice) and returns
+/// the running one `pick` chooses (at most one matches: a container hosts one).
+fn unlist(pick: &dyn Fn(&Driver) -> bool) -> Option<Rc<Core>> {
+    LIVE.with(|l| {
+        let mut l = l.borrow_mut();
+        let mut picked = None;
+        let mut i = 0;
+        while i < l.len() {
+            let running = l[i].live.borrow().as_ref().map(|d| pick(d));
+            match running {
+                Some(false) => i += 1,
+                Some(true) => picked = Some(l.swap_remove(i)),
+                None => drop(l.swap_remove(i)),
+            }
+        }
+        picked
+    })
+}
+
 /// Starts a verification.
 pub fn mount(o: Options) -> Rc<Core> {
     // A container hosts one verification: mounting again replaces the previous one.
-    let previous: Vec<Rc<Core>> = LIVE.with(|l| {
-        l.borrow()
-            .iter()
-            .filter(|c| {
-                c.live
-                    .borrow()
-                    .as_ref()
-                    .is_some_and(|d| d.container == o.container)
-            })
-            .cloned()
-            .collect()
-    });
-    for p in previous {
-        feed(&p, Input::Destroy, None);
+    if let Some(previous) = unlist(&|d| d.container == o.container) {
+        feed(&previous, Input::Destroy, None);
     }
 
     let mut settle = None;
@@ -351,7 +358,7 @@ pub fn feed(core: &Rc<Core>, input: Input, candidate: Option<JsValue>) {
         // Everything but the husk goes now, not at finalization.
         let driver = core.live.borrow_mut().take();
         drop(driver);
-        LIVE.with(|l| l.borrow_mut().retain(|c| !Rc::ptr_eq(c, core)));
+        unlist(&|_| false);
     }
 }
 
