@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use gu1_kyc_proxy::server::{self, App, Backend, Demo, Limiter, Origins};
-use gu1_kyc_proxy::sim::Simulator;
-use gu1_kyc_proxy::token::{self, Claims, Kind};
+use gu1_kyc_proxy::app::{self, App};
+use gu1_kyc_proxy::auth::Limiter;
+use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::sim::{self, Demo, Simulate};
+use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 
 #[derive(Debug, Parser)]
@@ -123,16 +125,9 @@ struct TokenArgs {
 }
 
 fn random_secret() -> Vec<u8> {
-    use std::io::Read;
     let mut buf = vec![0u8; 32];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .is_err()
-    {
-        eprintln!(
-            "{{\"event\":\"error\",\"message\":\"/dev/urandom unavailable; pass --secret\"}}"
-        );
-        std::process::exit(2);
+    if getrandom::fill(&mut buf).is_err() {
+        fail("no randomness available for a secret; pass --secret");
     }
     buf
 }
@@ -145,29 +140,33 @@ fn fail(message: &str) -> ! {
     std::process::exit(2);
 }
 
-fn run(app: App, listen: SocketAddr, hosted: Option<SocketAddr>) {
+/// Where the proxy runs: in front of gu1, or of the simulator with its hosted pages.
+enum Mode {
+    Upstream(Arc<App>),
+    Simulate(Arc<Simulate>, SocketAddr),
+}
+
+fn run(mode: Mode, listen: SocketAddr) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let mode = if hosted.is_some() {
-        "simulate"
-    } else {
-        "upstream"
+    let (name, hosted) = match &mode {
+        Mode::Simulate(_, h) => ("simulate", Some(format!("http://{h}"))),
+        Mode::Upstream(_) => ("upstream", None),
     };
     println!(
         "{}",
-        serde_json::json!({"event": "listening", "mode": mode, "proxy": format!("http://{listen}"),
-            "hosted": hosted.map(|h| format!("http://{h}"))})
+        serde_json::json!({"event": "listening", "mode": name, "proxy": format!("http://{listen}"),
+            "hosted": hosted})
     );
-    let app = Arc::new(app);
     let served = rt.block_on(async move {
-        match hosted {
-            Some(h) => server::serve(app, listen, h).await,
-            None => {
+        match mode {
+            Mode::Simulate(s, h) => sim::serve(s, listen, h).await,
+            Mode::Upstream(app) => {
                 let l = tokio::net::TcpListener::bind(listen).await?;
-                axum::serve(l, server::proxy_router(app)).await
+                axum::serve(l, app::router(app)).await
             }
         }
     });
@@ -201,26 +200,29 @@ fn main() {
         }
         Command::Simulate(a) => {
             let hosted_origin = format!("http://{}", a.hosted_listen);
-            let mut app = App::new(
-                Backend::Sim(Simulator::new(hosted_origin.clone())),
-                a.secret
-                    .map(String::into_bytes)
-                    .unwrap_or_else(random_secret),
+            let secret = a
+                .secret
+                .map(String::into_bytes)
+                .unwrap_or_else(random_secret);
+            let limits = a.limits;
+            let mut s = Simulate::new(
+                &hosted_origin,
+                Tokens::shared_secret(&secret),
+                Duration::from_secs(a.session_ttl),
+                |app| {
+                    app.origins = if limits.allow_origin.is_empty() {
+                        Origins::Loopback
+                    } else {
+                        Origins::List(limits.allow_origin)
+                    };
+                    app.limiter = Limiter::new(limits.rate.unwrap_or(0.0), limits.burst);
+                    app.webhook_secret = limits.webhook_secret.map(String::into_bytes);
+                },
             );
-            app.hosted_origin = hosted_origin;
-            app.proxy_origin = format!("http://{}", a.listen);
-            app.origins = if a.limits.allow_origin.is_empty() {
-                Origins::Loopback
-            } else {
-                Origins::List(a.limits.allow_origin)
-            };
-            app.session_ttl = Duration::from_secs(a.session_ttl);
-            app.token_ttl = Duration::from_secs(a.token_ttl);
-            app.control = true;
-            app.demo = a.www.map(|www| Demo { www, pkg: a.pkg });
-            app.limiter = Limiter::new(a.limits.rate.unwrap_or(0.0), a.limits.burst);
-            app.webhook_secret = a.limits.webhook_secret.map(String::into_bytes);
-            run(app, a.listen, Some(a.hosted_listen));
+            s.proxy_origin = format!("http://{}", a.listen);
+            s.token_ttl = Duration::from_secs(a.token_ttl);
+            s.demo = a.www.map(|www| Demo { www, pkg: a.pkg });
+            run(Mode::Simulate(Arc::new(s), a.hosted_listen), a.listen);
         }
         Command::Upstream(a) => {
             if a.secret.len() < 16 {
@@ -232,12 +234,14 @@ fn main() {
                 Duration::from_millis(a.upstream_timeout_ms),
             )
             .unwrap_or_else(|e| fail(&e));
-            let mut app = App::new(Backend::Upstream(upstream), a.secret.into_bytes());
-            app.proxy_origin = format!("http://{}", a.listen);
+            let mut app = App::new(
+                Arc::new(upstream),
+                Tokens::shared_secret(a.secret.as_bytes()),
+            );
             app.origins = Origins::List(a.limits.allow_origin);
             app.limiter = Limiter::new(a.limits.rate.unwrap_or(5.0), a.limits.burst);
             app.webhook_secret = a.limits.webhook_secret.map(String::into_bytes);
-            run(app, a.listen, None);
+            run(Mode::Upstream(Arc::new(app)), a.listen);
         }
     }
 }

@@ -59,6 +59,39 @@ pub enum TokenError {
     BadSignature,
     /// Past its expiry.
     Expired,
+    /// Well signed but not for this proxy.
+    Rejected,
+}
+
+/// How this proxy checks (and, where it holds the key, signs) page tokens.
+#[derive(Clone)]
+pub struct Tokens {
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tokens(<secret>)")
+    }
+}
+
+impl Tokens {
+    /// Tokens signed with a shared secret.
+    pub fn shared_secret(secret: &[u8]) -> Tokens {
+        Tokens {
+            secret: secret.to_vec(),
+        }
+    }
+
+    /// The claims of a valid token.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        verify(token, &self.secret, unix_now())
+    }
+
+    /// Signs claims; `None` when this proxy only holds a public key.
+    pub fn mint(&self, claims: &Claims) -> Option<String> {
+        Some(mint(claims, &self.secret))
+    }
 }
 
 const PREFIX: &str = "v1.";

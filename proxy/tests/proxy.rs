@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gu1_kyc_proxy::server::{self, App, Backend, Limiter, Origins, SIM_API_KEY};
-use gu1_kyc_proxy::sim::Simulator;
-use gu1_kyc_proxy::token::{self, Claims, Kind};
+use gu1_kyc_proxy::app::{self, App};
+use gu1_kyc_proxy::auth::Limiter;
+use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::sim::{self, Simulate, SIM_API_KEY};
+use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
 
@@ -28,24 +30,30 @@ struct Rig {
     http: reqwest::Client,
 }
 
-async fn rig_with(limiter: Limiter) -> Rig {
-    let mut sim_app = App::new(
-        Backend::Sim(Simulator::new("http://127.0.0.1:9")),
-        b"sim-secret".to_vec(),
+/// The simulator's router, playing gu1 (its REST API) and serving the control API.
+fn simulated_gu1() -> axum::Router {
+    let s = Simulate::new(
+        "http://127.0.0.1:9",
+        Tokens::shared_secret(b"sim-secret"),
+        Duration::from_secs(1800),
+        |_| {},
     );
-    sim_app.control = true;
-    let gu1 = serve(server::proxy_router(Arc::new(sim_app))).await;
+    sim::router(Arc::new(s))
+}
+
+async fn rig_with(configure: impl FnOnce(&mut App)) -> Rig {
+    let gu1 = serve(simulated_gu1()).await;
     let upstream = Upstream::new(
         &format!("http://{gu1}"),
         SIM_API_KEY.into(),
         Duration::from_secs(2),
     )
     .unwrap();
-    let mut app = App::new(Backend::Upstream(upstream), SECRET.to_vec());
+    let mut app = App::new(Arc::new(upstream), Tokens::shared_secret(SECRET));
     app.origins = Origins::List(vec!["https://shop.example".into()]);
     app.webhook_secret = Some(WEBHOOK_SECRET.to_vec());
-    app.limiter = limiter;
-    let proxy = serve(server::proxy_router(Arc::new(app))).await;
+    configure(&mut app);
+    let proxy = serve(app::router(Arc::new(app))).await;
     Rig {
         gu1: format!("http://{gu1}"),
         proxy: format!("http://{proxy}"),
@@ -54,7 +62,7 @@ async fn rig_with(limiter: Limiter) -> Rig {
 }
 
 async fn rig() -> Rig {
-    rig_with(Limiter::new(0.0, 0.0)).await
+    rig_with(|_| {}).await
 }
 
 fn mint(entity: &str, kind: Kind, session: Option<&str>, ttl: i64) -> String {
@@ -349,9 +357,9 @@ async fn upstream_that_hangs_is_504_and_one_that_is_gone_is_502() {
             Duration::from_millis(300),
         )
         .unwrap();
-        let proxy = serve(server::proxy_router(Arc::new(App::new(
-            Backend::Upstream(up),
-            SECRET.to_vec(),
+        let proxy = serve(app::router(Arc::new(App::new(
+            Arc::new(up),
+            Tokens::shared_secret(SECRET),
         ))))
         .await;
         let r = reqwest::Client::new()
@@ -369,7 +377,7 @@ async fn upstream_that_hangs_is_504_and_one_that_is_gone_is_502() {
 
 #[tokio::test]
 async fn per_token_rate_limit_answers_429_with_retry_after() {
-    let rig = rig_with(Limiter::new(1.0, 2.0)).await;
+    let rig = rig_with(|app| app.limiter = Limiter::new(1.0, 2.0)).await;
     let e = rig.entity("biometric", true).await;
     let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
     assert_eq!(rig.status(&tok).await.0, 200);
@@ -418,7 +426,8 @@ async fn cors_allow_list_and_request_size_limit() {
     assert!(ok.headers()["access-control-allow-headers"]
         .to_str()
         .unwrap()
-        .contains("Authorization"));
+        .to_ascii_lowercase()
+        .contains("authorization"));
     let evil = rig
         .http
         .get(format!("{}/kyc/status", rig.proxy))
@@ -436,4 +445,256 @@ async fn cors_allow_list_and_request_size_limit() {
         .await
         .unwrap();
     assert_eq!(big.status().as_u16(), 413);
+}
+
+/// A status request whose client hangs up before the (delayed) answer is logged as aborted,
+/// when the proxy notices, not when the answer would have been ready; an answered one is not.
+#[tokio::test]
+async fn a_request_the_client_abandons_is_logged_as_aborted() {
+    use tokio::io::AsyncWriteExt;
+    let s = Arc::new(Simulate::new(
+        "http://127.0.0.1:9",
+        Tokens::shared_secret(b"log-test-secret"),
+        Duration::from_secs(1800),
+        |_| {},
+    ));
+    let addr = serve(sim::router(s.clone())).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("http://{addr}/__control/sessions"))
+        .json(&json!({"faults": [{"delayMs": 3000}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (entity, token) = (
+        created["entityId"].as_str().unwrap(),
+        created["token"].as_str().unwrap(),
+    );
+    let log = || s.sim.requests(entity).unwrap();
+
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /kyc/status HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        log().is_empty(),
+        "nothing logged while the answer is pending"
+    );
+    let hung_up = s.sim.clock_ms();
+    drop(conn);
+    let mut waited = 0;
+    while log().is_empty() && waited < 1_000 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 20;
+    }
+    let entries = log();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let e = &entries[0];
+    assert!(
+        e.aborted && e.status == 0 && e.endpoint == "status",
+        "{e:?}"
+    );
+    assert!(
+        e.at_ms - hung_up < 1_000,
+        "logged when the client left: {e:?}"
+    );
+
+    let r = http
+        .get(format!("http://{addr}/kyc/status"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let entries = log();
+    assert_eq!(entries.len(), 2);
+    assert!(
+        !entries[1].aborted && entries[1].status == 200,
+        "{:?}",
+        entries[1]
+    );
+    // A refused token is logged under the entity it names, as not authorized.
+    let r = http
+        .get(format!("http://{addr}/kyc/status"))
+        .bearer_auth(format!("{token}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let entries = log();
+    assert_eq!(entries.len(), 3);
+    assert!(
+        !entries[2].authorized && entries[2].status == 401,
+        "{:?}",
+        entries[2]
+    );
+}
+
+/// A stand-in gu1 that records every path it is asked for and answers 404 `NOT_FOUND`.
+async fn recording_gu1() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let router = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(uri.path().to_owned());
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "NOT_FOUND", "message": "not found"})),
+            )
+        }
+    });
+    (format!("http://{}", serve(router).await), seen)
+}
+
+#[tokio::test]
+async fn dot_segments_in_token_ids_never_walk_to_another_gu1_route() {
+    let (gu1, seen) = recording_gu1().await;
+    let up = Upstream::new(&gu1, SIM_API_KEY.into(), Duration::from_secs(2)).unwrap();
+    let proxy = serve(app::router(Arc::new(App::new(
+        Arc::new(up),
+        Tokens::shared_secret(SECRET),
+    ))))
+    .await;
+    let http = reqwest::Client::new();
+    for (entity, session) in [
+        ("..", None),
+        (".", None),
+        ("ent", Some("..")),
+        ("ent", Some(".")),
+    ] {
+        for kind in [Kind::Biometric, Kind::Kyc] {
+            for (method, path) in [("GET", "/kyc/status"), ("POST", "/kyc/cancel")] {
+                let r = http
+                    .request(method.parse().unwrap(), format!("http://{proxy}{path}"))
+                    .bearer_auth(mint(entity, kind, session, 60))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status().is_client_error(),
+                    "{entity} {session:?} {path}: {}",
+                    r.status()
+                );
+            }
+        }
+    }
+    // Every path gu1 was asked for is one of its documented routes with a real id in it.
+    let documented = [
+        "/api/kyc/biometric/sessions/",
+        "/api/kyc/biometric/entities/",
+        "/api/kyc/validations/",
+        "/api/kyc/entities/",
+    ];
+    for path in seen.lock().unwrap().iter() {
+        assert!(
+            documented
+                .iter()
+                .any(|p| path.starts_with(p) && !path[p.len()..].starts_with('/'))
+                && !path.contains("/./")
+                && !path.ends_with('/'),
+            "the proxy asked gu1 for {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_status_is_served_only_for_its_time_to_live() {
+    use gu1_kyc_proxy::webhooks::Fresh;
+    let rig = rig_with(|app| app.fresh = Fresh::new(Duration::from_millis(400), 100)).await;
+    let e = rig.entity("biometric", true).await;
+    let (entity, id) = (s(&e, "entityId"), s(&e, "id"));
+    let body = serde_json::to_vec(&json!({
+        "event": "biometric.session_approved", "timestamp": "2026-11-22T00:00:00Z",
+        "payload": {"id": id, "entityId": entity, "status": "approved"}
+    }))
+    .unwrap();
+    let r = rig
+        .http
+        .post(format!("{}/webhooks/gu1", rig.proxy))
+        .header("X-Webhook-Signature", sign_hex(&body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let tok = mint(&entity, Kind::Biometric, None, 60);
+    assert_eq!(s(&rig.status(&tok).await.1, "status"), "approved");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        s(&rig.status(&tok).await.1, "status"),
+        "pending",
+        "after its time to live the webhook's payload is gone and gu1's read is served"
+    );
+}
+
+#[tokio::test]
+async fn every_status_answer_says_no_store() {
+    let rig = rig_with(|app| app.limiter = Limiter::new(0.5, 1.0)).await;
+    let bio = rig.entity("biometric", false).await;
+    let kyc = rig.entity("kyc", false).await;
+    let with_session = rig.entity("biometric", true).await;
+    let get = |tok: String, origin: bool| {
+        let mut r = rig
+            .http
+            .get(format!("{}/kyc/status", rig.proxy))
+            .bearer_auth(tok);
+        if origin {
+            r = r.header("Origin", "https://shop.example");
+        }
+        r.send()
+    };
+    let answers = [
+        (
+            "200 session",
+            get(
+                mint(&s(&with_session, "entityId"), Kind::Biometric, None, 60),
+                true,
+            )
+            .await,
+        ),
+        (
+            "200 null",
+            get(mint(&s(&bio, "entityId"), Kind::Biometric, None, 60), false).await,
+        ),
+        (
+            "404",
+            get(mint(&s(&kyc, "entityId"), Kind::Kyc, None, 60), true).await,
+        ),
+        ("401", get("forged".into(), true).await),
+        (
+            "429",
+            get(mint(&s(&kyc, "entityId"), Kind::Kyc, None, 60), true).await,
+        ),
+        (
+            "preflight",
+            rig.http
+                .request(
+                    reqwest::Method::OPTIONS,
+                    format!("{}/kyc/status", rig.proxy),
+                )
+                .header("Origin", "https://shop.example")
+                .header("Access-Control-Request-Method", "GET")
+                .send()
+                .await,
+        ),
+    ];
+    let mut statuses = Vec::new();
+    for (what, r) in answers {
+        let r = r.unwrap();
+        statuses.push(r.status().as_u16());
+        assert_eq!(
+            r.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what}"
+        );
+    }
+    assert_eq!(statuses, [200, 200, 404, 401, 429, 200]);
 }
