@@ -29,6 +29,12 @@ hosted=127.0.0.1:${GU1_HOSTED_PORT:-47872}
 start_simulator "$proxy" "$hosted" "$logs/simulator.log"
 export GU1_SIM_URL="http://$proxy"
 
+echo "== proxy tokens minted by Node (jose) and Python (PyJWT), against upstream-mode proxies"
+bash proxy/tests/mint/run.sh "$root/target/debug/gu1-kyc-proxy" "http://$proxy" "${GU1_MINT_PORT:-47873}" 2>&1 | tee "$logs/mint.log" || true
+p=$(grep -Eo '^mint: [0-9]+ passed' "$logs/mint.log" | awk '{print $2}'); f=$(grep -Eo '^mint: [0-9]+ passed, [0-9]+ failed' "$logs/mint.log" | awk '{print $4}')
+[ -n "$p" ] || { echo "the token tests did not report"; p=0 f=1; }
+passed=$((passed + p)) failed=$((failed + f))
+
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=600
 # The runner's page is cross-origin isolated by default (COEP require-corp), which blocks a

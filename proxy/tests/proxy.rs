@@ -74,6 +74,7 @@ fn mint(entity: &str, kind: Kind, session: Option<&str>, ttl: i64) -> String {
             session_id: session.map(Into::into),
             expires,
         },
+        token::DEFAULT_AUDIENCE,
         SECRET,
     )
 }
@@ -243,11 +244,12 @@ async fn forged_expired_and_cross_entity_tokens_are_refused() {
             session_id: None,
             expires: token::unix_now() + 60,
         },
+        token::DEFAULT_AUDIENCE,
         b"another-secret",
     );
     for (tok, why) in [
         (forged.as_str(), "signature"),
-        ("v1.e30.AAAA", "signature"),
+        ("eyJhbGciOiJIUzI1NiJ9.e30.AAAA", "signature"),
         ("not-a-token", "malformed"),
         ("", "required"),
     ] {
@@ -255,7 +257,7 @@ async fn forged_expired_and_cross_entity_tokens_are_refused() {
         assert_eq!(code, 401, "{why}");
         assert_eq!(s(&body, "code"), "UNAUTHORIZED");
     }
-    let expired = mint(&me, Kind::Biometric, None, -5);
+    let expired = mint(&me, Kind::Biometric, None, -30);
     let (code, body, _) = rig.status(&expired).await;
     assert_eq!(
         (code, s(&body, "message")),
@@ -697,4 +699,141 @@ async fn every_status_answer_says_no_store() {
         );
     }
     assert_eq!(statuses, [200, 200, 404, 401, 429, 200]);
+}
+
+fn key_file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Signs arbitrary claims with `alg`, `key` and an optional `kid`.
+fn sign(
+    alg: jsonwebtoken::Algorithm,
+    key: &jsonwebtoken::EncodingKey,
+    kid: Option<&str>,
+    claims: &Value,
+) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = kid.map(Into::into);
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+fn claims_for(entity: &str, aud: &str, exp_in: i64) -> Value {
+    let now = token::unix_now() as i64;
+    json!({"sub": entity, "kind": "biometric", "exp": now + exp_in, "iat": now, "aud": aud})
+}
+
+#[tokio::test]
+async fn public_key_tokens_eddsa_pem_and_es256_jwks() {
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    let ed_private = EncodingKey::from_ed_pem(&key_file("ed25519-private.pem")).unwrap();
+    let es1 = EncodingKey::from_ec_pem(&key_file("es256-1-private.pem")).unwrap();
+    let es2 = EncodingKey::from_ec_pem(&key_file("es256-2-private.pem")).unwrap();
+    let ed_public = key_file("ed25519-public.pem");
+    let ed_tokens = Tokens::public_key_pem(Algorithm::EdDSA, &ed_public).unwrap();
+    let jwks = String::from_utf8(key_file("es256.jwks.json")).unwrap();
+    let es_tokens = Tokens::jwks(Algorithm::ES256, &jwks)
+        .unwrap()
+        .with_audience("shop-proxy");
+    assert!(
+        ed_tokens
+            .mint(&Claims {
+                entity_id: "e".into(),
+                kind: Kind::Biometric,
+                session_id: None,
+                expires: token::unix_now() + 60
+            })
+            .is_none(),
+        "a proxy holding a public key cannot mint"
+    );
+
+    let ed = rig_with(|app| app.tokens = ed_tokens).await;
+    let es = rig_with(|app| app.tokens = es_tokens).await;
+    let e = ed.entity("biometric", true).await;
+    let entity = s(&e, "entityId");
+    let on_ed = |c: &Value| sign(Algorithm::EdDSA, &ed_private, None, c);
+    let aud = token::DEFAULT_AUDIENCE;
+    let (code, body, _) = ed.status(&on_ed(&claims_for(&entity, aud, 60))).await;
+    assert_eq!(
+        (code, s(&body, "id")),
+        (200, s(&e, "id")),
+        "EdDSA with the PEM public key"
+    );
+    // Algorithm confusion: HS256 signed with the public key's PEM text as the secret.
+    let confused = sign(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(&ed_public),
+        None,
+        &claims_for(&entity, aud, 60),
+    );
+    // An ES256 token to an EdDSA proxy, and EdDSA tokens that are expired or for another audience.
+    for (why, tok) in [
+        ("HS256 with the public key as secret", confused),
+        (
+            "ES256 to an EdDSA proxy",
+            sign(Algorithm::ES256, &es1, None, &claims_for(&entity, aud, 60)),
+        ),
+        ("expired", on_ed(&claims_for(&entity, aud, -60))),
+        (
+            "another audience",
+            on_ed(&claims_for(&entity, "another-proxy", 60)),
+        ),
+    ] {
+        assert_eq!(ed.status(&tok).await.0, 401, "{why}");
+    }
+
+    let e = es.entity("biometric", true).await;
+    let entity = s(&e, "entityId");
+    for (kid, key) in [("es256-1", &es1), ("es256-2", &es2)] {
+        let tok = sign(
+            Algorithm::ES256,
+            key,
+            Some(kid),
+            &claims_for(&entity, "shop-proxy", 60),
+        );
+        assert_eq!(es.status(&tok).await.0, 200, "JWKS key {kid}");
+    }
+    for (why, tok) in [
+        (
+            "key 1 named as key 2",
+            sign(
+                Algorithm::ES256,
+                &es1,
+                Some("es256-2"),
+                &claims_for(&entity, "shop-proxy", 60),
+            ),
+        ),
+        (
+            "unknown kid",
+            sign(
+                Algorithm::ES256,
+                &es1,
+                Some("es256-9"),
+                &claims_for(&entity, "shop-proxy", 60),
+            ),
+        ),
+        (
+            "no kid with two keys",
+            sign(
+                Algorithm::ES256,
+                &es1,
+                None,
+                &claims_for(&entity, "shop-proxy", 60),
+            ),
+        ),
+        (
+            "default audience",
+            sign(
+                Algorithm::ES256,
+                &es1,
+                Some("es256-1"),
+                &claims_for(&entity, aud, 60),
+            ),
+        ),
+    ] {
+        assert_eq!(es.status(&tok).await.0, 401, "{why}");
+    }
+    // A JWKS of another key type is refused when it is read.
+    let ed_jwks = String::from_utf8(key_file("ed25519.jwks.json")).unwrap();
+    assert!(Tokens::jwks(Algorithm::ES256, &ed_jwks).is_err());
+    assert!(Tokens::jwks(Algorithm::EdDSA, &ed_jwks).is_ok());
 }

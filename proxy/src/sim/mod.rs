@@ -107,7 +107,8 @@ impl Simulate {
         }
     }
 
-    /// A token for the entity, valid for `ttl_secs` (default: `token_ttl`; 0: already expired).
+    /// A token for the entity, valid for `ttl_secs` (default: `token_ttl`; 0: already expired,
+    /// past the leeway).
     fn mint(
         &self,
         entity: &str,
@@ -115,12 +116,16 @@ impl Simulate {
         session: Option<String>,
         ttl_secs: Option<u64>,
     ) -> String {
-        let ttl = ttl_secs.unwrap_or(self.token_ttl.as_secs());
+        let now = crate::token::unix_now();
+        let expires = match ttl_secs.unwrap_or(self.token_ttl.as_secs()) {
+            0 => now.saturating_sub(self.app.tokens.leeway() + 1),
+            ttl => now + ttl,
+        };
         let claims = Claims {
             entity_id: entity.to_owned(),
             kind,
             session_id: session,
-            expires: crate::token::unix_now() + ttl,
+            expires,
         };
         self.app.tokens.mint(&claims).unwrap_or_default()
     }
