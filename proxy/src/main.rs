@@ -105,12 +105,15 @@ struct UpstreamArgs {
     /// Address to listen on.
     #[arg(long, env = "GU1_PROXY_LISTEN", default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
-    /// gu1 API base URL.
+    /// gu1 API base URL (a tenant's own, e.g. https://api.<tenant>.gu1.ai, where gu1 gave one).
     #[arg(long, env = "GU1_API_BASE", default_value = "https://api.gu1.ai")]
     api_base: String,
     /// gu1 API key (sk_live_… / sk_test_…). Only ever sent to gu1.
     #[arg(long, env = "GU1_API_KEY", hide_env_values = true)]
     api_key: String,
+    /// Sent as X-Organization-ID on every gu1 call (for keys that reach several organizations).
+    #[arg(long, env = "GU1_ORGANIZATION_ID")]
+    organization_id: Option<String>,
     /// Token algorithm: HS256 (with --secret), EdDSA or ES256 (with --public-key or --jwks).
     #[arg(long, env = "GU1_TOKEN_ALGORITHM", default_value = "HS256")]
     algorithm: String,
@@ -340,7 +343,8 @@ fn main() {
                 a.api_key,
                 Duration::from_millis(a.upstream_timeout_ms),
             )
-            .unwrap_or_else(|e| fail(&e));
+            .unwrap_or_else(|e| fail(&e))
+            .with_organization(a.organization_id);
             let mut app = App::new(Arc::new(upstream), tokens);
             app.origins = Origins::List(a.limits.allow_origin);
             app.limiter = Limiter::new(a.limits.rate.unwrap_or(5.0), a.limits.burst);

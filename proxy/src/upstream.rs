@@ -14,6 +14,7 @@ pub struct Upstream {
     http: reqwest::Client,
     base: String,
     key: String,
+    organization: Option<String>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -21,6 +22,7 @@ impl std::fmt::Debug for Upstream {
         f.debug_struct("Upstream")
             .field("base", &self.base)
             .field("key", &"<redacted>")
+            .field("organization", &self.organization)
             .finish()
     }
 }
@@ -74,7 +76,15 @@ impl Upstream {
             http,
             base: base.trim_end_matches('/').to_owned(),
             key,
+            organization: None,
         })
+    }
+
+    /// Sends `X-Organization-ID: organization` on every call (gu1 keys that reach several
+    /// organizations need it).
+    pub fn with_organization(mut self, organization: Option<String>) -> Upstream {
+        self.organization = organization.filter(|o| !o.is_empty());
+        self
     }
 
     async fn call(
@@ -87,6 +97,9 @@ impl Upstream {
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.key);
+        if let Some(org) = &self.organization {
+            req = req.header("X-Organization-ID", org);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -116,12 +129,12 @@ impl Upstream {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
-        let code = field("code")
-            .or_else(|| field("error"))
-            .unwrap_or_else(|| "UPSTREAM_ERROR".into());
+        // gu1 documents `{"error": CODE, "message": ...}`; `code` is read too.
+        let code = field("error")
+            .or_else(|| field("code"))
+            .unwrap_or_else(|| format!("HTTP_{status}"));
         let mut e = Gu1Error {
-            // gu1's own failures are a bad gateway for the browser; its 4xx keep their status.
-            http: if status >= 500 { 502 } else { status },
+            http: status,
             code,
             message: field("message").unwrap_or_else(|| format!("gu1 answered HTTP {status}")),
             active_session_id: field("activeSessionId"),

@@ -837,3 +837,194 @@ async fn public_key_tokens_eddsa_pem_and_es256_jwks() {
     assert!(Tokens::jwks(Algorithm::ES256, &ed_jwks).is_err());
     assert!(Tokens::jwks(Algorithm::EdDSA, &ed_jwks).is_ok());
 }
+
+#[tokio::test]
+async fn x_organization_id_goes_on_every_gu1_call() {
+    let mut simulated = Simulate::new(
+        "http://127.0.0.1:9",
+        Tokens::shared_secret(b"sim-secret"),
+        Duration::from_secs(1800),
+        |_| {},
+    );
+    simulated.organization_id = Some("org_42".into());
+    let gu1 = format!("http://{}", serve(sim::router(Arc::new(simulated))).await);
+    let proxy_for = |org: Option<&str>| {
+        let up = Upstream::new(&gu1, SIM_API_KEY.into(), Duration::from_secs(2))
+            .unwrap()
+            .with_organization(org.map(Into::into));
+        serve(app::router(Arc::new(App::new(
+            Arc::new(up),
+            Tokens::shared_secret(SECRET),
+        ))))
+    };
+    let with = proxy_for(Some("org_42")).await;
+    let without = proxy_for(None).await;
+    let wrong = proxy_for(Some("org_7")).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{gu1}/__control/sessions"))
+        .json(&json!({"kind": "kyc", "start": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tok = mint(&s(&created, "entityId"), Kind::Kyc, None, 60);
+    let call = |proxy: SocketAddr, method: &str, path: &str| {
+        http.request(method.parse().unwrap(), format!("http://{proxy}{path}"))
+            .bearer_auth(&tok)
+            .send()
+    };
+    // current (404: none yet), create, current, get (pinned), cancel: every one needs the header.
+    assert_eq!(
+        call(with, "GET", "/kyc/status").await.unwrap().status(),
+        404
+    );
+    let started: Value = call(with, "POST", "/kyc/start")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s(&started, "status"), "pending");
+    assert_eq!(
+        call(with, "GET", "/kyc/status").await.unwrap().status(),
+        200
+    );
+    let pinned = mint(
+        &s(&created, "entityId"),
+        Kind::Kyc,
+        Some(&s(&started, "id")),
+        60,
+    );
+    let r = http
+        .get(format!("http://{with}/kyc/status"))
+        .bearer_auth(&pinned)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r: Value = call(with, "POST", "/kyc/cancel")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s(&r, "status"), "cancelled");
+    for proxy in [without, wrong] {
+        let r = call(proxy, "GET", "/kyc/status").await.unwrap();
+        assert_eq!(r.status(), 502);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            s(&body, "code"),
+            "UPSTREAM_AUTH",
+            "a missing or wrong organization is the server's fault"
+        );
+    }
+}
+
+#[tokio::test]
+async fn gu1_errors_map_to_the_proxys_stable_codes_and_nothing_of_theirs_is_relayed() {
+    let rig = rig().await;
+    let detail = "gu1 internal detail 7781";
+    let cases = [
+        (
+            json!({"status": 403, "error": "NOT_ENABLED"}),
+            502,
+            "VERIFICATION_NOT_ENABLED",
+        ),
+        (
+            json!({"status": 400, "error": "BIOMETRIC_WORKFLOW_NOT_CONFIGURED"}),
+            502,
+            "VERIFICATION_NOT_CONFIGURED",
+        ),
+        (
+            json!({"status": 400, "error": "NO_PORTRAIT"}),
+            422,
+            "NO_REFERENCE_PORTRAIT",
+        ),
+        (
+            json!({"status": 404, "error": "ENTITY_NOT_FOUND"}),
+            404,
+            "ENTITY_NOT_FOUND",
+        ),
+        (
+            json!({"status": 409, "error": "ACTIVE_SESSION_EXISTS", "activeSessionId": "bio_gone"}),
+            409,
+            "ACTIVE_SESSION_EXISTS",
+        ),
+        (
+            json!({"status": 401, "error": "UNAUTHORIZED"}),
+            502,
+            "UPSTREAM_AUTH",
+        ),
+        (
+            json!({"status": 429, "error": "RATE_LIMITED"}),
+            503,
+            "UPSTREAM_BUSY",
+        ),
+        (
+            json!({"status": 500, "error": "INTERNAL_ERROR"}),
+            502,
+            "UPSTREAM_ERROR",
+        ),
+        (
+            json!({"status": 418, "error": "SOMETHING_NEW"}),
+            502,
+            "UPSTREAM_REJECTED",
+        ),
+    ];
+    for (mut refusal, http, code) in cases {
+        let e = rig.entity("biometric", false).await;
+        refusal["message"] = json!(detail);
+        let r = rig
+            .http
+            .post(format!(
+                "{}/__control/entities/{}/refuse",
+                rig.gu1,
+                s(&e, "entityId")
+            ))
+            .json(&refusal)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
+        let (status, body, text) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
+        assert_eq!(
+            (status, s(&body, "code").as_str()),
+            (http, code),
+            "{refusal}"
+        );
+        assert!(
+            !text.contains(detail) && !text.contains("bio_gone"),
+            "{text}"
+        );
+        let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["code", "message"], "{text}");
+    }
+    // The real paths: an entity gu1 does not know, a pinned session it does not have.
+    let (status, body, _) = rig
+        .call(
+            reqwest::Method::POST,
+            "/kyc/start",
+            &mint("ent_unknown", Kind::Kyc, None, 60),
+        )
+        .await;
+    assert_eq!(
+        (status, s(&body, "code").as_str()),
+        (404, "ENTITY_NOT_FOUND")
+    );
+    let e = rig.entity("biometric", true).await;
+    let (status, body, _) = rig
+        .status(&mint(
+            &s(&e, "entityId"),
+            Kind::Biometric,
+            Some("bio_unknown"),
+            60,
+        ))
+        .await;
+    assert_eq!((status, s(&body, "code").as_str()), (404, "NOT_FOUND"));
+}

@@ -24,6 +24,7 @@ pub fn routes() -> Router<Arc<Simulate>> {
         .route("/__control/entities/{e}/script", post(control_script))
         .route("/__control/entities/{e}/faults", post(control_faults))
         .route("/__control/entities/{e}/set", post(control_set))
+        .route("/__control/entities/{e}/refuse", post(control_refuse))
         .route("/__control/entities/{e}/start", post(control_start))
         .route("/__control/entities/{e}/token", post(control_token))
         .route("/__control/entities/{e}/log", get(control_log))
@@ -142,6 +143,39 @@ async fn control_set(
             "NOT_FOUND",
             "the entity has no session",
         ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefuseBody {
+    /// gu1's HTTP status; without it creates work again.
+    status: Option<u16>,
+    error: Option<String>,
+    message: Option<String>,
+    active_session_id: Option<String>,
+}
+
+/// `POST /__control/entities/{e}/refuse`: gu1 answers every create for the entity with this
+/// error (`{"status": 403, "error": "NOT_ENABLED"}`), as its API documents them; `{}` undoes it.
+async fn control_refuse(
+    State(s): State<Arc<Simulate>>,
+    Path(e): Path<String>,
+    Json(b): Json<RefuseBody>,
+) -> Response {
+    let refusal = b.status.map(|http| {
+        let mut err = crate::gu1::Gu1Error::new(
+            http,
+            b.error.as_deref().unwrap_or("ERROR"),
+            b.message.unwrap_or_default(),
+        );
+        err.active_session_id = b.active_session_id;
+        err
+    });
+    if s.sim.refuse_create(&e, refusal) {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        no_entity()
     }
 }
 

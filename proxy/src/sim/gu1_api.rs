@@ -43,10 +43,27 @@ pub fn cancel(sim: &Simulator, kind: Kind, id: &str) -> Result<Record, Gu1Error>
     })
 }
 
-/// gu1's 401 when the API key is not the simulator's.
-fn unkeyed(headers: &HeaderMap) -> Option<Response> {
-    (bearer(headers) != Some(SIM_API_KEY))
-        .then(|| answer(&Gu1Error::new(401, "UNAUTHORIZED", "invalid API key")))
+/// gu1's 401 when the API key is not the simulator's, or (when the simulator names its
+/// organization) `X-Organization-ID` is not that organization.
+fn unkeyed(s: &Simulate, headers: &HeaderMap) -> Option<Response> {
+    if bearer(headers) != Some(SIM_API_KEY) {
+        return Some(answer(&Gu1Error::new(
+            401,
+            "UNAUTHORIZED",
+            "invalid API key",
+        )));
+    }
+    let org = headers
+        .get("x-organization-id")
+        .and_then(|v| v.to_str().ok());
+    match &s.organization_id {
+        Some(want) if org != Some(want.as_str()) => Some(answer(&Gu1Error::new(
+            403,
+            "FORBIDDEN",
+            "X-Organization-ID does not name an organization of this key",
+        ))),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,7 +73,7 @@ struct CreateBody {
 }
 
 fn create(s: &Simulate, headers: &HeaderMap, kind: Kind, body: CreateBody) -> Response {
-    if let Some(r) = unkeyed(headers) {
+    if let Some(r) = unkeyed(s, headers) {
         return r;
     }
     match s.sim.create(kind, &body.entity_id, s.session_ttl) {
@@ -66,7 +83,7 @@ fn create(s: &Simulate, headers: &HeaderMap, kind: Kind, body: CreateBody) -> Re
 }
 
 fn read(s: &Simulate, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
-    if let Some(r) = unkeyed(headers) {
+    if let Some(r) = unkeyed(s, headers) {
         return r;
     }
     match s.sim.lookup(id).filter(|r| r.kind == kind) {
@@ -76,7 +93,7 @@ fn read(s: &Simulate, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
 }
 
 fn current(s: &Simulate, headers: &HeaderMap, kind: Kind, entity: &str) -> Response {
-    if let Some(r) = unkeyed(headers) {
+    if let Some(r) = unkeyed(s, headers) {
         return r;
     }
     match (s.sim.current(entity, kind), kind) {
@@ -87,7 +104,7 @@ fn current(s: &Simulate, headers: &HeaderMap, kind: Kind, entity: &str) -> Respo
 }
 
 fn cancel_route(s: &Simulate, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
-    if let Some(r) = unkeyed(headers) {
+    if let Some(r) = unkeyed(s, headers) {
         return r;
     }
     match cancel(&s.sim, kind, id) {

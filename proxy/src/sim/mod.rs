@@ -74,6 +74,8 @@ pub struct Simulate {
     pub token_ttl: Duration,
     /// Demo pages (`www/`) and the package (`pkg/`) to serve on the proxy's origin.
     pub demo: Option<Demo>,
+    /// When set, the simulated gu1 REST API requires `X-Organization-ID` to name it.
+    pub organization_id: Option<String>,
     outage: tokio::sync::Notify,
     outage_ms: AtomicU64,
 }
@@ -102,6 +104,7 @@ impl Simulate {
             session_ttl,
             token_ttl: Duration::from_secs(900),
             demo: None,
+            organization_id: None,
             outage: tokio::sync::Notify::new(),
             outage_ms: AtomicU64::new(0),
         }

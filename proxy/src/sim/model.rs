@@ -117,6 +117,8 @@ pub struct LogEntry {
 struct Entity {
     kind: Option<Kind>,
     records: Vec<String>,
+    /// gu1's answer to every create for this entity, instead of a new session.
+    refusal: Option<Gu1Error>,
     script: VecDeque<Step>,
     faults: VecDeque<Fault>,
     log: Vec<LogEntry>,
@@ -191,6 +193,9 @@ impl Simulator {
         let Some(entity) = entities.get_mut(entity_id) else {
             return Err(Gu1Error::new(404, "ENTITY_NOT_FOUND", "entity not found"));
         };
+        if let Some(refusal) = &entity.refusal {
+            return Err(refusal.clone());
+        }
         let active = entity
             .records
             .iter()
@@ -398,6 +403,16 @@ impl Simulator {
             return false;
         };
         e.script = steps.into();
+        true
+    }
+
+    /// Makes gu1 answer every create for the entity with `refusal` (`None`: create again).
+    pub fn refuse_create(&self, entity_id: &str, refusal: Option<Gu1Error>) -> bool {
+        let mut inner = self.lock();
+        let Some(e) = inner.entities.get_mut(entity_id) else {
+            return false;
+        };
+        e.refusal = refusal;
         true
     }
 
