@@ -51,16 +51,16 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package.json -nt tools/n
   log "npm ci in tools/"
   (cd tools && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
 fi
-# The proxy's token tests mint with jose (npm, pinned in proxy/tests/mint/package-lock.json) and
-# PyJWT (PyPI, pinned in proxy/tests/mint/requirements.txt, in a venv under target/).
+# The proxy's tests outside cargo: jose (npm, pinned in proxy/tests/mint/package-lock.json), and
+# PyJWT and openapi-spec-validator (PyPI, pinned in proxy/tests/requirements.txt, in a venv).
 mint=proxy/tests/mint
 if [ ! -d $mint/node_modules/jose ] || [ $mint/package-lock.json -nt $mint/node_modules/.stamp ]; then
   log "npm ci in $mint/"
   (cd $mint && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
 fi
-venv=target/mint-venv
-if [ ! -x $venv/bin/python ] || [ $mint/requirements.txt -nt $venv/.stamp ]; then
+venv=target/proxy-venv
+if [ ! -x $venv/bin/python ] || [ proxy/tests/requirements.txt -nt $venv/.stamp ]; then
   log "Python venv for the proxy's tests in $venv/"
-  python3 -m venv $venv && $venv/bin/pip install -q -r $mint/requirements.txt && touch $venv/.stamp
+  python3 -m venv $venv && $venv/bin/pip install -q -r proxy/tests/requirements.txt && touch $venv/.stamp
 fi
 log "ready"

@@ -29,10 +29,11 @@ hosted=127.0.0.1:${GU1_HOSTED_PORT:-47872}
 start_simulator "$proxy" "$hosted" "$logs/simulator.log"
 export GU1_SIM_URL="http://$proxy"
 
-echo "== proxy tokens minted by Node (jose) and Python (PyJWT), against upstream-mode proxies"
-bash proxy/tests/mint/run.sh "$root/target/debug/gu1-kyc-proxy" "http://$proxy" "${GU1_MINT_PORT:-47873}" 2>&1 | tee "$logs/mint.log" || true
-p=$(grep -Eo '^mint: [0-9]+ passed' "$logs/mint.log" | awk '{print $2}'); f=$(grep -Eo '^mint: [0-9]+ passed, [0-9]+ failed' "$logs/mint.log" | awk '{print $4}')
-[ -n "$p" ] || { echo "the token tests did not report"; p=0 f=1; }
+echo "== proxy: tokens minted by Node (jose) and Python (PyJWT) against upstream-mode proxies; openapi.yaml linted"
+bash proxy/tests/external.sh "$root/target/debug/gu1-kyc-proxy" "http://$proxy" "${GU1_EXTERNAL_PORT:-47873}" 2>&1 | tee "$logs/proxy-external.log" || true
+p=$(grep -Eo '^proxy-external: [0-9]+ passed' "$logs/proxy-external.log" | awk '{print $2}')
+f=$(grep -Eo '^proxy-external: [0-9]+ passed, [0-9]+ failed' "$logs/proxy-external.log" | awk '{print $4}')
+[ -n "$p" ] || { echo "the proxy's external tests did not report"; p=0 f=1; }
 passed=$((passed + p)) failed=$((failed + f))
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner

@@ -13,6 +13,8 @@ use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
 
+mod contract;
+
 const SECRET: &[u8] = b"proxy-test-secret-0123456789";
 const WEBHOOK_SECRET: &[u8] = b"whsec-test";
 
@@ -107,13 +109,15 @@ impl Rig {
     async fn call(&self, method: reqwest::Method, path: &str, token: &str) -> (u16, Value, String) {
         let r = self
             .http
-            .request(method, format!("{}{path}", self.proxy))
+            .request(method.clone(), format!("{}{path}", self.proxy))
             .bearer_auth(token)
             .send()
             .await
             .unwrap();
         let status = r.status().as_u16();
+        let headers = r.headers().clone();
         let text = r.text().await.unwrap();
+        contract::assert(method.as_str(), path, status, &headers, &text);
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::Null),
@@ -690,10 +694,21 @@ async fn every_status_answer_says_no_store() {
     for (what, r) in answers {
         let r = r.unwrap();
         statuses.push(r.status().as_u16());
+        let method = if what == "preflight" {
+            "OPTIONS"
+        } else {
+            "GET"
+        };
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        contract::assert(
+            method,
+            "/kyc/status",
+            status,
+            &headers,
+            &r.text().await.unwrap(),
+        );
         assert_eq!(
-            r.headers()
-                .get("cache-control")
-                .map(|v| v.to_str().unwrap()),
+            headers.get("cache-control").map(|v| v.to_str().unwrap()),
             Some("no-store"),
             "{what}"
         );
@@ -1027,4 +1042,64 @@ async fn gu1_errors_map_to_the_proxys_stable_codes_and_nothing_of_theirs_is_rela
         ))
         .await;
     assert_eq!((status, s(&body, "code").as_str()), (404, "NOT_FOUND"));
+}
+
+/// The contract check is not a formality: answers that break the contract are caught.
+#[test]
+fn the_contract_check_refuses_what_the_contract_does_not_allow() {
+    use reqwest::header::{HeaderMap, HeaderValue};
+    let mut h = HeaderMap::new();
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    let session = json!({"kind": "biometric", "id": "b1", "entityId": "e1", "status": "pending",
+        "sessionUrl": "https://hosted.example/s/b1"});
+    assert!(contract::check("GET", "/kyc/status", 200, &h, &session.to_string()).is_ok());
+    assert!(contract::check("GET", "/kyc/status", 200, &h, "null").is_ok());
+    let mut leaky = session.clone();
+    leaky["extractedData"] = json!({"firstName": "Ada"});
+    for (status, body, why) in [
+        (200, leaky.to_string(), "personal data"),
+        (
+            200,
+            json!({"kind": "biometric", "id": "b1"}).to_string(),
+            "no status",
+        ),
+        (200, "<html>".to_string(), "not JSON"),
+        (
+            401,
+            json!({"error": "UNAUTHORIZED"}).to_string(),
+            "gu1's error shape",
+        ),
+        (
+            404,
+            json!({"code": "GONE", "message": "x"}).to_string(),
+            "an undocumented code",
+        ),
+        (
+            403,
+            json!({"code": "UNAUTHORIZED", "message": "x"}).to_string(),
+            "an undocumented status",
+        ),
+        (
+            429,
+            json!({"code": "RATE_LIMITED", "message": "x"}).to_string(),
+            "429 without Retry-After",
+        ),
+    ] {
+        assert!(
+            contract::check("GET", "/kyc/status", status, &h, &body).is_err(),
+            "{why}"
+        );
+    }
+    assert!(
+        contract::check("GET", "/kyc/status", 200, &HeaderMap::new(), "null").is_err(),
+        "no Cache-Control"
+    );
+    h.insert("retry-after", HeaderValue::from_static("soon"));
+    let limited = json!({"code": "RATE_LIMITED", "message": "x"}).to_string();
+    assert!(
+        contract::check("GET", "/kyc/status", 429, &h, &limited).is_err(),
+        "Retry-After not a number or date"
+    );
+    h.insert("retry-after", HeaderValue::from_static("3"));
+    assert!(contract::check("GET", "/kyc/status", 429, &h, &limited).is_ok());
 }

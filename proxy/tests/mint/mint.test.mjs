@@ -7,7 +7,7 @@ import { SignJWT, UnsecuredJWT } from "jose";
 import { mintToken } from "./mint.mjs";
 
 const env = (k) => {
-  assert.ok(process.env[k], `${k} is not set (run through proxy/tests/mint/run.sh)`);
+  assert.ok(process.env[k], `${k} is not set (run through proxy/tests/external.sh)`);
   return process.env[k];
 };
 const here = new URL(".", import.meta.url);

@@ -22,7 +22,7 @@ HERE = pathlib.Path(__file__).parent
 def env(key):
     value = os.environ.get(key)
     if not value:
-        raise RuntimeError(f"{key} is not set (run through proxy/tests/mint/run.sh)")
+        raise RuntimeError(f"{key} is not set (run through proxy/tests/external.sh)")
     return value
 
 

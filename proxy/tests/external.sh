@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Tokens minted by Node (jose) and Python (PyJWT), as integrators' backends would, checked against
-# three `gu1-kyc-proxy upstream` instances in front of a running simulator's gu1 API: HS256 with
-# a shared secret, EdDSA with a PEM public key, ES256 with a JWKS file.
-# Usage: run.sh PROXY_BINARY SIMULATOR_URL FIRST_PORT   (uses FIRST_PORT .. FIRST_PORT+2)
-# Prints both runners' output, then "mint: N passed, M failed"; exits non-zero on any failure.
+# The proxy's tests that run outside cargo, with tools from npm and PyPI (scripts/setup.sh
+# installs them):
+# - tokens minted by Node (jose) and Python (PyJWT), as integrators' backends would, checked
+#   against three `gu1-kyc-proxy upstream` instances in front of a running simulator's gu1 API:
+#   HS256 with a shared secret, EdDSA with a PEM public key, ES256 with a JWKS file (mint/);
+# - proxy/openapi.yaml linted by openapi-spec-validator (test_openapi_lint.py).
+# Usage: external.sh PROXY_BINARY SIMULATOR_URL FIRST_PORT   (uses FIRST_PORT .. FIRST_PORT+2)
+# Prints the runners' output, then "proxy-external: N passed, M failed"; exits non-zero on any
+# failure.
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../../.." && pwd)
+tests=$(cd "$(dirname "$0")" && pwd)
+here=$tests/mint
+root=$(cd "$tests/../.." && pwd)
 bin=$1 sim=$2 port=$3
-keys="$here/../keys"
+keys="$tests/keys"
 log="$root/target/test-logs"
 mkdir -p "$log"
 
@@ -46,13 +51,18 @@ f=$(grep -Eo '^ℹ fail [0-9]+' "$log/mint-node.log" | awk '{print $3}')
 [ -n "$p" ] || { echo "node's test runner did not report"; p=0 f=1; }
 passed=$((passed + p)) failed=$((failed + ${f:-0}))
 
-echo "-- Python (PyJWT)"
-python="$root/target/mint-venv/bin/python"
-(cd "$here" && "$python" -m unittest -v test_mint 2>&1) | tee "$log/mint-python.log"
-ran=$(grep -Eo '^Ran [0-9]+ tests?' "$log/mint-python.log" | awk '{print $2}')
-bad=$(grep -Eo '^FAILED \(.*\)' "$log/mint-python.log" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
-[ -n "$ran" ] || { echo "python's test runner did not report"; ran=0 bad=1; }
-passed=$((passed + ran - bad)) failed=$((failed + bad))
+python="$root/target/proxy-venv/bin/python"
+python_tests() { # name dir module
+  echo "-- $1"
+  (cd "$2" && "$python" -m unittest -v "$3" 2>&1) | tee "$log/$3.log"
+  local ran bad
+  ran=$(grep -Eo '^Ran [0-9]+ tests?' "$log/$3.log" | awk '{print $2}')
+  bad=$(grep -Eo '^FAILED \(.*\)' "$log/$3.log" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}')
+  [ -n "$ran" ] || { echo "python's test runner did not report"; ran=0 bad=1; }
+  passed=$((passed + ran - bad)) failed=$((failed + bad))
+}
+python_tests "Python (PyJWT)" "$here" test_mint
+python_tests "proxy/openapi.yaml (openapi-spec-validator)" "$tests" test_openapi_lint
 
-echo "mint: $passed passed, $failed failed"
+echo "proxy-external: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
