@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use gu1_kyc_proxy::app::{self, App};
 use gu1_kyc_proxy::auth::Limiter;
+use gu1_kyc_proxy::check;
 use gu1_kyc_proxy::middleware::Origins;
 use gu1_kyc_proxy::sim::{self, Demo, Simulate};
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
@@ -39,6 +40,9 @@ enum Command {
     Simulate(SimulateArgs),
     /// Serve the proxy in front of the real gu1 API.
     Upstream(UpstreamArgs),
+    /// Check an implementation of the browser endpoints (proxy/openapi.yaml) from outside, the
+    /// way the page's client uses it; prints a pass/fail table, exits 1 on any failure.
+    Check(CheckArgs),
     /// Print a token for one entity, signed HS256 with GU1_PROXY_SECRET or EdDSA/ES256 with a
     /// private key.
     Token(TokenArgs),
@@ -164,6 +168,26 @@ struct TokenArgs {
     /// Key id (`kid`) to name in the header, for proxies that verify with a JWKS file.
     #[arg(long)]
     kid: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The status endpoint (GET).
+    #[arg(long)]
+    status_url: String,
+    /// A valid page token for it (mint one for a test entity).
+    #[arg(long, env = "GU1_CHECK_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The cancel endpoint (POST); only its refusals and preflight are checked, nothing is
+    /// cancelled.
+    #[arg(long)]
+    cancel_url: Option<String>,
+    /// The page origin whose CORS access to check.
+    #[arg(long)]
+    origin: Option<String>,
+    /// Requests sent at once to see the rate limit (0: skip).
+    #[arg(long, default_value_t = 40)]
+    burst: usize,
 }
 
 /// How the upstream proxy verifies tokens, from its flags.
@@ -306,6 +330,22 @@ fn main() {
                 Ok(token) => println!("{token}"),
                 Err(e) => fail(&e),
             }
+        }
+        Command::Check(c) => {
+            let target = check::Target {
+                status_url: c.status_url,
+                token: c.token,
+                cancel_url: c.cancel_url,
+                origin: c.origin,
+                burst: c.burst,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let outcomes = rt.block_on(check::run(&target));
+            print!("{}", check::table(&outcomes));
+            std::process::exit(if check::all_passed(&outcomes) { 0 } else { 1 });
         }
         Command::Simulate(a) => {
             let hosted_origin = format!("http://{}", a.hosted_listen);
