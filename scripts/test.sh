@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite: native unit and property tests (client and proxy), the browser and leak
 # suites in headless Chromium and Firefox against the simulator over HTTP, the package build
-# checks, and the end-to-end suites against the proxy serving the demo pages.
+# checks, and the end-to-end suites against the proxy serving the demo pages; also the proxy's
+# tests outside cargo (tokens minted with jose and PyJWT, proxy/openapi.yaml linted).
 # Installs what is missing first (scripts/setup.sh). Usage: scripts/test.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

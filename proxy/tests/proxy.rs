@@ -1103,3 +1103,134 @@ fn the_contract_check_refuses_what_the_contract_does_not_allow() {
     h.insert("retry-after", HeaderValue::from_static("3"));
     assert!(contract::check("GET", "/kyc/status", 429, &h, &limited).is_ok());
 }
+
+/// The `token` subcommand mints what the proxy accepts, with the shared secret or a private key.
+#[test]
+fn the_token_subcommand_mints_tokens_the_proxy_accepts() {
+    let bin = env!("CARGO_BIN_EXE_gu1-kyc-proxy");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .arg("token")
+            .args(args)
+            .env_remove("GU1_PROXY_SECRET")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let hs = run(&[
+        "--entity",
+        "ent_1",
+        "--kind",
+        "kyc",
+        "--session",
+        "kyc_1",
+        "--secret",
+        secret,
+    ]);
+    let claims = Tokens::shared_secret(SECRET).verify(&hs).unwrap();
+    assert_eq!(
+        (
+            claims.entity_id.as_str(),
+            claims.kind,
+            claims.session_id.as_deref()
+        ),
+        ("ent_1", Kind::Kyc, Some("kyc_1"))
+    );
+    assert!(
+        claims.expires > token::unix_now() + 800,
+        "15 minutes by default"
+    );
+    let key = format!(
+        "{}/tests/keys/ed25519-private.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ed = run(&[
+        "--entity",
+        "ent_2",
+        "--private-key",
+        &key,
+        "--audience",
+        "shop-proxy",
+    ]);
+    let verifier = Tokens::public_key_pem(
+        jsonwebtoken::Algorithm::EdDSA,
+        &key_file("ed25519-public.pem"),
+    )
+    .unwrap()
+    .with_audience("shop-proxy");
+    let claims = verifier.verify(&ed).unwrap();
+    assert_eq!(
+        (claims.entity_id.as_str(), claims.kind, claims.session_id),
+        ("ent_2", Kind::Biometric, None)
+    );
+    assert!(Tokens::shared_secret(SECRET).verify(&ed).is_err());
+}
+
+/// `upstream` refuses a token configuration that does not hold together, before it listens.
+#[test]
+fn upstream_refuses_an_inconsistent_token_configuration() {
+    let pem = format!(
+        "{}/tests/keys/ed25519-public.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let jwks = format!(
+        "{}/tests/keys/ed25519.jwks.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for (args, says) in [
+        (vec!["--secret", "short"], "at least 16"),
+        (
+            vec!["--algorithm", "EdDSA", "--secret", "a-long-enough-secret"],
+            "exactly one of",
+        ),
+        (
+            vec![
+                "--algorithm",
+                "EdDSA",
+                "--public-key",
+                &pem,
+                "--jwks",
+                &jwks,
+            ],
+            "exactly one of",
+        ),
+        (
+            vec!["--algorithm", "ES256", "--jwks", &jwks],
+            "not an ES256 public key",
+        ),
+        (
+            vec!["--algorithm", "ES256", "--public-key", &pem],
+            "not a ES256 PEM key",
+        ),
+        (
+            vec!["--algorithm", "HS512", "--secret", "a-long-enough-secret"],
+            "unsupported token algorithm",
+        ),
+        (
+            vec!["--algorithm", "none", "--secret", "a-long-enough-secret"],
+            "unsupported token algorithm",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gu1-kyc-proxy"))
+            .args([
+                "upstream",
+                "--listen",
+                "127.0.0.1:0",
+                "--api-key",
+                "sk_test_x",
+            ])
+            .args(&args)
+            .env_remove("GU1_PROXY_SECRET")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
