@@ -35,6 +35,8 @@ need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 command -v firefox-esr >/dev/null || command -v firefox >/dev/null || need_apt+=(firefox-esr)
+# The proxy's tests run Python (PyJWT, openapi-spec-validator) in a venv.
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3 python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -48,5 +50,17 @@ command -v geckodriver >/dev/null || { log "installing geckodriver"; cargo insta
 if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package.json -nt tools/node_modules/.stamp ]; then
   log "npm ci in tools/"
   (cd tools && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+fi
+# The proxy's tests outside cargo: jose (npm, pinned in proxy/tests/mint/package-lock.json), and
+# PyJWT and openapi-spec-validator (PyPI, pinned in proxy/tests/requirements.txt, in a venv).
+mint=proxy/tests/mint
+if [ ! -d $mint/node_modules/jose ] || [ $mint/package-lock.json -nt $mint/node_modules/.stamp ]; then
+  log "npm ci in $mint/"
+  (cd $mint && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+fi
+venv=target/proxy-venv
+if [ ! -x $venv/bin/python ] || [ proxy/tests/requirements.txt -nt $venv/.stamp ]; then
+  log "Python venv for the proxy's tests in $venv/"
+  python3 -m venv $venv && $venv/bin/pip install -q -r proxy/tests/requirements.txt && touch $venv/.stamp
 fi
 log "ready"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite: native unit and property tests (client and proxy), the browser and leak
 # suites in headless Chromium and Firefox against the simulator over HTTP, the package build
-# checks, and the end-to-end suites against the proxy serving the demo pages.
+# checks, and the end-to-end suites against the proxy serving the demo pages; also the proxy's
+# tests outside cargo (tokens minted with jose and PyJWT, proxy/openapi.yaml linted).
 # Installs what is missing first (scripts/setup.sh). Usage: scripts/test.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -28,6 +29,13 @@ proxy=127.0.0.1:${GU1_SIM_PORT:-47871}
 hosted=127.0.0.1:${GU1_HOSTED_PORT:-47872}
 start_simulator "$proxy" "$hosted" "$logs/simulator.log"
 export GU1_SIM_URL="http://$proxy"
+
+echo "== proxy: tokens minted by Node (jose) and Python (PyJWT) against upstream-mode proxies; openapi.yaml linted"
+bash proxy/tests/external.sh "$root/target/debug/gu1-kyc-proxy" "http://$proxy" "${GU1_EXTERNAL_PORT:-47873}" 2>&1 | tee "$logs/proxy-external.log" || true
+p=$(grep -Eo '^proxy-external: [0-9]+ passed' "$logs/proxy-external.log" | awk '{print $2}')
+f=$(grep -Eo '^proxy-external: [0-9]+ passed, [0-9]+ failed' "$logs/proxy-external.log" | awk '{print $4}')
+[ -n "$p" ] || { echo "the proxy's external tests did not report"; p=0 f=1; }
+passed=$((passed + p)) failed=$((failed + f))
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=600

@@ -2,8 +2,22 @@
 //!
 //! The integrator's backend mints a short-lived token with [`token::mint`] (or the
 //! `gu1-kyc-proxy token` subcommand) for one entity; the page polls `GET /kyc/status` with it.
+//!
+//! Production code: [`app`] (shared state, routes), [`api`] (the browser endpoints), [`auth`]
+//! (tokens in requests, rate limit), [`webhooks`], [`middleware`] (CORS, `no-store`, access log),
+//! [`errors`], [`gu1`] (what the proxy needs from gu1), [`upstream`] (the real gu1 API),
+//! [`token`]; [`check`] tests an implementation of the browser endpoints from outside.
+//! Everything that exists only in simulate mode is in [`sim`], which production modules never
+//! import.
 
-pub mod server;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod check;
+pub mod errors;
+pub mod gu1;
+pub mod middleware;
 pub mod sim;
 pub mod token;
 pub mod upstream;
+pub mod webhooks;

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use gu1_kyc_proxy::server::{self, App, Backend, Demo, Limiter, Origins};
-use gu1_kyc_proxy::sim::Simulator;
-use gu1_kyc_proxy::token::{self, Claims, Kind};
+use gu1_kyc_proxy::app::{self, App};
+use gu1_kyc_proxy::auth::Limiter;
+use gu1_kyc_proxy::check;
+use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::sim::{self, Demo, Simulate};
+use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 
 #[derive(Debug, Parser)]
@@ -17,9 +20,11 @@ use gu1_kyc_proxy::upstream::Upstream;
     version,
     about = "Token-scoped proxy for gu1-kyc-web: GET /kyc/status, POST /kyc/start, POST /kyc/cancel, POST /webhooks/gu1",
     long_about = "Token-scoped proxy for gu1-kyc-web.\n\n\
-        The page polls GET /kyc/status with `Authorization: Bearer <token>`; tokens are minted by \
-        the integrator's backend (the `token` subcommand or gu1_kyc_proxy::token::mint) with the \
-        shared GU1_PROXY_SECRET and are bound to one entity (and optionally one session). \
+        The page polls GET /kyc/status with `Authorization: Bearer <token>`; tokens are JWTs \
+        minted by the integrator's backend (any JWT library, the `token` subcommand or \
+        gu1_kyc_proxy::token::mint) with claims sub (entity), kind (biometric|kyc), sid \
+        (optional session), exp, iat and aud, signed HS256 with GU1_PROXY_SECRET or EdDSA/ES256 \
+        with a private key whose public half (PEM or JWKS) the proxy holds. \
         `upstream` forwards to the gu1 API with GU1_API_KEY; `simulate` (the default) runs an \
         in-memory gu1 with hosted capture pages on a second origin and a control API for tests."
 )]
@@ -35,7 +40,11 @@ enum Command {
     Simulate(SimulateArgs),
     /// Serve the proxy in front of the real gu1 API.
     Upstream(UpstreamArgs),
-    /// Print a token for one entity, signed with GU1_PROXY_SECRET.
+    /// Check an implementation of the browser endpoints (proxy/openapi.yaml) from outside, the
+    /// way the page's client uses it; prints a pass/fail table, exits 1 on any failure.
+    Check(CheckArgs),
+    /// Print a token for one entity, signed HS256 with GU1_PROXY_SECRET or EdDSA/ES256 with a
+    /// private key.
     Token(TokenArgs),
 }
 
@@ -56,6 +65,16 @@ struct Limits {
 }
 
 #[derive(Debug, clap::Args)]
+struct Audience {
+    /// The audience (`aud`) tokens must name.
+    #[arg(long, env = "GU1_TOKEN_AUDIENCE", default_value = token::DEFAULT_AUDIENCE)]
+    audience: String,
+    /// Clock difference allowed on a token's `exp` and `iat`, seconds.
+    #[arg(long, env = "GU1_TOKEN_LEEWAY_SECS", default_value_t = token::DEFAULT_LEEWAY_SECS)]
+    leeway_secs: u64,
+}
+
+#[derive(Debug, clap::Args)]
 struct SimulateArgs {
     /// Address of the proxy (and control API).
     #[arg(long, env = "GU1_PROXY_LISTEN", default_value = "127.0.0.1:8787")]
@@ -63,9 +82,12 @@ struct SimulateArgs {
     /// Address of the simulated hosted capture pages (a second origin).
     #[arg(long, env = "GU1_HOSTED_LISTEN", default_value = "127.0.0.1:8788")]
     hosted_listen: SocketAddr,
-    /// HMAC secret for tokens; random when absent.
+    /// HS256 secret of the tokens (the control API and the demo mint with it); random when
+    /// absent.
     #[arg(long, env = "GU1_PROXY_SECRET", hide_env_values = true)]
     secret: Option<String>,
+    #[command(flatten)]
+    audience: Audience,
     /// Lifetime of new sessions, seconds.
     #[arg(long, default_value_t = 1800)]
     session_ttl: u64,
@@ -87,15 +109,29 @@ struct UpstreamArgs {
     /// Address to listen on.
     #[arg(long, env = "GU1_PROXY_LISTEN", default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
-    /// gu1 API base URL.
+    /// gu1 API base URL (a tenant's own, e.g. https://api.<tenant>.gu1.ai, where gu1 gave one).
     #[arg(long, env = "GU1_API_BASE", default_value = "https://api.gu1.ai")]
     api_base: String,
     /// gu1 API key (sk_live_… / sk_test_…). Only ever sent to gu1.
     #[arg(long, env = "GU1_API_KEY", hide_env_values = true)]
     api_key: String,
-    /// HMAC secret shared with the backend that mints tokens.
+    /// Sent as X-Organization-ID on every gu1 call (for keys that reach several organizations).
+    #[arg(long, env = "GU1_ORGANIZATION_ID")]
+    organization_id: Option<String>,
+    /// Token algorithm: HS256 (with --secret), EdDSA or ES256 (with --public-key or --jwks).
+    #[arg(long, env = "GU1_TOKEN_ALGORITHM", default_value = "HS256")]
+    algorithm: String,
+    /// HS256 secret shared with the backend that mints tokens (at least 16 characters).
     #[arg(long, env = "GU1_PROXY_SECRET", hide_env_values = true)]
-    secret: String,
+    secret: Option<String>,
+    /// PEM file of the public key that verifies EdDSA or ES256 tokens.
+    #[arg(long, env = "GU1_TOKEN_PUBLIC_KEY")]
+    public_key: Option<std::path::PathBuf>,
+    /// JWKS file of the public keys that verify EdDSA or ES256 tokens (chosen by `kid`).
+    #[arg(long, env = "GU1_TOKEN_JWKS")]
+    jwks: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    audience: Audience,
     /// Time allowed for one gu1 call, ms; past it the browser gets 504 UPSTREAM_TIMEOUT.
     #[arg(long, env = "GU1_UPSTREAM_TIMEOUT_MS", default_value_t = 10_000)]
     upstream_timeout_ms: u64,
@@ -117,22 +153,111 @@ struct TokenArgs {
     /// Lifetime, seconds.
     #[arg(long, default_value_t = 900)]
     ttl: u64,
-    /// HMAC secret shared with the proxy.
+    /// The proxy's audience (`aud`).
+    #[arg(long, env = "GU1_TOKEN_AUDIENCE", default_value = token::DEFAULT_AUDIENCE)]
+    audience: String,
+    /// HS256 secret shared with the proxy.
     #[arg(long, env = "GU1_PROXY_SECRET", hide_env_values = true)]
-    secret: String,
+    secret: Option<String>,
+    /// PEM private key to sign with instead (EdDSA or ES256, per --algorithm).
+    #[arg(long)]
+    private_key: Option<std::path::PathBuf>,
+    /// Algorithm of --private-key: EdDSA or ES256.
+    #[arg(long, default_value = "EdDSA")]
+    algorithm: String,
+    /// Key id (`kid`) to name in the header, for proxies that verify with a JWKS file.
+    #[arg(long)]
+    kid: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The status endpoint (GET).
+    #[arg(long)]
+    status_url: String,
+    /// A valid page token for it (mint one for a test entity).
+    #[arg(long, env = "GU1_CHECK_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The cancel endpoint (POST); only its refusals and preflight are checked, nothing is
+    /// cancelled.
+    #[arg(long)]
+    cancel_url: Option<String>,
+    /// The page origin whose CORS access to check.
+    #[arg(long)]
+    origin: Option<String>,
+    /// Requests sent at once to see the rate limit (0: skip).
+    #[arg(long, default_value_t = 40)]
+    burst: usize,
+}
+
+/// How the upstream proxy verifies tokens, from its flags.
+fn upstream_tokens(a: &UpstreamArgs) -> Result<Tokens, String> {
+    let algorithm = token::parse_algorithm(&a.algorithm)?;
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+    };
+    let tokens = match (algorithm, &a.secret, &a.public_key, &a.jwks) {
+        (jsonwebtoken::Algorithm::HS256, Some(secret), None, None) => {
+            if secret.len() < 16 {
+                return Err("GU1_PROXY_SECRET must be at least 16 characters".into());
+            }
+            Tokens::shared_secret(secret.as_bytes())
+        }
+        (jsonwebtoken::Algorithm::HS256, ..) => {
+            return Err("HS256 takes --secret (GU1_PROXY_SECRET) and no public key".into())
+        }
+        (alg, None, Some(pem), None) => Tokens::public_key_pem(alg, &read(pem)?)?,
+        (alg, None, None, Some(jwks)) => {
+            let text = String::from_utf8(read(jwks)?).map_err(|_| "the JWKS file is not UTF-8")?;
+            Tokens::jwks(alg, &text)?
+        }
+        _ => {
+            return Err(format!(
+                "{} takes exactly one of --public-key or --jwks, and no --secret",
+                a.algorithm
+            ))
+        }
+    };
+    Ok(tokens
+        .with_audience(&a.audience.audience)
+        .with_leeway(a.audience.leeway_secs))
+}
+
+/// Signs the token the `token` subcommand prints.
+fn sign(t: &TokenArgs, claims: &Claims) -> Result<String, String> {
+    use jsonwebtoken::{EncodingKey, Header};
+    match (&t.secret, &t.private_key) {
+        (Some(secret), None) => Ok(token::mint(claims, &t.audience, secret.as_bytes())),
+        (None, Some(path)) => {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let algorithm = token::parse_algorithm(&t.algorithm)?;
+            let key = match algorithm {
+                jsonwebtoken::Algorithm::EdDSA => EncodingKey::from_ed_pem(&pem),
+                jsonwebtoken::Algorithm::ES256 => EncodingKey::from_ec_pem(&pem),
+                _ => return Err("--private-key signs EdDSA or ES256".into()),
+            }
+            .map_err(|e| format!("the private key is not a {algorithm:?} PEM key: {e}"))?;
+            let mut header = Header::new(algorithm);
+            header.kid = t.kid.clone();
+            let wire = serde_json::json!({
+                "sub": claims.entity_id, "kind": claims.kind, "sid": claims.session_id,
+                "exp": claims.expires, "iat": token::unix_now(), "aud": t.audience,
+            });
+            let mut wire = wire;
+            if claims.session_id.is_none() {
+                wire.as_object_mut().map(|o| o.remove("sid"));
+            }
+            jsonwebtoken::encode(&header, &wire, &key).map_err(|e| e.to_string())
+        }
+        _ => Err("pass --secret (GU1_PROXY_SECRET) or --private-key".into()),
+    }
 }
 
 fn random_secret() -> Vec<u8> {
-    use std::io::Read;
     let mut buf = vec![0u8; 32];
-    if std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut buf))
-        .is_err()
-    {
-        eprintln!(
-            "{{\"event\":\"error\",\"message\":\"/dev/urandom unavailable; pass --secret\"}}"
-        );
-        std::process::exit(2);
+    if getrandom::fill(&mut buf).is_err() {
+        fail("no randomness available for a secret; pass --secret");
     }
     buf
 }
@@ -145,29 +270,33 @@ fn fail(message: &str) -> ! {
     std::process::exit(2);
 }
 
-fn run(app: App, listen: SocketAddr, hosted: Option<SocketAddr>) {
+/// Where the proxy runs: in front of gu1, or of the simulator with its hosted pages.
+enum Mode {
+    Upstream(Arc<App>),
+    Simulate(Arc<Simulate>, SocketAddr),
+}
+
+fn run(mode: Mode, listen: SocketAddr) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let mode = if hosted.is_some() {
-        "simulate"
-    } else {
-        "upstream"
+    let (name, hosted) = match &mode {
+        Mode::Simulate(_, h) => ("simulate", Some(format!("http://{h}"))),
+        Mode::Upstream(_) => ("upstream", None),
     };
     println!(
         "{}",
-        serde_json::json!({"event": "listening", "mode": mode, "proxy": format!("http://{listen}"),
-            "hosted": hosted.map(|h| format!("http://{h}"))})
+        serde_json::json!({"event": "listening", "mode": name, "proxy": format!("http://{listen}"),
+            "hosted": hosted})
     );
-    let app = Arc::new(app);
     let served = rt.block_on(async move {
-        match hosted {
-            Some(h) => server::serve(app, listen, h).await,
-            None => {
+        match mode {
+            Mode::Simulate(s, h) => sim::serve(s, listen, h).await,
+            Mode::Upstream(app) => {
                 let l = tokio::net::TcpListener::bind(listen).await?;
-                axum::serve(l, server::proxy_router(app)).await
+                axum::serve(l, app::router(app)).await
             }
         }
     });
@@ -192,52 +321,75 @@ fn main() {
                 _ => fail("--kind must be biometric or kyc"),
             };
             let claims = Claims {
-                entity_id: t.entity,
+                entity_id: t.entity.clone(),
                 kind,
-                session_id: t.session,
+                session_id: t.session.clone(),
                 expires: token::unix_now() + t.ttl,
             };
-            println!("{}", token::mint(&claims, t.secret.as_bytes()));
+            match sign(&t, &claims) {
+                Ok(token) => println!("{token}"),
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Check(c) => {
+            let target = check::Target {
+                status_url: c.status_url,
+                token: c.token,
+                cancel_url: c.cancel_url,
+                origin: c.origin,
+                burst: c.burst,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let outcomes = rt.block_on(check::run(&target));
+            print!("{}", check::table(&outcomes));
+            std::process::exit(if check::all_passed(&outcomes) { 0 } else { 1 });
         }
         Command::Simulate(a) => {
             let hosted_origin = format!("http://{}", a.hosted_listen);
-            let mut app = App::new(
-                Backend::Sim(Simulator::new(hosted_origin.clone())),
-                a.secret
-                    .map(String::into_bytes)
-                    .unwrap_or_else(random_secret),
+            let secret = a
+                .secret
+                .map(String::into_bytes)
+                .unwrap_or_else(random_secret);
+            let limits = a.limits;
+            let tokens = Tokens::shared_secret(&secret)
+                .with_audience(&a.audience.audience)
+                .with_leeway(a.audience.leeway_secs);
+            let mut s = Simulate::new(
+                &hosted_origin,
+                tokens,
+                Duration::from_secs(a.session_ttl),
+                |app| {
+                    app.origins = if limits.allow_origin.is_empty() {
+                        Origins::Loopback
+                    } else {
+                        Origins::List(limits.allow_origin)
+                    };
+                    app.limiter = Limiter::new(limits.rate.unwrap_or(0.0), limits.burst);
+                    app.webhook_secret = limits.webhook_secret.map(String::into_bytes);
+                },
             );
-            app.hosted_origin = hosted_origin;
-            app.proxy_origin = format!("http://{}", a.listen);
-            app.origins = if a.limits.allow_origin.is_empty() {
-                Origins::Loopback
-            } else {
-                Origins::List(a.limits.allow_origin)
-            };
-            app.session_ttl = Duration::from_secs(a.session_ttl);
-            app.token_ttl = Duration::from_secs(a.token_ttl);
-            app.control = true;
-            app.demo = a.www.map(|www| Demo { www, pkg: a.pkg });
-            app.limiter = Limiter::new(a.limits.rate.unwrap_or(0.0), a.limits.burst);
-            app.webhook_secret = a.limits.webhook_secret.map(String::into_bytes);
-            run(app, a.listen, Some(a.hosted_listen));
+            s.proxy_origin = format!("http://{}", a.listen);
+            s.token_ttl = Duration::from_secs(a.token_ttl);
+            s.demo = a.www.map(|www| Demo { www, pkg: a.pkg });
+            run(Mode::Simulate(Arc::new(s), a.hosted_listen), a.listen);
         }
         Command::Upstream(a) => {
-            if a.secret.len() < 16 {
-                fail("GU1_PROXY_SECRET must be at least 16 characters");
-            }
+            let tokens = upstream_tokens(&a).unwrap_or_else(|e| fail(&e));
             let upstream = Upstream::new(
                 &a.api_base,
                 a.api_key,
                 Duration::from_millis(a.upstream_timeout_ms),
             )
-            .unwrap_or_else(|e| fail(&e));
-            let mut app = App::new(Backend::Upstream(upstream), a.secret.into_bytes());
-            app.proxy_origin = format!("http://{}", a.listen);
+            .unwrap_or_else(|e| fail(&e))
+            .with_organization(a.organization_id);
+            let mut app = App::new(Arc::new(upstream), tokens);
             app.origins = Origins::List(a.limits.allow_origin);
             app.limiter = Limiter::new(a.limits.rate.unwrap_or(5.0), a.limits.burst);
             app.webhook_secret = a.limits.webhook_secret.map(String::into_bytes);
-            run(app, a.listen, None);
+            run(Mode::Upstream(Arc::new(app)), a.listen);
         }
     }
 }

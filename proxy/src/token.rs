@@ -1,17 +1,26 @@
-//! Short-lived tokens the integrator's backend mints for one page.
+//! Page tokens: JWTs (RFC 7519) that the integrator's backend mints for one page, in any
+//! language with any JWT library.
 //!
-//! Format: `v1.<claims>.<mac>`, both parts base64url without padding; `claims` is JSON
-//! `{"e": entityId, "k": "biometric"|"kyc", "s": sessionId?, "x": expiry (unix seconds)}` and
-//! `mac` is HMAC-SHA256 over `v1.<claims>` with the proxy's secret. The proxy keeps no state
-//! per token, so any number of instances sharing the secret accept the same tokens.
+//! Claims: `sub` (the entity id), `kind` (`"biometric"` | `"kyc"`), optional `sid` (pins one
+//! session), `exp` and `iat` (unix seconds) and `aud` (the proxy's audience, default
+//! [`DEFAULT_AUDIENCE`]). The accepted algorithm is fixed by the proxy's configuration, never
+//! read from the token: HS256 with a shared secret (the default), or EdDSA / ES256 with a public
+//! key (PEM, or a JWKS file whose keys are chosen by `kid`), so a fleet of proxies can verify
+//! tokens without holding the signing key. `exp` is checked with a small leeway (default 5 s).
+//! The proxy keeps no state per token, so any number of instances accept the same tokens.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
-use hmac::{Hmac, Mac};
+use std::collections::HashMap;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+/// The audience a proxy accepts unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "gu1-kyc-proxy";
+
+/// Seconds of clock difference allowed on `exp` and `iat` unless configured otherwise.
+pub const DEFAULT_LEEWAY_SECS: u64 = 5;
 
 /// Which gu1 object a token reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,115 +45,358 @@ impl Kind {
 /// What a token grants: one entity, one kind, optionally one session, until `expires`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// The entity whose session the page may read.
-    #[serde(rename = "e")]
+    /// The entity whose session the page may read (`sub`).
+    #[serde(rename = "sub")]
     pub entity_id: String,
-    /// Biometric session or KYC validation.
-    #[serde(rename = "k")]
+    /// Biometric session or KYC validation (`kind`).
     pub kind: Kind,
-    /// Pins the token to one session; without it the entity's current one is used.
-    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    /// Pins the token to one session (`sid`); without it the entity's current one is used.
+    #[serde(rename = "sid", default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    /// Expiry, unix seconds.
-    #[serde(rename = "x")]
+    /// Expiry, unix seconds (`exp`).
+    #[serde(rename = "exp")]
     pub expires: u64,
+}
+
+/// The claims as they travel: the grant plus `iat` and `aud`.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    #[serde(flatten)]
+    grant: Claims,
+    iat: u64,
+    #[serde(default, skip_deserializing)]
+    aud: String,
 }
 
 /// Why a token was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenError {
-    /// Not of the `v1.<claims>.<mac>` shape, or the claims are not valid.
+    /// Not a JWT, or its claims are missing or of the wrong type.
     Malformed,
-    /// The MAC does not match: forged or signed with another secret.
+    /// The signature does not match: forged, tampered with, or signed with another key.
     BadSignature,
-    /// Past its expiry.
+    /// Past its expiry (and the leeway).
     Expired,
+    /// Well formed but not for this proxy: another audience or algorithm, an unknown key, or
+    /// issued in the future.
+    Rejected,
 }
 
-const PREFIX: &str = "v1.";
-
-fn mac(secret: &[u8], signed: &str) -> HmacSha256 {
-    let mut m = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
-    m.update(signed.as_bytes());
-    m
+/// How tokens are verified: the key, or the keys by `kid` of a JWKS file.
+#[derive(Clone)]
+enum Keys {
+    One(DecodingKey),
+    ById(HashMap<String, DecodingKey>),
 }
 
-/// Signs claims with the secret.
-pub fn mint(claims: &Claims, secret: &[u8]) -> String {
-    let body = serde_json::to_vec(claims).expect("claims serialise");
-    let signed = format!("{PREFIX}{}", B64.encode(body));
-    let tag = mac(secret, &signed).finalize().into_bytes();
-    format!("{signed}.{}", B64.encode(tag))
+/// How this proxy checks (and, where it holds the key, signs) page tokens.
+#[derive(Clone)]
+pub struct Tokens {
+    algorithm: Algorithm,
+    keys: Keys,
+    signing: Option<EncodingKey>,
+    audience: String,
+    leeway: u64,
 }
 
-/// Checks the MAC (in constant time), then the expiry against `now` (unix seconds).
-pub fn verify(token: &str, secret: &[u8], now: u64) -> Result<Claims, TokenError> {
-    if token.len() > 4096 || !token.starts_with(PREFIX) {
-        return Err(TokenError::Malformed);
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("algorithm", &self.algorithm)
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .finish_non_exhaustive()
     }
-    let (signed, tag) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-    let tag = B64.decode(tag).map_err(|_| TokenError::Malformed)?;
-    mac(secret, signed)
-        .verify_slice(&tag)
-        .map_err(|_| TokenError::BadSignature)?;
-    let body = B64
-        .decode(&signed[PREFIX.len()..])
-        .map_err(|_| TokenError::Malformed)?;
-    let claims: Claims = serde_json::from_slice(&body).map_err(|_| TokenError::Malformed)?;
-    if claims.expires <= now {
-        return Err(TokenError::Expired);
+}
+
+/// The algorithms a proxy can be configured with.
+pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
+    match name {
+        "HS256" => Ok(Algorithm::HS256),
+        "EdDSA" => Ok(Algorithm::EdDSA),
+        "ES256" => Ok(Algorithm::ES256),
+        _ => Err(format!(
+            "unsupported token algorithm {name:?}: use HS256, EdDSA or ES256"
+        )),
     }
-    Ok(claims)
+}
+
+impl Tokens {
+    /// HS256 tokens signed with a shared secret; this proxy can mint them too.
+    pub fn shared_secret(secret: &[u8]) -> Tokens {
+        Tokens {
+            algorithm: Algorithm::HS256,
+            keys: Keys::One(DecodingKey::from_secret(secret)),
+            signing: Some(EncodingKey::from_secret(secret)),
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            leeway: DEFAULT_LEEWAY_SECS,
+        }
+    }
+
+    /// EdDSA (Ed25519) or ES256 (P-256) tokens, verified with a PEM public key.
+    pub fn public_key_pem(algorithm: Algorithm, pem: &[u8]) -> Result<Tokens, String> {
+        let key = match algorithm {
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
+            Algorithm::ES256 => DecodingKey::from_ec_pem(pem),
+            _ => return Err("a public key is for EdDSA or ES256".into()),
+        }
+        .map_err(|e| format!("the public key is not a {algorithm:?} PEM key: {e}"))?;
+        Ok(Self::verify_only(algorithm, Keys::One(key)))
+    }
+
+    /// EdDSA or ES256 tokens, verified with the key of a JWKS document named by the token's
+    /// `kid`. Keys of another type or algorithm are refused when the file is read.
+    pub fn jwks(algorithm: Algorithm, json: &str) -> Result<Tokens, String> {
+        let set: JwkSet =
+            serde_json::from_str(json).map_err(|e| format!("the JWKS file is not valid: {e}"))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let id = jwk.common.key_id.clone().unwrap_or_default();
+            let fits = match (&jwk.algorithm, algorithm) {
+                (AlgorithmParameters::OctetKeyPair(_), Algorithm::EdDSA) => true,
+                (AlgorithmParameters::EllipticCurve(p), Algorithm::ES256) => {
+                    p.curve == EllipticCurve::P256
+                }
+                _ => false,
+            };
+            let stated = jwk
+                .common
+                .key_algorithm
+                .map(|a| format!("{a:?}"))
+                .unwrap_or_else(|| format!("{algorithm:?}"));
+            if !fits || stated != format!("{algorithm:?}") {
+                return Err(format!(
+                    "JWKS key {id:?} is not an {algorithm:?} public key"
+                ));
+            }
+            let key = DecodingKey::from_jwk(jwk)
+                .map_err(|e| format!("JWKS key {id:?} is not valid: {e}"))?;
+            keys.insert(id, key);
+        }
+        if keys.is_empty() {
+            return Err("the JWKS file has no keys".into());
+        }
+        Ok(Self::verify_only(algorithm, Keys::ById(keys)))
+    }
+
+    fn verify_only(algorithm: Algorithm, keys: Keys) -> Tokens {
+        Tokens {
+            algorithm,
+            keys,
+            signing: None,
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            leeway: DEFAULT_LEEWAY_SECS,
+        }
+    }
+
+    /// Accepts tokens for `audience` only.
+    pub fn with_audience(mut self, audience: &str) -> Tokens {
+        self.audience = audience.to_owned();
+        self
+    }
+
+    /// Allows `secs` of clock difference on `exp` and `iat`.
+    pub fn with_leeway(mut self, secs: u64) -> Tokens {
+        self.leeway = secs;
+        self
+    }
+
+    /// Also signs tokens with `key` (for a proxy that mints, like the simulator).
+    pub fn with_signing_key(mut self, key: EncodingKey) -> Tokens {
+        self.signing = Some(key);
+        self
+    }
+
+    /// The accepted audience.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// The allowed clock difference, seconds.
+    pub fn leeway(&self) -> u64 {
+        self.leeway
+    }
+
+    /// The claims of a valid token.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        self.verify_at(token, unix_now())
+    }
+
+    fn verify_at(&self, token: &str, now: u64) -> Result<Claims, TokenError> {
+        if token.len() > 4096 {
+            return Err(TokenError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != self.algorithm {
+            return Err(TokenError::Rejected);
+        }
+        let key = match &self.keys {
+            Keys::One(k) => k,
+            Keys::ById(keys) => match header.kid.as_deref().and_then(|id| keys.get(id)) {
+                Some(k) => k,
+                None if header.kid.is_none() && keys.len() == 1 => {
+                    keys.values().next().ok_or(TokenError::Rejected)?
+                }
+                None => return Err(TokenError::Rejected),
+            },
+        };
+        let mut v = Validation::new(self.algorithm);
+        v.leeway = self.leeway;
+        v.set_audience(&[&self.audience]);
+        v.set_required_spec_claims(&["exp", "aud", "sub"]);
+        let data = jsonwebtoken::decode::<Wire>(token, key, &v).map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => TokenError::BadSignature,
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            ErrorKind::InvalidAudience
+            | ErrorKind::InvalidAlgorithm
+            | ErrorKind::ImmatureSignature
+            | ErrorKind::MissingRequiredClaim(_) => TokenError::Rejected,
+            _ => TokenError::Malformed,
+        })?;
+        if data.claims.iat > now + self.leeway {
+            return Err(TokenError::Rejected);
+        }
+        Ok(data.claims.grant)
+    }
+
+    /// Signs claims (with `iat` now and this proxy's audience); `None` when this proxy only
+    /// holds a public key.
+    pub fn mint(&self, claims: &Claims) -> Option<String> {
+        let key = self.signing.as_ref()?;
+        let wire = Wire {
+            grant: claims.clone(),
+            iat: unix_now(),
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(&Header::new(self.algorithm), &wire, key).ok()
+    }
+}
+
+/// An HS256 token for `claims`, for the proxy whose secret is `secret` and audience `audience`
+/// (usually [`DEFAULT_AUDIENCE`]).
+pub fn mint(claims: &Claims, audience: &str, secret: &[u8]) -> String {
+    Tokens::shared_secret(secret)
+        .with_audience(audience)
+        .mint(claims)
+        .unwrap_or_default()
 }
 
 /// Seconds since the epoch.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    jsonwebtoken::get_current_timestamp()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine;
 
-    fn claims() -> Claims {
+    fn claims(expires: u64) -> Claims {
         Claims {
             entity_id: "e1".into(),
             kind: Kind::Biometric,
             session_id: Some("s1".into()),
-            expires: 1_000,
+            expires,
         }
     }
 
-    #[test]
-    fn round_trip() {
-        let t = mint(&claims(), b"secret");
-        assert!(t.starts_with("v1."));
-        assert_eq!(verify(&t, b"secret", 999), Ok(claims()));
+    fn later() -> u64 {
+        unix_now() + 60
     }
 
     #[test]
-    fn expired_forged_and_malformed_are_refused() {
-        let t = mint(&claims(), b"secret");
-        assert_eq!(verify(&t, b"secret", 1_000), Err(TokenError::Expired));
-        assert_eq!(verify(&t, b"other", 10), Err(TokenError::BadSignature));
-        // Claims swapped for another entity's, MAC kept.
+    fn round_trip_with_the_documented_claims() {
+        let t = mint(&claims(later()), DEFAULT_AUDIENCE, b"secret");
+        let payload: serde_json::Value =
+            serde_json::from_slice(&B64.decode(t.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let mut keys: Vec<_> = payload.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["aud", "exp", "iat", "kind", "sid", "sub"]);
+        assert_eq!(payload["aud"], DEFAULT_AUDIENCE);
+        let tokens = Tokens::shared_secret(b"secret");
+        assert_eq!(tokens.verify(&t), Ok(claims(claims(later()).expires)));
+    }
+
+    #[test]
+    fn expiry_has_a_small_leeway() {
+        let tokens = Tokens::shared_secret(b"secret").with_leeway(5);
+        let now = unix_now();
+        let t = mint(&claims(now - 3), DEFAULT_AUDIENCE, b"secret");
+        assert!(tokens.verify(&t).is_ok(), "3 s late is within the leeway");
+        let t = mint(&claims(now - 30), DEFAULT_AUDIENCE, b"secret");
+        assert_eq!(tokens.verify(&t), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn forged_tampered_foreign_and_malformed_are_refused() {
+        let tokens = Tokens::shared_secret(b"secret");
+        let t = mint(&claims(later()), DEFAULT_AUDIENCE, b"secret");
+        assert_eq!(
+            tokens.verify(&mint(&claims(later()), DEFAULT_AUDIENCE, b"other")),
+            Err(TokenError::BadSignature)
+        );
+        // Claims swapped for another entity's, signature kept.
         let other = mint(
             &Claims {
                 entity_id: "e2".into(),
-                ..claims()
+                ..claims(later())
             },
+            DEFAULT_AUDIENCE,
             b"secret",
         );
-        let (_, mac) = t.rsplit_once('.').unwrap();
         let (signed, _) = other.rsplit_once('.').unwrap();
+        let (_, sig) = t.rsplit_once('.').unwrap();
         assert_eq!(
-            verify(&format!("{signed}.{mac}"), b"secret", 10),
+            tokens.verify(&format!("{signed}.{sig}")),
             Err(TokenError::BadSignature)
         );
-        for bad in ["", "v1.", "v2.a.b", "v1.abc", "v1.!!.!!", "Bearer x"] {
-            assert!(verify(bad, b"secret", 10).is_err(), "{bad}");
+        assert_eq!(
+            tokens.verify(&mint(&claims(later()), "another-proxy", b"secret")),
+            Err(TokenError::Rejected)
+        );
+        for bad in ["", "v1.", "a.b.c", "v1.abc", "!!.!!.!!", "Bearer x"] {
+            assert_eq!(tokens.verify(bad), Err(TokenError::Malformed), "{bad}");
         }
+        assert_eq!(tokens.verify(&"a".repeat(5000)), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn the_algorithm_comes_from_configuration_never_from_the_token() {
+        let tokens = Tokens::shared_secret(b"secret");
+        let wire = Wire {
+            grant: claims(later()),
+            iat: unix_now(),
+            aud: DEFAULT_AUDIENCE.into(),
+        };
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &wire,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap();
+        assert_eq!(tokens.verify(&hs512), Err(TokenError::Rejected));
+        let body = B64.encode(serde_json::to_vec(&wire).unwrap());
+        for header in [r#"{"alg":"none","typ":"JWT"}"#, r#"{"alg":"None"}"#] {
+            let none = format!("{}.{body}.", B64.encode(header));
+            assert!(tokens.verify(&none).is_err(), "{header}");
+        }
+    }
+
+    #[test]
+    fn issued_in_the_future_is_refused() {
+        let tokens = Tokens::shared_secret(b"secret");
+        let wire = Wire {
+            grant: claims(later() + 600),
+            iat: unix_now() + 300,
+            aud: DEFAULT_AUDIENCE.into(),
+        };
+        let t = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &wire,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap();
+        assert_eq!(tokens.verify(&t), Err(TokenError::Rejected));
     }
 }

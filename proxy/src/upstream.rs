@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::sim::Gu1Error;
+use crate::gu1::{Call, Gu1, Gu1Error};
 use crate::token::Kind;
 
 /// A gu1 API client.
@@ -14,6 +14,7 @@ pub struct Upstream {
     http: reqwest::Client,
     base: String,
     key: String,
+    organization: Option<String>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -21,12 +22,17 @@ impl std::fmt::Debug for Upstream {
         f.debug_struct("Upstream")
             .field("base", &self.base)
             .field("key", &"<redacted>")
+            .field("organization", &self.organization)
             .finish()
     }
 }
 
-/// Percent-encodes one path segment.
-pub fn segment(s: &str) -> String {
+/// One path segment for a gu1 URL, percent-encoded. Empty, `.` and `..` are refused: URL
+/// parsers resolve them (also when encoded as `%2E`), so they would walk to another route.
+pub fn segment(s: &str) -> Result<String, Gu1Error> {
+    if matches!(s, "" | "." | "..") {
+        return Err(Gu1Error::new(404, "NOT_FOUND", "no such session or entity"));
+    }
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
@@ -35,7 +41,7 @@ pub fn segment(s: &str) -> String {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-    out
+    Ok(out)
 }
 
 /// A failed exchange with gu1: 504 when it timed out, 502 otherwise.
@@ -70,7 +76,15 @@ impl Upstream {
             http,
             base: base.trim_end_matches('/').to_owned(),
             key,
+            organization: None,
         })
+    }
+
+    /// Sends `X-Organization-ID: organization` on every call (gu1 keys that reach several
+    /// organizations need it).
+    pub fn with_organization(mut self, organization: Option<String>) -> Upstream {
+        self.organization = organization.filter(|o| !o.is_empty());
+        self
     }
 
     async fn call(
@@ -83,6 +97,9 @@ impl Upstream {
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.key);
+        if let Some(org) = &self.organization {
+            req = req.header("X-Organization-ID", org);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -112,12 +129,12 @@ impl Upstream {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
-        let code = field("code")
-            .or_else(|| field("error"))
-            .unwrap_or_else(|| "UPSTREAM_ERROR".into());
+        // gu1 documents `{"error": CODE, "message": ...}`; `code` is read too.
+        let code = field("error")
+            .or_else(|| field("code"))
+            .unwrap_or_else(|| format!("HTTP_{status}"));
         let mut e = Gu1Error {
-            // gu1's own failures are a bad gateway for the browser; its 4xx keep their status.
-            http: if status >= 500 { 502 } else { status },
+            http: status,
             code,
             message: field("message").unwrap_or_else(|| format!("gu1 answered HTTP {status}")),
             active_session_id: field("activeSessionId"),
@@ -127,66 +144,60 @@ impl Upstream {
         }
         Err(e)
     }
+}
 
-    /// One session or validation by id.
-    pub async fn get(&self, kind: Kind, id: &str) -> Result<Option<Value>, Gu1Error> {
-        let path = match kind {
-            Kind::Biometric => format!("/api/kyc/biometric/sessions/{}", segment(id)),
-            Kind::Kyc => format!("/api/kyc/validations/{}", segment(id)),
-        };
-        optional(self.call(Method::GET, &path, None).await)
+impl Gu1 for Upstream {
+    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Value>> {
+        Box::pin(async move {
+            let path = match kind {
+                Kind::Biometric => format!("/api/kyc/biometric/sessions/{}", segment(id)?),
+                Kind::Kyc => format!("/api/kyc/validations/{}", segment(id)?),
+            };
+            optional(self.call(Method::GET, &path, None).await)
+        })
     }
 
-    /// The entity's current session (biometric: `200 null` when none; KYC: 404 when none).
-    pub async fn current(&self, kind: Kind, entity: &str) -> Result<Option<Value>, Gu1Error> {
-        let path = match kind {
-            Kind::Biometric => format!("/api/kyc/biometric/entities/{}/current", segment(entity)),
-            Kind::Kyc => format!("/api/kyc/entities/{}/current", segment(entity)),
-        };
-        optional(self.call(Method::GET, &path, None).await)
+    /// Biometric answers `200 null` when the entity has no session; KYC answers 404.
+    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Value>> {
+        Box::pin(async move {
+            let path = match kind {
+                Kind::Biometric => {
+                    format!("/api/kyc/biometric/entities/{}/current", segment(entity)?)
+                }
+                Kind::Kyc => format!("/api/kyc/entities/{}/current", segment(entity)?),
+            };
+            optional(self.call(Method::GET, &path, None).await)
+        })
     }
 
-    /// Creates a session or validation for the entity.
-    pub async fn create(&self, kind: Kind, entity: &str) -> Result<Value, Gu1Error> {
-        match kind {
-            Kind::Biometric => {
-                self.call(
-                    Method::POST,
-                    "/api/kyc/biometric/sessions",
-                    Some(json!({"entityId": entity})),
-                )
-                .await
-            }
-            Kind::Kyc => {
-                let body =
-                    json!({"entityId": entity, "integrationCode": "global_gueno_validation_kyc"});
-                self.call(Method::POST, "/api/kyc/validations", Some(body))
-                    .await
-            }
-        }
+    fn create<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Value> {
+        Box::pin(async move {
+            let (path, body) = match kind {
+                Kind::Biometric => ("/api/kyc/biometric/sessions", json!({"entityId": entity})),
+                Kind::Kyc => (
+                    "/api/kyc/validations",
+                    json!({"entityId": entity, "integrationCode": "global_gueno_validation_kyc"}),
+                ),
+            };
+            self.call(Method::POST, path, Some(body)).await
+        })
     }
 
-    /// Cancels an active session or validation.
-    pub async fn cancel(&self, kind: Kind, id: &str) -> Result<Value, Gu1Error> {
-        match kind {
-            Kind::Biometric => {
-                self.call(
-                    Method::POST,
-                    &format!("/api/kyc/biometric/sessions/{}/cancel", segment(id)),
-                    Some(json!({})),
-                )
-                .await
+    fn cancel<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Value> {
+        Box::pin(async move {
+            match kind {
+                Kind::Biometric => {
+                    let path = format!("/api/kyc/biometric/sessions/{}/cancel", segment(id)?);
+                    self.call(Method::POST, &path, Some(json!({}))).await
+                }
+                Kind::Kyc => {
+                    let path = format!("/api/kyc/validations/{}/cancel", segment(id)?);
+                    let body =
+                        json!({"reason": "Cancelled by the person from the verification page"});
+                    self.call(Method::DELETE, &path, Some(body)).await
+                }
             }
-            Kind::Kyc => {
-                let body = json!({"reason": "Cancelled by the person from the verification page"});
-                self.call(
-                    Method::DELETE,
-                    &format!("/api/kyc/validations/{}/cancel", segment(id)),
-                    Some(body),
-                )
-                .await
-            }
-        }
+        })
     }
 }
 
@@ -195,9 +206,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn segments_are_encoded() {
-        assert_eq!(segment("ent_1-a.b~c"), "ent_1-a.b~c");
-        assert_eq!(segment("../x/y?z"), "..%2Fx%2Fy%3Fz");
+    fn segments_are_encoded_and_dot_segments_refused() {
+        assert_eq!(segment("ent_1-a.b~c").unwrap(), "ent_1-a.b~c");
+        assert_eq!(segment("../x/y?z").unwrap(), "..%2Fx%2Fy%3Fz");
+        assert_eq!(segment("%2e%2e").unwrap(), "%252e%252e");
+        for bad in ["", ".", ".."] {
+            assert_eq!(segment(bad).unwrap_err().code, "NOT_FOUND", "{bad:?}");
+        }
     }
 
     #[test]

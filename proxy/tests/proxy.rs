@@ -5,11 +5,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gu1_kyc_proxy::server::{self, App, Backend, Limiter, Origins, SIM_API_KEY};
-use gu1_kyc_proxy::sim::Simulator;
-use gu1_kyc_proxy::token::{self, Claims, Kind};
+use gu1_kyc_proxy::app::{self, App};
+use gu1_kyc_proxy::auth::Limiter;
+use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::sim::{self, Simulate, SIM_API_KEY};
+use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
+
+mod contract;
 
 const SECRET: &[u8] = b"proxy-test-secret-0123456789";
 const WEBHOOK_SECRET: &[u8] = b"whsec-test";
@@ -28,24 +32,30 @@ struct Rig {
     http: reqwest::Client,
 }
 
-async fn rig_with(limiter: Limiter) -> Rig {
-    let mut sim_app = App::new(
-        Backend::Sim(Simulator::new("http://127.0.0.1:9")),
-        b"sim-secret".to_vec(),
+/// The simulator's router, playing gu1 (its REST API) and serving the control API.
+fn simulated_gu1() -> axum::Router {
+    let s = Simulate::new(
+        "http://127.0.0.1:9",
+        Tokens::shared_secret(b"sim-secret"),
+        Duration::from_secs(1800),
+        |_| {},
     );
-    sim_app.control = true;
-    let gu1 = serve(server::proxy_router(Arc::new(sim_app))).await;
+    sim::router(Arc::new(s))
+}
+
+async fn rig_with(configure: impl FnOnce(&mut App)) -> Rig {
+    let gu1 = serve(simulated_gu1()).await;
     let upstream = Upstream::new(
         &format!("http://{gu1}"),
         SIM_API_KEY.into(),
         Duration::from_secs(2),
     )
     .unwrap();
-    let mut app = App::new(Backend::Upstream(upstream), SECRET.to_vec());
+    let mut app = App::new(Arc::new(upstream), Tokens::shared_secret(SECRET));
     app.origins = Origins::List(vec!["https://shop.example".into()]);
     app.webhook_secret = Some(WEBHOOK_SECRET.to_vec());
-    app.limiter = limiter;
-    let proxy = serve(server::proxy_router(Arc::new(app))).await;
+    configure(&mut app);
+    let proxy = serve(app::router(Arc::new(app))).await;
     Rig {
         gu1: format!("http://{gu1}"),
         proxy: format!("http://{proxy}"),
@@ -54,7 +64,7 @@ async fn rig_with(limiter: Limiter) -> Rig {
 }
 
 async fn rig() -> Rig {
-    rig_with(Limiter::new(0.0, 0.0)).await
+    rig_with(|_| {}).await
 }
 
 fn mint(entity: &str, kind: Kind, session: Option<&str>, ttl: i64) -> String {
@@ -66,6 +76,7 @@ fn mint(entity: &str, kind: Kind, session: Option<&str>, ttl: i64) -> String {
             session_id: session.map(Into::into),
             expires,
         },
+        token::DEFAULT_AUDIENCE,
         SECRET,
     )
 }
@@ -98,13 +109,15 @@ impl Rig {
     async fn call(&self, method: reqwest::Method, path: &str, token: &str) -> (u16, Value, String) {
         let r = self
             .http
-            .request(method, format!("{}{path}", self.proxy))
+            .request(method.clone(), format!("{}{path}", self.proxy))
             .bearer_auth(token)
             .send()
             .await
             .unwrap();
         let status = r.status().as_u16();
+        let headers = r.headers().clone();
         let text = r.text().await.unwrap();
+        contract::assert(method.as_str(), path, status, &headers, &text);
         (
             status,
             serde_json::from_str(&text).unwrap_or(Value::Null),
@@ -235,11 +248,12 @@ async fn forged_expired_and_cross_entity_tokens_are_refused() {
             session_id: None,
             expires: token::unix_now() + 60,
         },
+        token::DEFAULT_AUDIENCE,
         b"another-secret",
     );
     for (tok, why) in [
         (forged.as_str(), "signature"),
-        ("v1.e30.AAAA", "signature"),
+        ("eyJhbGciOiJIUzI1NiJ9.e30.AAAA", "signature"),
         ("not-a-token", "malformed"),
         ("", "required"),
     ] {
@@ -247,7 +261,7 @@ async fn forged_expired_and_cross_entity_tokens_are_refused() {
         assert_eq!(code, 401, "{why}");
         assert_eq!(s(&body, "code"), "UNAUTHORIZED");
     }
-    let expired = mint(&me, Kind::Biometric, None, -5);
+    let expired = mint(&me, Kind::Biometric, None, -30);
     let (code, body, _) = rig.status(&expired).await;
     assert_eq!(
         (code, s(&body, "message")),
@@ -349,9 +363,9 @@ async fn upstream_that_hangs_is_504_and_one_that_is_gone_is_502() {
             Duration::from_millis(300),
         )
         .unwrap();
-        let proxy = serve(server::proxy_router(Arc::new(App::new(
-            Backend::Upstream(up),
-            SECRET.to_vec(),
+        let proxy = serve(app::router(Arc::new(App::new(
+            Arc::new(up),
+            Tokens::shared_secret(SECRET),
         ))))
         .await;
         let r = reqwest::Client::new()
@@ -369,7 +383,7 @@ async fn upstream_that_hangs_is_504_and_one_that_is_gone_is_502() {
 
 #[tokio::test]
 async fn per_token_rate_limit_answers_429_with_retry_after() {
-    let rig = rig_with(Limiter::new(1.0, 2.0)).await;
+    let rig = rig_with(|app| app.limiter = Limiter::new(1.0, 2.0)).await;
     let e = rig.entity("biometric", true).await;
     let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
     assert_eq!(rig.status(&tok).await.0, 200);
@@ -418,7 +432,8 @@ async fn cors_allow_list_and_request_size_limit() {
     assert!(ok.headers()["access-control-allow-headers"]
         .to_str()
         .unwrap()
-        .contains("Authorization"));
+        .to_ascii_lowercase()
+        .contains("authorization"));
     let evil = rig
         .http
         .get(format!("{}/kyc/status", rig.proxy))
@@ -436,4 +451,786 @@ async fn cors_allow_list_and_request_size_limit() {
         .await
         .unwrap();
     assert_eq!(big.status().as_u16(), 413);
+}
+
+/// A status request whose client hangs up before the (delayed) answer is logged as aborted,
+/// when the proxy notices, not when the answer would have been ready; an answered one is not.
+#[tokio::test]
+async fn a_request_the_client_abandons_is_logged_as_aborted() {
+    use tokio::io::AsyncWriteExt;
+    let s = Arc::new(Simulate::new(
+        "http://127.0.0.1:9",
+        Tokens::shared_secret(b"log-test-secret"),
+        Duration::from_secs(1800),
+        |_| {},
+    ));
+    let addr = serve(sim::router(s.clone())).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("http://{addr}/__control/sessions"))
+        .json(&json!({"faults": [{"delayMs": 3000}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (entity, token) = (
+        created["entityId"].as_str().unwrap(),
+        created["token"].as_str().unwrap(),
+    );
+    let log = || s.sim.requests(entity).unwrap();
+
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /kyc/status HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        log().is_empty(),
+        "nothing logged while the answer is pending"
+    );
+    let hung_up = s.sim.clock_ms();
+    drop(conn);
+    let mut waited = 0;
+    while log().is_empty() && waited < 1_000 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 20;
+    }
+    let entries = log();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let e = &entries[0];
+    assert!(
+        e.aborted && e.status == 0 && e.endpoint == "status",
+        "{e:?}"
+    );
+    assert!(
+        e.at_ms - hung_up < 1_000,
+        "logged when the client left: {e:?}"
+    );
+
+    let r = http
+        .get(format!("http://{addr}/kyc/status"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let entries = log();
+    assert_eq!(entries.len(), 2);
+    assert!(
+        !entries[1].aborted && entries[1].status == 200,
+        "{:?}",
+        entries[1]
+    );
+    // A refused token is logged under the entity it names, as not authorized.
+    let r = http
+        .get(format!("http://{addr}/kyc/status"))
+        .bearer_auth(format!("{token}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let entries = log();
+    assert_eq!(entries.len(), 3);
+    assert!(
+        !entries[2].authorized && entries[2].status == 401,
+        "{:?}",
+        entries[2]
+    );
+}
+
+/// A stand-in gu1 that records every path it is asked for and answers 404 `NOT_FOUND`.
+async fn recording_gu1() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let router = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push(uri.path().to_owned());
+            (
+                axum::http::StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "NOT_FOUND", "message": "not found"})),
+            )
+        }
+    });
+    (format!("http://{}", serve(router).await), seen)
+}
+
+#[tokio::test]
+async fn dot_segments_in_token_ids_never_walk_to_another_gu1_route() {
+    let (gu1, seen) = recording_gu1().await;
+    let up = Upstream::new(&gu1, SIM_API_KEY.into(), Duration::from_secs(2)).unwrap();
+    let proxy = serve(app::router(Arc::new(App::new(
+        Arc::new(up),
+        Tokens::shared_secret(SECRET),
+    ))))
+    .await;
+    let http = reqwest::Client::new();
+    for (entity, session) in [
+        ("..", None),
+        (".", None),
+        ("ent", Some("..")),
+        ("ent", Some(".")),
+    ] {
+        for kind in [Kind::Biometric, Kind::Kyc] {
+            for (method, path) in [("GET", "/kyc/status"), ("POST", "/kyc/cancel")] {
+                let r = http
+                    .request(method.parse().unwrap(), format!("http://{proxy}{path}"))
+                    .bearer_auth(mint(entity, kind, session, 60))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status().is_client_error(),
+                    "{entity} {session:?} {path}: {}",
+                    r.status()
+                );
+            }
+        }
+    }
+    // Every path gu1 was asked for is one of its documented routes with a real id in it.
+    let documented = [
+        "/api/kyc/biometric/sessions/",
+        "/api/kyc/biometric/entities/",
+        "/api/kyc/validations/",
+        "/api/kyc/entities/",
+    ];
+    for path in seen.lock().unwrap().iter() {
+        assert!(
+            documented
+                .iter()
+                .any(|p| path.starts_with(p) && !path[p.len()..].starts_with('/'))
+                && !path.contains("/./")
+                && !path.ends_with('/'),
+            "the proxy asked gu1 for {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_status_is_served_only_for_its_time_to_live() {
+    use gu1_kyc_proxy::webhooks::Fresh;
+    let rig = rig_with(|app| app.fresh = Fresh::new(Duration::from_millis(400), 100)).await;
+    let e = rig.entity("biometric", true).await;
+    let (entity, id) = (s(&e, "entityId"), s(&e, "id"));
+    let body = serde_json::to_vec(&json!({
+        "event": "biometric.session_approved", "timestamp": "2026-11-22T00:00:00Z",
+        "payload": {"id": id, "entityId": entity, "status": "approved"}
+    }))
+    .unwrap();
+    let r = rig
+        .http
+        .post(format!("{}/webhooks/gu1", rig.proxy))
+        .header("X-Webhook-Signature", sign_hex(&body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let tok = mint(&entity, Kind::Biometric, None, 60);
+    assert_eq!(s(&rig.status(&tok).await.1, "status"), "approved");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        s(&rig.status(&tok).await.1, "status"),
+        "pending",
+        "after its time to live the webhook's payload is gone and gu1's read is served"
+    );
+}
+
+#[tokio::test]
+async fn every_status_answer_says_no_store() {
+    let rig = rig_with(|app| app.limiter = Limiter::new(0.5, 1.0)).await;
+    let bio = rig.entity("biometric", false).await;
+    let kyc = rig.entity("kyc", false).await;
+    let with_session = rig.entity("biometric", true).await;
+    let get = |tok: String, origin: bool| {
+        let mut r = rig
+            .http
+            .get(format!("{}/kyc/status", rig.proxy))
+            .bearer_auth(tok);
+        if origin {
+            r = r.header("Origin", "https://shop.example");
+        }
+        r.send()
+    };
+    let answers = [
+        (
+            "200 session",
+            get(
+                mint(&s(&with_session, "entityId"), Kind::Biometric, None, 60),
+                true,
+            )
+            .await,
+        ),
+        (
+            "200 null",
+            get(mint(&s(&bio, "entityId"), Kind::Biometric, None, 60), false).await,
+        ),
+        (
+            "404",
+            get(mint(&s(&kyc, "entityId"), Kind::Kyc, None, 60), true).await,
+        ),
+        ("401", get("forged".into(), true).await),
+        (
+            "429",
+            get(mint(&s(&kyc, "entityId"), Kind::Kyc, None, 60), true).await,
+        ),
+        (
+            "preflight",
+            rig.http
+                .request(
+                    reqwest::Method::OPTIONS,
+                    format!("{}/kyc/status", rig.proxy),
+                )
+                .header("Origin", "https://shop.example")
+                .header("Access-Control-Request-Method", "GET")
+                .send()
+                .await,
+        ),
+    ];
+    let mut statuses = Vec::new();
+    for (what, r) in answers {
+        let r = r.unwrap();
+        statuses.push(r.status().as_u16());
+        let method = if what == "preflight" {
+            "OPTIONS"
+        } else {
+            "GET"
+        };
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        contract::assert(
+            method,
+            "/kyc/status",
+            status,
+            &headers,
+            &r.text().await.unwrap(),
+        );
+        assert_eq!(
+            headers.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{what}"
+        );
+    }
+    assert_eq!(statuses, [200, 200, 404, 401, 429, 200]);
+}
+
+fn key_file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Signs arbitrary claims with `alg`, `key` and an optional `kid`.
+fn sign(
+    alg: jsonwebtoken::Algorithm,
+    key: &jsonwebtoken::EncodingKey,
+    kid: Option<&str>,
+    claims: &Value,
+) -> String {
+    let mut header = jsonwebtoken::Header::new(alg);
+    header.kid = kid.map(Into::into);
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}
+
+fn claims_for(entity: &str, aud: &str, exp_in: i64) -> Value {
+    let now = token::unix_now() as i64;
+    json!({"sub": entity, "kind": "biometric", "exp": now + exp_in, "iat": now, "aud": aud})
+}
+
+#[tokio::test]
+async fn public_key_tokens_eddsa_pem_and_es256_jwks() {
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    let ed_private = EncodingKey::from_ed_pem(&key_file("ed25519-private.pem")).unwrap();
+    let es1 = EncodingKey::from_ec_pem(&key_file("es256-1-private.pem")).unwrap();
+    let es2 = EncodingKey::from_ec_pem(&key_file("es256-2-private.pem")).unwrap();
+    let ed_public = key_file("ed25519-public.pem");
+    let ed_tokens = Tokens::public_key_pem(Algorithm::EdDSA, &ed_public).unwrap();
+    let jwks = String::from_utf8(key_file("es256.jwks.json")).unwrap();
+    let es_tokens = Tokens::jwks(Algorithm::ES256, &jwks)
+        .unwrap()
+        .with_audience("shop-proxy");
+    assert!(
+        ed_tokens
+            .mint(&Claims {
+                entity_id: "e".into(),
+                kind: Kind::Biometric,
+                session_id: None,
+                expires: token::unix_now() + 60
+            })
+            .is_none(),
+        "a proxy holding a public key cannot mint"
+    );
+
+    let ed = rig_with(|app| app.tokens = ed_tokens).await;
+    let es = rig_with(|app| app.tokens = es_tokens).await;
+    let e = ed.entity("biometric", true).await;
+    let entity = s(&e, "entityId");
+    let on_ed = |c: &Value| sign(Algorithm::EdDSA, &ed_private, None, c);
+    let aud = token::DEFAULT_AUDIENCE;
+    let (code, body, _) = ed.status(&on_ed(&claims_for(&entity, aud, 60))).await;
+    assert_eq!(
+        (code, s(&body, "id")),
+        (200, s(&e, "id")),
+        "EdDSA with the PEM public key"
+    );
+    // Algorithm confusion: HS256 signed with the public key's PEM text as the secret.
+    let confused = sign(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(&ed_public),
+        None,
+        &claims_for(&entity, aud, 60),
+    );
+    // An ES256 token to an EdDSA proxy, and EdDSA tokens that are expired or for another audience.
+    for (why, tok) in [
+        ("HS256 with the public key as secret", confused),
+        (
+            "ES256 to an EdDSA proxy",
+            sign(Algorithm::ES256, &es1, None, &claims_for(&entity, aud, 60)),
+        ),
+        ("expired", on_ed(&claims_for(&entity, aud, -60))),
+        (
+            "another audience",
+            on_ed(&claims_for(&entity, "another-proxy", 60)),
+        ),
+    ] {
+        assert_eq!(ed.status(&tok).await.0, 401, "{why}");
+    }
+
+    let e = es.entity("biometric", true).await;
+    let entity = s(&e, "entityId");
+    for (kid, key) in [("es256-1", &es1), ("es256-2", &es2)] {
+        let tok = sign(
+            Algorithm::ES256,
+            key,
+            Some(kid),
+            &claims_for(&entity, "shop-proxy", 60),
+        );
+        assert_eq!(es.status(&tok).await.0, 200, "JWKS key {kid}");
+    }
+    for (why, tok) in [
+        (
+            "key 1 named as key 2",
+            sign(
+                Algorithm::ES256,
+                &es1,
+                Some("es256-2"),
+                &claims_for(&entity, "shop-proxy", 60),
+            ),
+        ),
+        (
+            "unknown kid",
+            sign(
+                Algorithm::ES256,
+                &es1,
+                Some("es256-9"),
+                &claims_for(&entity, "shop-proxy", 60),
+            ),
+        ),
+        (
+            "no kid with two keys",
+            sign(
+                Algorithm::ES256,
+                &es1,
+                None,
+                &claims_for(&entity, "shop-proxy", 60),
+            ),
+        ),
+        (
+            "default audience",
+            sign(
+                Algorithm::ES256,
+                &es1,
+                Some("es256-1"),
+                &claims_for(&entity, aud, 60),
+            ),
+        ),
+    ] {
+        assert_eq!(es.status(&tok).await.0, 401, "{why}");
+    }
+    // A JWKS of another key type is refused when it is read.
+    let ed_jwks = String::from_utf8(key_file("ed25519.jwks.json")).unwrap();
+    assert!(Tokens::jwks(Algorithm::ES256, &ed_jwks).is_err());
+    assert!(Tokens::jwks(Algorithm::EdDSA, &ed_jwks).is_ok());
+}
+
+#[tokio::test]
+async fn x_organization_id_goes_on_every_gu1_call() {
+    let mut simulated = Simulate::new(
+        "http://127.0.0.1:9",
+        Tokens::shared_secret(b"sim-secret"),
+        Duration::from_secs(1800),
+        |_| {},
+    );
+    simulated.organization_id = Some("org_42".into());
+    let gu1 = format!("http://{}", serve(sim::router(Arc::new(simulated))).await);
+    let proxy_for = |org: Option<&str>| {
+        let up = Upstream::new(&gu1, SIM_API_KEY.into(), Duration::from_secs(2))
+            .unwrap()
+            .with_organization(org.map(Into::into));
+        serve(app::router(Arc::new(App::new(
+            Arc::new(up),
+            Tokens::shared_secret(SECRET),
+        ))))
+    };
+    let with = proxy_for(Some("org_42")).await;
+    let without = proxy_for(None).await;
+    let wrong = proxy_for(Some("org_7")).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{gu1}/__control/sessions"))
+        .json(&json!({"kind": "kyc", "start": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tok = mint(&s(&created, "entityId"), Kind::Kyc, None, 60);
+    let call = |proxy: SocketAddr, method: &str, path: &str| {
+        http.request(method.parse().unwrap(), format!("http://{proxy}{path}"))
+            .bearer_auth(&tok)
+            .send()
+    };
+    // current (404: none yet), create, current, get (pinned), cancel: every one needs the header.
+    assert_eq!(
+        call(with, "GET", "/kyc/status").await.unwrap().status(),
+        404
+    );
+    let started: Value = call(with, "POST", "/kyc/start")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s(&started, "status"), "pending");
+    assert_eq!(
+        call(with, "GET", "/kyc/status").await.unwrap().status(),
+        200
+    );
+    let pinned = mint(
+        &s(&created, "entityId"),
+        Kind::Kyc,
+        Some(&s(&started, "id")),
+        60,
+    );
+    let r = http
+        .get(format!("http://{with}/kyc/status"))
+        .bearer_auth(&pinned)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r: Value = call(with, "POST", "/kyc/cancel")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s(&r, "status"), "cancelled");
+    for proxy in [without, wrong] {
+        let r = call(proxy, "GET", "/kyc/status").await.unwrap();
+        assert_eq!(r.status(), 502);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            s(&body, "code"),
+            "UPSTREAM_AUTH",
+            "a missing or wrong organization is the server's fault"
+        );
+    }
+}
+
+#[tokio::test]
+async fn gu1_errors_map_to_the_proxys_stable_codes_and_nothing_of_theirs_is_relayed() {
+    let rig = rig().await;
+    let detail = "gu1 internal detail 7781";
+    let cases = [
+        (
+            json!({"status": 403, "error": "NOT_ENABLED"}),
+            502,
+            "VERIFICATION_NOT_ENABLED",
+        ),
+        (
+            json!({"status": 400, "error": "BIOMETRIC_WORKFLOW_NOT_CONFIGURED"}),
+            502,
+            "VERIFICATION_NOT_CONFIGURED",
+        ),
+        (
+            json!({"status": 400, "error": "NO_PORTRAIT"}),
+            422,
+            "NO_REFERENCE_PORTRAIT",
+        ),
+        (
+            json!({"status": 404, "error": "ENTITY_NOT_FOUND"}),
+            404,
+            "ENTITY_NOT_FOUND",
+        ),
+        (
+            json!({"status": 409, "error": "ACTIVE_SESSION_EXISTS", "activeSessionId": "bio_gone"}),
+            409,
+            "ACTIVE_SESSION_EXISTS",
+        ),
+        (
+            json!({"status": 401, "error": "UNAUTHORIZED"}),
+            502,
+            "UPSTREAM_AUTH",
+        ),
+        (
+            json!({"status": 429, "error": "RATE_LIMITED"}),
+            503,
+            "UPSTREAM_BUSY",
+        ),
+        (
+            json!({"status": 500, "error": "INTERNAL_ERROR"}),
+            502,
+            "UPSTREAM_ERROR",
+        ),
+        (
+            json!({"status": 418, "error": "SOMETHING_NEW"}),
+            502,
+            "UPSTREAM_REJECTED",
+        ),
+    ];
+    for (mut refusal, http, code) in cases {
+        let e = rig.entity("biometric", false).await;
+        refusal["message"] = json!(detail);
+        let r = rig
+            .http
+            .post(format!(
+                "{}/__control/entities/{}/refuse",
+                rig.gu1,
+                s(&e, "entityId")
+            ))
+            .json(&refusal)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
+        let (status, body, text) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
+        assert_eq!(
+            (status, s(&body, "code").as_str()),
+            (http, code),
+            "{refusal}"
+        );
+        assert!(
+            !text.contains(detail) && !text.contains("bio_gone"),
+            "{text}"
+        );
+        let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["code", "message"], "{text}");
+    }
+    // The real paths: an entity gu1 does not know, a pinned session it does not have.
+    let (status, body, _) = rig
+        .call(
+            reqwest::Method::POST,
+            "/kyc/start",
+            &mint("ent_unknown", Kind::Kyc, None, 60),
+        )
+        .await;
+    assert_eq!(
+        (status, s(&body, "code").as_str()),
+        (404, "ENTITY_NOT_FOUND")
+    );
+    let e = rig.entity("biometric", true).await;
+    let (status, body, _) = rig
+        .status(&mint(
+            &s(&e, "entityId"),
+            Kind::Biometric,
+            Some("bio_unknown"),
+            60,
+        ))
+        .await;
+    assert_eq!((status, s(&body, "code").as_str()), (404, "NOT_FOUND"));
+}
+
+/// The contract check is not a formality: answers that break the contract are caught.
+#[test]
+fn the_contract_check_refuses_what_the_contract_does_not_allow() {
+    use reqwest::header::{HeaderMap, HeaderValue};
+    let mut h = HeaderMap::new();
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    let session = json!({"kind": "biometric", "id": "b1", "entityId": "e1", "status": "pending",
+        "sessionUrl": "https://hosted.example/s/b1"});
+    assert!(contract::check("GET", "/kyc/status", 200, &h, &session.to_string()).is_ok());
+    assert!(contract::check("GET", "/kyc/status", 200, &h, "null").is_ok());
+    let mut leaky = session.clone();
+    leaky["extractedData"] = json!({"firstName": "Ada"});
+    for (status, body, why) in [
+        (200, leaky.to_string(), "personal data"),
+        (
+            200,
+            json!({"kind": "biometric", "id": "b1"}).to_string(),
+            "no status",
+        ),
+        (200, "<html>".to_string(), "not JSON"),
+        (
+            401,
+            json!({"error": "UNAUTHORIZED"}).to_string(),
+            "gu1's error shape",
+        ),
+        (
+            404,
+            json!({"code": "GONE", "message": "x"}).to_string(),
+            "an undocumented code",
+        ),
+        (
+            403,
+            json!({"code": "UNAUTHORIZED", "message": "x"}).to_string(),
+            "an undocumented status",
+        ),
+        (
+            429,
+            json!({"code": "RATE_LIMITED", "message": "x"}).to_string(),
+            "429 without Retry-After",
+        ),
+    ] {
+        assert!(
+            contract::check("GET", "/kyc/status", status, &h, &body).is_err(),
+            "{why}"
+        );
+    }
+    assert!(
+        contract::check("GET", "/kyc/status", 200, &HeaderMap::new(), "null").is_err(),
+        "no Cache-Control"
+    );
+    h.insert("retry-after", HeaderValue::from_static("soon"));
+    let limited = json!({"code": "RATE_LIMITED", "message": "x"}).to_string();
+    assert!(
+        contract::check("GET", "/kyc/status", 429, &h, &limited).is_err(),
+        "Retry-After not a number or date"
+    );
+    h.insert("retry-after", HeaderValue::from_static("3"));
+    assert!(contract::check("GET", "/kyc/status", 429, &h, &limited).is_ok());
+}
+
+/// The `token` subcommand mints what the proxy accepts, with the shared secret or a private key.
+#[test]
+fn the_token_subcommand_mints_tokens_the_proxy_accepts() {
+    let bin = env!("CARGO_BIN_EXE_gu1-kyc-proxy");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .arg("token")
+            .args(args)
+            .env_remove("GU1_PROXY_SECRET")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let hs = run(&[
+        "--entity",
+        "ent_1",
+        "--kind",
+        "kyc",
+        "--session",
+        "kyc_1",
+        "--secret",
+        secret,
+    ]);
+    let claims = Tokens::shared_secret(SECRET).verify(&hs).unwrap();
+    assert_eq!(
+        (
+            claims.entity_id.as_str(),
+            claims.kind,
+            claims.session_id.as_deref()
+        ),
+        ("ent_1", Kind::Kyc, Some("kyc_1"))
+    );
+    assert!(
+        claims.expires > token::unix_now() + 800,
+        "15 minutes by default"
+    );
+    let key = format!(
+        "{}/tests/keys/ed25519-private.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ed = run(&[
+        "--entity",
+        "ent_2",
+        "--private-key",
+        &key,
+        "--audience",
+        "shop-proxy",
+    ]);
+    let verifier = Tokens::public_key_pem(
+        jsonwebtoken::Algorithm::EdDSA,
+        &key_file("ed25519-public.pem"),
+    )
+    .unwrap()
+    .with_audience("shop-proxy");
+    let claims = verifier.verify(&ed).unwrap();
+    assert_eq!(
+        (claims.entity_id.as_str(), claims.kind, claims.session_id),
+        ("ent_2", Kind::Biometric, None)
+    );
+    assert!(Tokens::shared_secret(SECRET).verify(&ed).is_err());
+}
+
+/// `upstream` refuses a token configuration that does not hold together, before it listens.
+#[test]
+fn upstream_refuses_an_inconsistent_token_configuration() {
+    let pem = format!(
+        "{}/tests/keys/ed25519-public.pem",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let jwks = format!(
+        "{}/tests/keys/ed25519.jwks.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    for (args, says) in [
+        (vec!["--secret", "short"], "at least 16"),
+        (
+            vec!["--algorithm", "EdDSA", "--secret", "a-long-enough-secret"],
+            "exactly one of",
+        ),
+        (
+            vec![
+                "--algorithm",
+                "EdDSA",
+                "--public-key",
+                &pem,
+                "--jwks",
+                &jwks,
+            ],
+            "exactly one of",
+        ),
+        (
+            vec!["--algorithm", "ES256", "--jwks", &jwks],
+            "not an ES256 public key",
+        ),
+        (
+            vec!["--algorithm", "ES256", "--public-key", &pem],
+            "not a ES256 PEM key",
+        ),
+        (
+            vec!["--algorithm", "HS512", "--secret", "a-long-enough-secret"],
+            "unsupported token algorithm",
+        ),
+        (
+            vec!["--algorithm", "none", "--secret", "a-long-enough-secret"],
+            "unsupported token algorithm",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gu1-kyc-proxy"))
+            .args([
+                "upstream",
+                "--listen",
+                "127.0.0.1:0",
+                "--api-key",
+                "sk_test_x",
+            ])
+            .args(&args)
+            .env_remove("GU1_PROXY_SECRET")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
 }

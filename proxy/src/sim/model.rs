@@ -8,18 +8,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::gu1::{is_active, Gu1Error};
 use crate::token::Kind;
 
 /// The permissions gu1 documents for the hosted capture iframe.
 pub const IFRAME_ALLOW: &str = "camera; microphone; fullscreen; autoplay; encrypted-media";
-
-/// Statuses that can still change (and can be cancelled).
-pub fn is_active(kind: Kind, status: &str) -> bool {
-    match kind {
-        Kind::Biometric => matches!(status, "pending" | "in_progress"),
-        Kind::Kyc => matches!(status, "pending" | "in_progress" | "in_review"),
-    }
-}
 
 /// One biometric session or KYC validation, in gu1's shape.
 #[derive(Clone, Debug)]
@@ -124,39 +117,11 @@ pub struct LogEntry {
 struct Entity {
     kind: Option<Kind>,
     records: Vec<String>,
+    /// gu1's answer to every create for this entity, instead of a new session.
+    refusal: Option<Gu1Error>,
     script: VecDeque<Step>,
     faults: VecDeque<Fault>,
     log: Vec<LogEntry>,
-}
-
-/// Why a simulated gu1 call failed, as gu1 reports it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Gu1Error {
-    pub http: u16,
-    pub code: String,
-    pub message: String,
-    pub active_session_id: Option<String>,
-}
-
-impl Gu1Error {
-    /// An error with gu1's code.
-    pub fn new(http: u16, code: &str, message: impl Into<String>) -> Self {
-        Gu1Error {
-            http,
-            code: code.to_owned(),
-            message: message.into(),
-            active_session_id: None,
-        }
-    }
-
-    /// gu1's error body.
-    pub fn body(&self) -> Value {
-        let mut v = json!({"code": self.code, "message": self.message});
-        if let Some(id) = &self.active_session_id {
-            v["activeSessionId"] = json!(id);
-        }
-        v
-    }
 }
 
 /// The simulator's state.
@@ -174,25 +139,12 @@ struct Inner {
     entities: HashMap<String, Entity>,
 }
 
+/// Now plus `offset`, as gu1 writes times (RFC 3339, UTC, whole seconds).
 fn timestamp(offset: Duration) -> String {
-    let secs = crate::token::unix_now() + offset.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil from days (proleptic Gregorian).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+    let t = time::OffsetDateTime::now_utc() + offset;
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 impl Simulator {
@@ -241,6 +193,9 @@ impl Simulator {
         let Some(entity) = entities.get_mut(entity_id) else {
             return Err(Gu1Error::new(404, "ENTITY_NOT_FOUND", "entity not found"));
         };
+        if let Some(refusal) = &entity.refusal {
+            return Err(refusal.clone());
+        }
         let active = entity
             .records
             .iter()
@@ -451,6 +406,16 @@ impl Simulator {
         true
     }
 
+    /// Makes gu1 answer every create for the entity with `refusal` (`None`: create again).
+    pub fn refuse_create(&self, entity_id: &str, refusal: Option<Gu1Error>) -> bool {
+        let mut inner = self.lock();
+        let Some(e) = inner.entities.get_mut(entity_id) else {
+            return false;
+        };
+        e.refusal = refusal;
+        true
+    }
+
     /// Appends faults for an entity.
     pub fn faults(&self, entity_id: &str, faults: Vec<Fault>) -> bool {
         let mut inner = self.lock();
@@ -544,10 +509,13 @@ impl Simulator {
 
 /// A short random suffix so ids from two simulator runs never collide.
 fn nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(Instant::now().elapsed().as_nanos() as u64);
-    format!("{:08x}", h.finish() as u32)
+    let n = getrandom::u32().unwrap_or_else(|_| {
+        // Without the OS's randomness, the clock still tells two runs apart.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    });
+    format!("{n:08x}")
 }
 
 #[cfg(test)]
@@ -623,7 +591,8 @@ mod tests {
     #[test]
     fn timestamps_are_iso() {
         let t = timestamp(Duration::ZERO);
-        assert_eq!(t.len(), 20);
-        assert!(t.starts_with("20") && t.ends_with('Z'));
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z') && t.as_bytes()[10] == b'T');
+        assert_ne!(nonce(), nonce());
     }
 }

@@ -1,0 +1,161 @@
+//! The browser API: `GET /kyc/status`, `POST /kyc/start`, `POST /kyc/cancel`. Requests reach
+//! these handlers only through `auth::authenticate`, which puts the token's claims in the
+//! request; every answer is trimmed to what the page needs.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::errors::{from_gu1, refuse};
+use crate::gu1::{is_active_value, Gu1Error};
+use crate::token::{Claims, Kind};
+
+/// The three browser endpoints, without authentication (the caller layers it on).
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/kyc/status", get(status))
+        .route("/kyc/start", post(start))
+        .route("/kyc/cancel", post(cancel))
+}
+
+/// What reaches the browser: only what the client needs, never extracted personal data,
+/// documents, decision details or images.
+pub fn browser_view(kind: Kind, v: &Value) -> Value {
+    let pick = |k: &str| {
+        v.get(k)
+            .filter(|x| x.is_string() || x.is_null())
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let mut out = json!({
+        "kind": kind.as_str(), "id": pick("id"), "entityId": pick("entityId"), "status": pick("status"),
+        "iframeAllow": pick("iframeAllow"), "rejectionCode": pick("rejectionCode"),
+        "rejectionMessage": pick("rejectionMessage"), "createdAt": pick("createdAt"),
+        "updatedAt": pick("updatedAt"), "completedAt": pick("completedAt"), "expiresAt": pick("expiresAt"),
+    });
+    let key = if kind == Kind::Biometric {
+        "sessionUrl"
+    } else {
+        "providerSessionUrl"
+    };
+    out[key] = if is_active_value(kind, v) {
+        pick(key)
+    } else {
+        Value::Null
+    };
+    out
+}
+
+/// Only the token's entity's sessions are ever visible; anything else is "not found".
+fn owned(claims: &Claims, v: Option<Value>) -> Option<Value> {
+    v.filter(|v| v.get("entityId").and_then(Value::as_str) == Some(claims.entity_id.as_str()))
+}
+
+/// The token's session (pinned) or the entity's current one, as gu1 returns it.
+async fn lookup(app: &App, claims: &Claims) -> Result<Option<Value>, Gu1Error> {
+    let found = match &claims.session_id {
+        Some(id) => app.gu1.get(claims.kind, id).await?,
+        None => app.gu1.current(claims.kind, &claims.entity_id).await?,
+    };
+    let found = owned(claims, found);
+    // A terminal status delivered by a signed webhook is never undone by a stale read.
+    Ok(match found {
+        Some(v) if is_active_value(claims.kind, &v) => {
+            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+            let fresh = app.fresh.get(id);
+            Some(
+                fresh
+                    .filter(|f| !is_active_value(claims.kind, f))
+                    .unwrap_or(v),
+            )
+        }
+        other => other,
+    })
+}
+
+/// `GET /kyc/status`: the token's session (or the entity's current one), trimmed.
+async fn status(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+    match lookup(&app, &claims).await {
+        Ok(Some(v)) => Json(browser_view(claims.kind, &v)).into_response(),
+        // Biometric "current" answers 200 null; KYC "current" answers 404 NOT_FOUND.
+        Ok(None) if claims.kind == Kind::Biometric && claims.session_id.is_none() => {
+            Json(Value::Null).into_response()
+        }
+        Ok(None) => refuse(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no session for this token",
+        ),
+        Err(e) => from_gu1(&e),
+    }
+}
+
+/// Creates a session for the token's entity; an active one is resumed instead (gu1's 409
+/// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC).
+async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Value), Gu1Error> {
+    if claims.kind == Kind::Kyc {
+        let current = Claims {
+            session_id: None,
+            ..claims.clone()
+        };
+        if let Some(v) = lookup(app, &current).await? {
+            if is_active_value(Kind::Kyc, &v) {
+                return Ok((StatusCode::OK, v));
+            }
+        }
+    }
+    match app.gu1.create(claims.kind, &claims.entity_id).await {
+        Ok(v) => Ok((StatusCode::CREATED, v)),
+        Err(e) if e.http == 409 && e.code == "ACTIVE_SESSION_EXISTS" => {
+            let pinned = Claims {
+                session_id: e.active_session_id.clone(),
+                ..claims.clone()
+            };
+            match lookup(app, &pinned).await? {
+                Some(v) => Ok((StatusCode::OK, v)),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /kyc/start`: creates a session for the token's entity, resuming an active one.
+async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+    match create_or_resume(&app, &claims).await {
+        Ok((status, v)) => (status, Json(browser_view(claims.kind, &v))).into_response(),
+        Err(e) => from_gu1(&e),
+    }
+}
+
+/// `POST /kyc/cancel`: cancels the token's active session; refused clearly for a terminal one.
+async fn cancel(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+    match lookup(&app, &claims).await {
+        Ok(Some(v)) if !is_active_value(claims.kind, &v) => {
+            let status = v
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("terminal");
+            refuse(
+                StatusCode::CONFLICT,
+                "SESSION_TERMINAL",
+                &format!("the session is already {status} and cannot be cancelled"),
+            )
+        }
+        Ok(Some(v)) => {
+            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+            match app.gu1.cancel(claims.kind, id).await {
+                Ok(v) => Json(browser_view(claims.kind, &v)).into_response(),
+                Err(e) => from_gu1(&e),
+            }
+        }
+        Ok(None) => refuse(StatusCode::NOT_FOUND, "NOT_FOUND", "no session to cancel"),
+        Err(e) => from_gu1(&e),
+    }
+}

@@ -1,0 +1,107 @@
+//! Who may call the browser endpoints: the bearer token, checked before any handler runs, and
+//! each token's request budget.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::app::App;
+use crate::errors::refuse;
+use crate::token::TokenError;
+
+/// The token of a request's `Authorization: Bearer` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// Middleware in front of the browser endpoints: a valid token's claims go into the request's
+/// extensions (handlers read them with `Extension<Claims>`); anything else is answered 401, and
+/// a token past its budget 429 with `Retry-After`.
+pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
+    let claims = match bearer(req.headers()).map(|t| app.tokens.verify(t)) {
+        Some(Ok(c)) => c,
+        failed => {
+            let why = match failed {
+                Some(Err(TokenError::Expired)) => "the token has expired",
+                Some(Err(TokenError::BadSignature)) => "the token signature is not valid",
+                Some(Err(TokenError::Malformed)) => "the token is malformed",
+                Some(Err(TokenError::Rejected)) => "the token is not for this proxy",
+                _ => "a bearer token is required",
+            };
+            return refuse(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", why);
+        }
+    };
+    let key = format!(
+        "{}|{}|{}",
+        claims.entity_id,
+        claims.kind.as_str(),
+        claims.session_id.as_deref().unwrap_or("")
+    );
+    if let Err(wait) = app.limiter.take(&key) {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut resp = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many requests for this token",
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        return resp;
+    }
+    req.extensions_mut().insert(claims);
+    next.run(req).await
+}
+
+/// A token bucket per token: `burst` requests at once, then `rate` per second. Off when `rate`
+/// is 0. Per instance: behind a load balancer each instance allows its own share.
+#[derive(Debug)]
+pub struct Limiter {
+    rate: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl Limiter {
+    /// A limiter; `rate` 0 disables it.
+    pub fn new(rate: f64, burst: f64) -> Limiter {
+        Limiter {
+            rate,
+            burst: burst.max(1.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request from `key`'s bucket, or says how long until one is available.
+    pub fn take(&self, key: &str) -> Result<(), Duration> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            // Full buckets carry no information: dropping them changes nothing.
+            let (rate, burst) = (self.rate, self.burst);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = buckets.entry(key.to_owned()).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
+        }
+    }
+}

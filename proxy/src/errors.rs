@@ -1,0 +1,97 @@
+//! The proxy's error answers to the browser: `{"code": ..., "message": ...}`, each code stable and
+//! each message the proxy's own. Nothing from a gu1 error body is relayed: gu1's errors are
+//! mapped to the proxy's codes ([`from_gu1`]) and logged for the operator.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::gu1::Gu1Error;
+
+/// An error answer with the proxy's own code and message.
+pub fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({"code": code, "message": message}))).into_response()
+}
+
+/// What the browser gets for a failed gu1 call: HTTP status, stable code, fixed message.
+pub fn gu1_mapping(e: &Gu1Error) -> (u16, &'static str, &'static str) {
+    match (e.http, e.code.as_str()) {
+        // Exchanges that failed (the proxy's own codes, see `upstream`).
+        (_, "UPSTREAM_TIMEOUT") => (504, "UPSTREAM_TIMEOUT", "gu1 did not answer in time"),
+        (_, "UPSTREAM_ERROR") => (502, "UPSTREAM_ERROR", "gu1 could not be reached"),
+        (_, "UPSTREAM_BAD_RESPONSE") => (
+            502,
+            "UPSTREAM_BAD_RESPONSE",
+            "gu1 answered with something that is not JSON",
+        ),
+        // gu1's documented errors.
+        (_, "ENTITY_NOT_FOUND") => (404, "ENTITY_NOT_FOUND", "gu1 has no such entity"),
+        (404, _) => (404, "NOT_FOUND", "no session for this token"),
+        (_, "ACTIVE_SESSION_EXISTS") => (
+            409,
+            "ACTIVE_SESSION_EXISTS",
+            "the entity already has an active session",
+        ),
+        (_, "INVALID_STATUS" | "SESSION_TERMINAL") => (
+            409,
+            "SESSION_TERMINAL",
+            "the session is no longer active and cannot be cancelled",
+        ),
+        (_, "NO_PORTRAIT") => (
+            422,
+            "NO_REFERENCE_PORTRAIT",
+            "the entity has no approved KYC portrait to compare the face with",
+        ),
+        (_, "NOT_ENABLED") => (
+            502,
+            "VERIFICATION_NOT_ENABLED",
+            "biometric verification is not enabled for this organization at gu1",
+        ),
+        (_, "BIOMETRIC_WORKFLOW_NOT_CONFIGURED") => (
+            502,
+            "VERIFICATION_NOT_CONFIGURED",
+            "the organization's biometric workflow is not configured at gu1",
+        ),
+        // The proxy's key or organization is wrong: the server's fault, never the page's token.
+        (401 | 403, _) => (502, "UPSTREAM_AUTH", "gu1 refused the proxy's credentials"),
+        (429, _) => (503, "UPSTREAM_BUSY", "gu1 asked the proxy to slow down"),
+        (500.., _) => (502, "UPSTREAM_ERROR", "gu1 failed to answer"),
+        _ => (502, "UPSTREAM_REJECTED", "gu1 refused the request"),
+    }
+}
+
+/// The answer for a failed gu1 call; gu1's status and code are logged for the operator.
+pub fn from_gu1(e: &Gu1Error) -> Response {
+    let (http, code, message) = gu1_mapping(e);
+    if http >= 500 || http == 422 {
+        eprintln!(
+            "{}",
+            json!({"event": "gu1_error", "gu1Status": e.http, "gu1Code": e.code, "code": code})
+        );
+    }
+    let status = StatusCode::from_u16(http).unwrap_or(StatusCode::BAD_GATEWAY);
+    refuse(status, code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_gu1_error_has_a_stable_code() {
+        let e = |http, code: &str| gu1_mapping(&Gu1Error::new(http, code, "anything")).1;
+        assert_eq!(e(400, "INVALID_STATUS"), "SESSION_TERMINAL");
+        assert_eq!(e(404, "NOT_FOUND"), "NOT_FOUND");
+        assert_eq!(e(404, "ENTITY_NOT_FOUND"), "ENTITY_NOT_FOUND");
+        assert_eq!(e(403, "NOT_ENABLED"), "VERIFICATION_NOT_ENABLED");
+        assert_eq!(e(403, "FORBIDDEN"), "UPSTREAM_AUTH");
+        assert_eq!(e(503, "HTTP_503"), "UPSTREAM_ERROR");
+        assert_eq!(e(504, "UPSTREAM_TIMEOUT"), "UPSTREAM_TIMEOUT");
+        // The browser never sees 401 or 403 for gu1's refusals: those mean "your token is bad".
+        for http in [400, 401, 403, 405, 409, 418, 422, 429, 500, 502] {
+            let (status, ..) = gu1_mapping(&Gu1Error::new(http, "X", ""));
+            assert!(status != 401 && status != 403, "{http} -> {status}");
+        }
+    }
+}

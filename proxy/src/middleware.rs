@@ -1,0 +1,68 @@
+//! What wraps every endpoint: CORS for the allowed origins, `Cache-Control: no-store`, and a
+//! JSON access log.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::json;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Which browser origins may call the proxy.
+#[derive(Clone, Debug)]
+pub enum Origins {
+    /// Any `http://127.0.0.1:*`, `http://localhost:*` or `http://[::1]:*` (simulate mode).
+    Loopback,
+    /// Exactly these origins.
+    List(Vec<String>),
+}
+
+impl Origins {
+    /// Whether `origin` may call the proxy.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            Origins::Loopback => ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
+                .iter()
+                .any(|p| {
+                    origin.strip_prefix(p).is_some_and(|port| {
+                        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                    })
+                }),
+            Origins::List(list) => list.iter().any(|o| o == origin),
+        }
+    }
+}
+
+/// CORS for the browser endpoints: allowed origins are reflected (never `*`), preflights are
+/// answered without reaching a handler, and the page may read `Retry-After`.
+pub fn cors(origins: Origins) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| origins.allows(o))
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Answers are about one person's verification at one moment: no cache may keep them.
+pub fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+}
+
+/// One JSON line per request: time, method, path (never the query), status, duration.
+pub async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let resp = next.run(req).await;
+    let line = json!({
+        "ts": crate::token::unix_now(), "event": "request", "method": method.as_str(), "path": path,
+        "status": resp.status().as_u16(), "ms": started.elapsed().as_millis() as u64,
+    });
+    println!("{line}");
+    resp
+}

@@ -1,0 +1,176 @@
+//! Faults and the request log, as layers around the browser endpoints (simulate mode only).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::json;
+
+use super::Simulate;
+use crate::auth::bearer;
+use crate::token::Claims;
+
+fn endpoint(path: &str) -> Option<&'static str> {
+    match path {
+        "/kyc/status" => Some("status"),
+        "/kyc/start" => Some("start"),
+        "/kyc/cancel" => Some("cancel"),
+        _ => None,
+    }
+}
+
+/// The entity a token names, without checking its signature: for the request log only.
+fn peek_entity(token: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<Claims>(&bytes)
+        .ok()
+        .map(|c| c.entity_id)
+}
+
+/// An authorized request until it is answered. axum drops a request's future when its client
+/// closes the connection (an aborted `fetch`), so a guard dropped before `answered` means the
+/// client went away first: the request is logged as aborted.
+struct Pending<'a> {
+    s: &'a Simulate,
+    entity: String,
+    endpoint: &'static str,
+    method: String,
+    query: String,
+    open: bool,
+}
+
+impl Pending<'_> {
+    fn answered(mut self, resp: &Response) {
+        self.open = false;
+        let status = resp.status().as_u16();
+        self.s.sim.log(
+            &self.entity,
+            self.endpoint,
+            &self.method,
+            true,
+            status,
+            &self.query,
+        );
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.s
+                .sim
+                .log_aborted(&self.entity, self.endpoint, &self.method, &self.query);
+        }
+    }
+}
+
+/// Outermost: logs every browser request under the entity its token names (refused ones too,
+/// when the entity can be told), with the answer's status or as aborted.
+pub async fn record(State(s): State<Arc<Simulate>>, req: Request, next: Next) -> Response {
+    let Some(endpoint) = endpoint(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let method = req.method().as_str().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let raw = bearer(req.headers()).map(str::to_owned);
+    match raw.as_deref().map(|t| s.app.tokens.verify(t)) {
+        Some(Ok(claims)) => {
+            let pending = Pending {
+                s: &s,
+                entity: claims.entity_id,
+                endpoint,
+                method,
+                query,
+                open: true,
+            };
+            let resp = next.run(req).await;
+            pending.answered(&resp);
+            resp
+        }
+        _ => {
+            let resp = next.run(req).await;
+            if let Some(entity) = raw.as_deref().and_then(peek_entity) {
+                let status = resp.status().as_u16();
+                s.sim.log(&entity, endpoint, &method, false, status, &query);
+            }
+            resp
+        }
+    }
+}
+
+/// Innermost, after authentication: serves a queued fault for the token's entity and endpoint,
+/// and applies the entity's next scripted step on a status read of its current session.
+pub async fn faults(State(s): State<Arc<Simulate>>, req: Request, next: Next) -> Response {
+    let (Some(endpoint), Some(claims)) = (
+        endpoint(req.uri().path()),
+        req.extensions().get::<Claims>().cloned(),
+    ) else {
+        return next.run(req).await;
+    };
+    if let Some(f) = s.sim.take_fault(&claims.entity_id, endpoint) {
+        if let Some(ms) = f.delay_ms {
+            tokio::time::sleep(Duration::from_millis(ms.min(600_000))).await;
+        }
+        if f.status.is_some() || f.body.is_some() || f.body_size.is_some() {
+            return fault_answer(f);
+        }
+    }
+    if endpoint == "status" {
+        let pinned_is_current = match &claims.session_id {
+            None => true,
+            Some(id) => s
+                .sim
+                .current(&claims.entity_id, claims.kind)
+                .is_some_and(|c| &c.id == id),
+        };
+        if pinned_is_current {
+            s.sim.advance(&claims.entity_id, claims.kind);
+        }
+    }
+    next.run(req).await
+}
+
+fn fault_answer(f: super::Fault) -> Response {
+    let status =
+        StatusCode::from_u16(f.status.unwrap_or(200)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match (f.body, f.body_size) {
+        (Some(b), _) => b,
+        (None, Some(n)) => {
+            let mut s = String::with_capacity(n + 2);
+            s.push('"');
+            s.extend(std::iter::repeat_n('a', n.saturating_sub(2)));
+            s.push('"');
+            s
+        }
+        (None, None) => {
+            json!({"code": "SIMULATED_FAULT", "message": "injected by the simulator"}).to_string()
+        }
+    };
+    let mut resp = if f.chunked.unwrap_or(false) {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body
+            .into_bytes()
+            .chunks(64 * 1024)
+            .map(|c| Ok(c.to_vec()))
+            .collect();
+        Response::new(Body::from_stream(futures_util::stream::iter(chunks)))
+    } else {
+        Response::new(Body::from(body))
+    };
+    *resp.status_mut() = status;
+    let ct = f.content_type.unwrap_or_else(|| "application/json".into());
+    if let Ok(v) = HeaderValue::from_str(&ct) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    if let Some(ra) = f.retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, ra);
+    }
+    resp
+}
