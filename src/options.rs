@@ -62,7 +62,12 @@ pub fn check_number(i: usize, value: &Given) -> Result<u32, KycError> {
 /// Whether a token can go into an `Authorization` header: not empty, at most 8 KiB, no
 /// control characters.
 pub fn valid_token(t: &str) -> bool {
-    !t.is_empty() && t.len() <= 8_192 && !t.chars().any(char::is_control)
+    // C0 controls and DEL as bytes; C1 controls (U+0080..U+009F) are encoded as C2 80..C2 9F.
+    let b = t.as_bytes();
+    !t.is_empty()
+        && t.len() <= 8_192
+        && !b.iter().any(|&c| c < 0x20 || c == 0x7f)
+        && !b.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0)
 }
 
 /// Checks the iframe height: a CSS length or a number of pixels.
@@ -302,7 +307,8 @@ mod tests {
     #[test]
     fn tokens_fit_a_header() {
         assert!(valid_token("abc.def"));
-        for bad in ["", "a\nb", "a\u{7f}", &"x".repeat(8_193)] {
+        assert!(valid_token("caf\u{e9}\u{a0}\u{100}"));
+        for bad in ["", "a\nb", "a\u{7f}", "a\u{85}b", "\u{9f}", &"x".repeat(8_193)] {
             assert!(!valid_token(bad));
         }
     }

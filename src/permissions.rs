@@ -34,9 +34,23 @@ pub const DEFAULT_ALLOW: &str = "camera; microphone; fullscreen; autoplay; encry
 /// white space ends its name.
 fn scan(value: &str) -> (Permissions, Option<&str>) {
     let (mut set, mut unknown) = (0, None);
-    for directive in value.split(|c| c == ';') {
-        let d = directive.trim_ascii_start();
-        let name = &d[..d.bytes().position(|b| b.is_ascii_whitespace()).unwrap_or(d.len())];
+    let bytes = value.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        // One directive: skip white space, take the name, skip to past the next `;`.
+        while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+            at += 1;
+        }
+        let start = at;
+        while bytes.get(at).is_some_and(|&b| b != b';' && !b.is_ascii_whitespace()) {
+            at += 1;
+        }
+        // Cut at ASCII bytes, so always on character boundaries.
+        let name = value.get(start..at).unwrap_or_default();
+        while bytes.get(at).is_some_and(|&b| b != b';') {
+            at += 1;
+        }
+        at += 1;
         match KNOWN_FEATURES.iter().position(|k| k.eq_ignore_ascii_case(name)) {
             Some(i) => set |= 1 << i,
             None if !name.is_empty() => {
