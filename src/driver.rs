@@ -13,7 +13,7 @@
 //! into the verification.
 
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use js_sys::{Array, Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, Element, Event, EventTarget, HtmlIFrameElement, MessageEvent};
 
-use crate::error::{set, Code, KycError};
+use crate::error::{set, Code};
 use crate::machine::{self, Action, Config, Input, Machine, Notice, Slot};
 use crate::options::{valid_token, Options};
 use crate::permissions::{self, Permissions};
@@ -227,10 +227,6 @@ struct Driver {
     candidate: JsValue,
 }
 
-fn core_of(weak: &Weak<Core>) -> Option<Rc<Core>> {
-    weak.upgrade()
-}
-
 /// Takes out of `LIVE` every verification that has ended (none is listed twice) and returns
 /// the running one `pick` chooses (at most one matches: a container hosts one).
 fn unlist(pick: &dyn Fn(&Driver) -> bool) -> Option<Rc<Core>> {
@@ -391,7 +387,7 @@ fn object(entries: &[(&str, &JsValue)]) -> JsValue {
 fn after(core: &Rc<Core>, promise: &Promise, slot: Slot, id: u32, step: Step) {
     let weak = Rc::downgrade(core);
     let f = Closure::once_into_js(move |ok: bool, value: JsValue| {
-        if let Some(core) = core_of(&weak) {
+        if let Some(core) = weak.upgrade() {
             resume(&core, slot, id, step, ok, value);
         }
     });
@@ -644,16 +640,9 @@ fn on_message(core: &Rc<Core>, e: Event) {
 }
 
 fn network(core: &Rc<Core>, slot: Slot, why: &str) {
-    finish(core, slot, Err(fail(Code::Network, why)), &JsValue::NULL);
+    finish(core, slot, Err(status::failed(Code::Network, why, 0, None)), &JsValue::NULL);
 }
 
-fn fail(code: Code, why: &str) -> machine::Answer {
-    machine::Answer::Failed {
-        error: KycError::new(code, why),
-        http: 0,
-        retry_after_ms: None,
-    }
-}
 
 /// The request of `slot` is over: the machine hears what it came to.
 fn finish(
@@ -769,7 +758,7 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
                 .get("Retry-After")
                 .ok()
                 .flatten()
-                .and_then(|v| status::retry_after(&v, js_sys::Date::now(), |s| js_sys::Date::parse(s)));
+                .and_then(|v| status::retry_after(&v, js_sys::Date::now(), js_sys::Date::parse));
             drop(live);
             after(core, &bounded(&value, MAX_BODY), slot, id, Step::Body);
         }

@@ -33,7 +33,8 @@ pub fn retry_after(value: &str, now_ms: f64, parse_date: impl FnOnce(&str) -> f6
     Some(ms.min(MAX_RETRY_AFTER_MS as f64) as u32)
 }
 
-fn failed(code: Code, message: &str, http: u16, retry_after_ms: Option<u32>) -> machine::Answer {
+/// A failed request's answer: what to report, the HTTP status (0 when none came), the pause asked.
+pub(crate) fn failed(code: Code, message: &str, http: u16, retry_after_ms: Option<u32>) -> machine::Answer {
     machine::Answer::Failed {
         error: KycError::new(code, message),
         http,
