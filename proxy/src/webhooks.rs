@@ -220,11 +220,10 @@ impl Seen {
     }
 }
 
-/// Checks gu1's `X-Webhook-Signature`: HMAC-SHA256 of the raw body, hex (optionally
-/// `sha256=`-prefixed) or base64, compared in constant time.
-pub fn signature_ok(secret: &[u8], body: &[u8], header: &str) -> bool {
+/// The 32 bytes of an `X-Webhook-Signature` value: hex (optionally `sha256=`-prefixed) or
+/// base64; `None` when it cannot be an HMAC-SHA256.
+pub fn decode_signature(header: &str) -> Option<Vec<u8>> {
     use base64::Engine;
-    use hmac::{Hmac, Mac};
     let sig = header.trim();
     let sig = sig.strip_prefix("sha256=").unwrap_or(sig);
     let bytes = if sig.len() == 64 && sig.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -232,16 +231,24 @@ pub fn signature_ok(secret: &[u8], body: &[u8], header: &str) -> bool {
             .map(|i| u8::from_str_radix(&sig[2 * i..2 * i + 2], 16).unwrap_or(0))
             .collect::<Vec<u8>>()
     } else {
-        match base64::engine::general_purpose::STANDARD.decode(sig) {
-            Ok(b) => b,
-            Err(_) => return false,
-        }
+        base64::engine::general_purpose::STANDARD.decode(sig).ok()?
     };
+    (bytes.len() == 32).then_some(bytes)
+}
+
+/// Checks gu1's `X-Webhook-Signature`: HMAC-SHA256 of the raw body, hex (optionally
+/// `sha256=`-prefixed) or base64, compared in constant time.
+pub fn signature_ok(secret: &[u8], body: &[u8], header: &str) -> bool {
+    decode_signature(header).is_some_and(|sig| mac_ok(secret, body, &sig))
+}
+
+fn mac_ok(secret: &[u8], body: &[u8], sig: &[u8]) -> bool {
+    use hmac::{Hmac, Mac};
     let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
         return false;
     };
     mac.update(body);
-    mac.verify_slice(&bytes).is_ok()
+    mac.verify_slice(sig).is_ok()
 }
 
 /// `POST /webhooks/gu1`: a signed status change from gu1. A terminal state within the replay
@@ -250,7 +257,7 @@ pub fn signature_ok(secret: &[u8], body: &[u8], header: &str) -> bool {
 async fn webhook(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
     let Some(secret) = &app.webhook_secret else {
         return refuse(
@@ -259,16 +266,33 @@ async fn webhook(
             "webhooks are not configured",
         );
     };
-    let sig = headers
-        .get("x-webhook-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !signature_ok(secret, &body, sig) {
-        return refuse(
+    let bad_signature = || {
+        refuse(
             StatusCode::UNAUTHORIZED,
             "INVALID_SIGNATURE",
             "the webhook signature does not match",
+        )
+    };
+    // Without a well-formed signature the body is not even read.
+    let Some(sig) = headers
+        .get("x-webhook-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(decode_signature)
+    else {
+        return bad_signature();
+    };
+    let Ok(body) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "TOO_LARGE",
+            "the webhook body is over 1 MiB or was cut off",
         );
+    };
+    // HMAC over up to 1 MiB off the async workers, so status answers never queue behind it.
+    let (key, raw) = (secret.clone(), body.clone());
+    let signed = tokio::task::spawn_blocking(move || mac_ok(&key, &raw, &sig)).await;
+    if !signed.unwrap_or(false) {
+        return bad_signature();
     }
     let Ok(envelope) = serde_json::from_slice::<Value>(&body) else {
         return refuse(

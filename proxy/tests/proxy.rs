@@ -1421,22 +1421,21 @@ async fn a_webhook_flood_is_shed_and_status_answers_stay_fast() {
     let e = rig.entity("biometric", true).await;
     let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
     let addr: SocketAddr = rig.proxy.trim_start_matches("http://").parse().unwrap();
-    // Two webhooks whose 1 MiB bodies never finish arriving hold both slots.
+    // Two webhooks with well-formed (wrong) signatures whose 1 MiB bodies never finish
+    // arriving hold both slots. (A malformed signature is refused before the body is read.)
+    let forged = "ab".repeat(32);
     let mut holders = Vec::new();
     for _ in 0..2 {
         let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
-        sock.write_all(
-            b"POST /webhooks/gu1 HTTP/1.1\r\nHost: x\r\nX-Webhook-Signature: 00\r\nContent-Length: 1048000\r\n\r\n{\"event\":",
-        )
-        .await
-        .unwrap();
+        let head = format!("POST /webhooks/gu1 HTTP/1.1\r\nHost: x\r\nX-Webhook-Signature: {forged}\r\nContent-Length: 1048000\r\n\r\n{{\"event\":");
+        sock.write_all(head.as_bytes()).await.unwrap();
         holders.push(sock);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let flood = (0..20).map(|_| {
         rig.http
             .post(format!("{}/webhooks/gu1", rig.proxy))
-            .header("X-Webhook-Signature", "00")
+            .header("X-Webhook-Signature", &forged)
             .body(vec![b'x'; 1024 * 1024 - 100])
             .send()
     });
@@ -1458,6 +1457,19 @@ async fn a_webhook_flood_is_shed_and_status_answers_stay_fast() {
         started.elapsed()
     );
     drop(holders);
+    // An unsigned webhook is refused before its body is read: the answer comes without it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(b"POST /webhooks/gu1 HTTP/1.1\r\nHost: x\r\nX-Webhook-Signature: 00\r\nContent-Length: 1048000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    let read = tokio::time::timeout(Duration::from_secs(2), sock.read_exact(&mut head)).await;
+    assert!(
+        read.is_ok(),
+        "the proxy waited for an unsigned webhook's body"
+    );
+    assert_eq!(&head, b"HTTP/1.1 401");
 }
 
 /// A stand-in gu1 that answers every call with `answer(path)`; it records the paths.
