@@ -12,6 +12,7 @@ use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use crate::app::App;
+use crate::auth::too_many;
 use crate::errors::{from_gu1, refuse};
 use crate::gu1::{is_active_value, Gu1Error};
 use crate::token::{Claims, Kind};
@@ -64,17 +65,15 @@ async fn lookup(app: &App, claims: &Claims) -> Result<Option<Value>, Gu1Error> {
         None => app.gu1.current(claims.kind, &claims.entity_id).await?,
     };
     let found = owned(claims, found);
-    // A terminal status delivered by a signed webhook is never undone by a stale read.
+    // A terminal status delivered by a signed webhook wins over a stale read of the same
+    // session (same kind, id and entity), unless gu1's read is newer.
     Ok(match found {
-        Some(v) if is_active_value(claims.kind, &v) => {
-            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
-            let fresh = app.fresh.get(id);
-            Some(
-                fresh
-                    .filter(|f| !is_active_value(claims.kind, f))
-                    .unwrap_or(v),
-            )
-        }
+        Some(v) if is_active_value(claims.kind, &v) => Some(
+            app.fresh
+                .newer_than(claims.kind, &v)
+                .filter(|f| !is_active_value(claims.kind, f))
+                .unwrap_or(v),
+        ),
         other => other,
     })
 }
@@ -97,32 +96,45 @@ async fn status(State(app): State<Arc<App>>, Extension(claims): Extension<Claims
 }
 
 /// Creates a session for the token's entity; an active one is resumed instead (gu1's 409
-/// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC).
-async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Value), Gu1Error> {
+/// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC). Creations
+/// count against the entity's cap (`App::starts`); a resume costs nothing.
+async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Value), Response> {
     if claims.kind == Kind::Kyc {
         let current = Claims {
             session_id: None,
             ..claims.clone()
         };
-        if let Some(v) = lookup(app, &current).await? {
+        if let Some(v) = lookup(app, &current).await.map_err(|e| from_gu1(&e))? {
             if is_active_value(Kind::Kyc, &v) {
                 return Ok((StatusCode::OK, v));
             }
         }
     }
-    match app.gu1.create(claims.kind, &claims.entity_id).await {
+    // Each session costs the integrator at gu1: one token must not create them in a loop.
+    let key = format!("{}|{}", claims.kind.as_str(), claims.entity_id);
+    if let Err(wait) = app.starts.take(&key) {
+        return Err(too_many(
+            wait,
+            "too many sessions started for this entity, try again later",
+        ));
+    }
+    let created = app.gu1.create(claims.kind, &claims.entity_id).await;
+    if created.is_err() {
+        app.starts.refund(&key);
+    }
+    match created {
         Ok(v) => Ok((StatusCode::CREATED, v)),
         Err(e) if e.http == 409 && e.code == "ACTIVE_SESSION_EXISTS" => {
             let pinned = Claims {
                 session_id: e.active_session_id.clone(),
                 ..claims.clone()
             };
-            match lookup(app, &pinned).await? {
+            match lookup(app, &pinned).await.map_err(|e| from_gu1(&e))? {
                 Some(v) => Ok((StatusCode::OK, v)),
-                None => Err(e),
+                None => Err(from_gu1(&e)),
             }
         }
-        Err(e) => Err(e),
+        Err(e) => Err(from_gu1(&e)),
     }
 }
 
@@ -130,7 +142,7 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
 async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
     match create_or_resume(&app, &claims).await {
         Ok((status, v)) => (status, Json(browser_view(claims.kind, &v))).into_response(),
-        Err(e) => from_gu1(&e),
+        Err(refusal) => refusal,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::auth::{self, Limiter};
 use crate::gu1::Gu1;
 use crate::middleware::{access_log, cors, no_store, Origins};
 use crate::token::Tokens;
-use crate::webhooks::{self, Fresh};
+use crate::webhooks::{self, Fresh, Seen};
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -29,11 +29,21 @@ pub struct App {
     pub limiter: Limiter,
     /// Terminal answers received by signed webhook: they win over a stale read for a while.
     pub fresh: Fresh,
+    /// Webhooks whose envelope `timestamp` is older than this, or that were seen before within
+    /// it, are refused.
+    pub webhook_window: Duration,
+    /// Webhooks received within `webhook_window`, to refuse a replay.
+    pub seen: Seen,
+    /// Webhooks handled at once; more are shed (503) before their body is read.
+    pub webhook_concurrency: usize,
+    /// Sessions `POST /kyc/start` may create per entity: a bucket per entity and kind.
+    pub starts: Limiter,
 }
 
 impl App {
     /// An app in front of `gu1` with defaults for everything else: loopback origins, no rate
-    /// limit, no webhooks, webhook payloads kept 10 minutes (at most 10 000).
+    /// limit, no webhooks (when configured: a 5-minute replay window, 4 at once, payloads kept
+    /// 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes.
     pub fn new(gu1: Arc<dyn Gu1>, tokens: Tokens) -> App {
         App {
             gu1,
@@ -42,6 +52,10 @@ impl App {
             origins: Origins::Loopback,
             limiter: Limiter::new(0.0, 0.0),
             fresh: Fresh::new(Duration::from_secs(600), 10_000),
+            webhook_window: Duration::from_secs(300),
+            seen: Seen::new(100_000),
+            webhook_concurrency: 4,
+            starts: Limiter::per_window(5, Duration::from_secs(600)),
         }
     }
 }
@@ -70,7 +84,7 @@ pub fn assemble(
 ) -> Router {
     Router::new()
         .merge(browser)
-        .merge(webhooks::routes())
+        .merge(webhooks::routes(app.webhook_concurrency))
         .route("/health", get(|| async { Json(json!({"ok": true})) }))
         .merge(extra)
         .layer(cors(app.origins.clone()))

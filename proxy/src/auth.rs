@@ -14,13 +14,15 @@ use crate::app::App;
 use crate::errors::refuse;
 use crate::token::TokenError;
 
-/// The token of a request's `Authorization: Bearer` header.
+/// The token of a request's `Authorization: Bearer` header; the scheme is matched
+/// case-insensitively (RFC 9110, 11.1).
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+        .filter(|t| !t.is_empty())
 }
 
 /// Middleware in front of the browser endpoints: a valid token's claims go into the request's
@@ -47,18 +49,19 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
         claims.session_id.as_deref().unwrap_or("")
     );
     if let Err(wait) = app.limiter.take(&key) {
-        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut resp = refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            "too many requests for this token",
-        );
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return resp;
+        return too_many(wait, "too many requests for this token");
     }
     req.extensions_mut().insert(claims);
     next.run(req).await
+}
+
+/// 429 `RATE_LIMITED` with `Retry-After`: the seconds until `wait` is over (at least 1).
+pub fn too_many(wait: Duration, message: &str) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
 }
 
 /// A token bucket per token: `burst` requests at once, then `rate` per second. Off when `rate`
@@ -77,6 +80,26 @@ impl Limiter {
             rate,
             burst: burst.max(1.0),
             buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// At most `n` at once and `n` per `window` on average (a bucket refilling over `window`);
+    /// off when `n` is 0.
+    pub fn per_window(n: u32, window: Duration) -> Limiter {
+        if n == 0 || window.is_zero() {
+            return Limiter::new(0.0, 0.0);
+        }
+        Limiter::new(f64::from(n) / window.as_secs_f64(), f64::from(n))
+    }
+
+    /// Gives back one request taken from `key`'s bucket (it turned out to cost nothing).
+    pub fn refund(&self, key: &str) {
+        if self.rate <= 0.0 {
+            return;
+        }
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((tokens, _)) = buckets.get_mut(key) {
+            *tokens = (*tokens + 1.0).min(self.burst);
         }
     }
 

@@ -2,7 +2,7 @@
 //! each message the proxy's own. Nothing from a gu1 error body is relayed: gu1's errors are
 //! mapped to the proxy's codes ([`from_gu1`]) and logged for the operator.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -25,6 +25,8 @@ pub fn gu1_mapping(e: &Gu1Error) -> (u16, &'static str, &'static str) {
             "UPSTREAM_BAD_RESPONSE",
             "gu1 answered with something that is not JSON",
         ),
+        (_, "UPSTREAM_TOO_LARGE") => (502, "UPSTREAM_BAD_RESPONSE", "gu1's answer was too large"),
+        (300..=399, _) => (502, "UPSTREAM_BAD_RESPONSE", "gu1 answered with a redirect"),
         // gu1's documented errors.
         (_, "ENTITY_NOT_FOUND") => (404, "ENTITY_NOT_FOUND", "gu1 has no such entity"),
         (404, _) => (404, "NOT_FOUND", "no session for this token"),
@@ -61,17 +63,41 @@ pub fn gu1_mapping(e: &Gu1Error) -> (u16, &'static str, &'static str) {
     }
 }
 
-/// The answer for a failed gu1 call; gu1's status and code are logged for the operator.
+/// gu1's error code as the operator's log may show it: an `UPPER_SNAKE` code of at most 64
+/// characters, else `HTTP_<status>` (a free-text "code" can carry a key or personal data).
+pub fn loggable_code(e: &Gu1Error) -> String {
+    let c = e.code.as_str();
+    let is_code = !c.is_empty()
+        && c.len() <= 64
+        && c.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if is_code {
+        c.to_owned()
+    } else {
+        format!("HTTP_{}", e.http)
+    }
+}
+
+/// The operator's log line for a failed gu1 call: gu1's status, its code when it is one, and
+/// the code the browser got; never gu1's message.
+pub fn log_line(e: &Gu1Error, code: &str) -> serde_json::Value {
+    json!({"event": "gu1_error", "gu1Status": e.http, "gu1Code": loggable_code(e), "code": code})
+}
+
+/// The answer for a failed gu1 call; logged for the operator when the fault is not the page's.
+/// gu1's `Retry-After` passes through (in seconds).
 pub fn from_gu1(e: &Gu1Error) -> Response {
     let (http, code, message) = gu1_mapping(e);
     if http >= 500 || http == 422 {
-        eprintln!(
-            "{}",
-            json!({"event": "gu1_error", "gu1Status": e.http, "gu1Code": e.code, "code": code})
-        );
+        eprintln!("{}", log_line(e, code));
     }
     let status = StatusCode::from_u16(http).unwrap_or(StatusCode::BAD_GATEWAY);
-    refuse(status, code, message)
+    let mut resp = refuse(status, code, message);
+    if let Some(secs) = e.retry_after.filter(|_| matches!(e.http, 429 | 503)) {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }
 
 #[cfg(test)]
@@ -88,6 +114,13 @@ mod tests {
         assert_eq!(e(403, "FORBIDDEN"), "UPSTREAM_AUTH");
         assert_eq!(e(503, "HTTP_503"), "UPSTREAM_ERROR");
         assert_eq!(e(504, "UPSTREAM_TIMEOUT"), "UPSTREAM_TIMEOUT");
+        assert_eq!(e(302, "HTTP_302"), "UPSTREAM_BAD_RESPONSE");
+        let key = Gu1Error::new(401, "Invalid API key: Bearer sk_live_x", "Bearer sk_live_x");
+        let line = log_line(&key, "UPSTREAM_AUTH").to_string();
+        assert!(
+            !line.contains("sk_live_x") && line.contains("HTTP_401"),
+            "{line}"
+        );
         // The browser never sees 401 or 403 for gu1's refusals: those mean "your token is bad".
         for http in [400, 401, 403, 405, 409, 418, 422, 429, 500, 502] {
             let (status, ..) = gu1_mapping(&Gu1Error::new(http, "X", ""));

@@ -49,6 +49,8 @@ pub struct Gu1Error {
     pub message: String,
     /// With `ACTIVE_SESSION_EXISTS`: the session that blocks a new one.
     pub active_session_id: Option<String>,
+    /// gu1's `Retry-After` (a 429 or 503), in seconds.
+    pub retry_after: Option<u64>,
 }
 
 impl Gu1Error {
@@ -59,6 +61,7 @@ impl Gu1Error {
             code: code.to_owned(),
             message: message.into(),
             active_session_id: None,
+            retry_after: None,
         }
     }
 

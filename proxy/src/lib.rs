@@ -6,7 +6,7 @@
 //! Production code: [`app`] (shared state, routes), [`api`] (the browser endpoints), [`auth`]
 //! (tokens in requests, rate limit), [`webhooks`], [`middleware`] (CORS, `no-store`, access log),
 //! [`errors`], [`gu1`] (what the proxy needs from gu1), [`upstream`] (the real gu1 API),
-//! [`token`]; [`check`] tests an implementation of the browser endpoints from outside.
+//! [`token`], [`serve`] (connections: timeouts, cap, open-file limit); [`check`] tests an implementation of the browser endpoints from outside.
 //! Everything that exists only in simulate mode is in [`sim`], which production modules never
 //! import.
 
@@ -17,6 +17,7 @@ pub mod check;
 pub mod errors;
 pub mod gu1;
 pub mod middleware;
+pub mod serve;
 pub mod sim;
 pub mod token;
 pub mod upstream;

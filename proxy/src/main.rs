@@ -10,6 +10,7 @@ use gu1_kyc_proxy::app::{self, App};
 use gu1_kyc_proxy::auth::Limiter;
 use gu1_kyc_proxy::check;
 use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::serve::{self, Connections};
 use gu1_kyc_proxy::sim::{self, Demo, Simulate};
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
@@ -62,6 +63,65 @@ struct Limits {
     /// Origins allowed by CORS, comma-separated (simulate: any loopback origin when absent).
     #[arg(long, env = "GU1_ALLOW_ORIGINS", value_delimiter = ',')]
     allow_origin: Vec<String>,
+    /// Signed webhooks older than this (their envelope's `timestamp`), or seen before within
+    /// it, are refused; seconds.
+    #[arg(long, env = "GU1_WEBHOOK_WINDOW_SECS", default_value_t = 300)]
+    webhook_window_secs: u64,
+    /// Webhooks handled at once; more are answered 503 with Retry-After at once, so a flood
+    /// of them cannot slow status answers.
+    #[arg(long, env = "GU1_WEBHOOK_CONCURRENCY", default_value_t = 4)]
+    webhook_concurrency: usize,
+    /// Sessions `POST /kyc/start` may create per entity within --start-window-secs (0: no
+    /// cap); past it, 429 RATE_LIMITED with Retry-After.
+    #[arg(long, env = "GU1_STARTS_PER_ENTITY", default_value_t = 5)]
+    starts_per_entity: u32,
+    /// The window of --starts-per-entity, seconds.
+    #[arg(long, env = "GU1_START_WINDOW_SECS", default_value_t = 600)]
+    start_window_secs: u64,
+    /// Time a client has to send a request's headers, and to start its next request on an
+    /// idle keep-alive connection, seconds.
+    #[arg(long, env = "GU1_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
+    header_timeout_secs: f64,
+    /// Connections served at once (lowered to fit under the open-file limit); more wait.
+    #[arg(long, env = "GU1_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+}
+
+impl Limits {
+    /// Puts the limits that live in the app into `app`.
+    fn apply(self, app: &mut App, default_rate: f64) {
+        app.limiter = Limiter::new(self.rate.unwrap_or(default_rate), self.burst);
+        app.webhook_secret = self.webhook_secret.map(String::into_bytes);
+        app.webhook_window = Duration::from_secs(self.webhook_window_secs);
+        app.webhook_concurrency = self.webhook_concurrency.max(1);
+        app.starts = Limiter::per_window(
+            self.starts_per_entity,
+            Duration::from_secs(self.start_window_secs),
+        );
+    }
+
+    /// The connection limits, the cap fitted under the open-file limit (raised first where
+    /// allowed).
+    fn connections(&self) -> Connections {
+        let open_files = serve::raise_open_file_limit();
+        let wanted = self.max_connections.max(1);
+        let conns = Connections {
+            header_timeout: Duration::from_secs_f64(self.header_timeout_secs.max(0.1)),
+            max: wanted,
+            ..Connections::default()
+        }
+        .within(open_files);
+        if conns.max < wanted {
+            eprintln!(
+                "{}",
+                serde_json::json!({"event": "open_file_limit", "limit": open_files,
+                    "maxConnections": conns.max, "message": format!(
+                        "the open-file limit {open_files} cannot be raised further: serving at \
+                         most {} connections at once instead of {wanted}", conns.max)})
+            );
+        }
+        conns
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -276,7 +336,7 @@ enum Mode {
     Simulate(Arc<Simulate>, SocketAddr),
 }
 
-fn run(mode: Mode, listen: SocketAddr) {
+fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -289,14 +349,15 @@ fn run(mode: Mode, listen: SocketAddr) {
     println!(
         "{}",
         serde_json::json!({"event": "listening", "mode": name, "proxy": format!("http://{listen}"),
-            "hosted": hosted})
+            "hosted": hosted, "maxConnections": conns.max,
+            "headerTimeoutMs": conns.header_timeout.as_millis() as u64})
     );
     let served = rt.block_on(async move {
         match mode {
-            Mode::Simulate(s, h) => sim::serve(s, listen, h).await,
+            Mode::Simulate(s, h) => sim::serve(s, listen, h, conns).await,
             Mode::Upstream(app) => {
                 let l = tokio::net::TcpListener::bind(listen).await?;
-                axum::serve(l, app::router(app)).await
+                serve::serve(l, app::router(app), conns, std::future::pending()).await
             }
         }
     });
@@ -354,6 +415,7 @@ fn main() {
                 .map(String::into_bytes)
                 .unwrap_or_else(random_secret);
             let limits = a.limits;
+            let conns = limits.connections();
             let tokens = Tokens::shared_secret(&secret)
                 .with_audience(&a.audience.audience)
                 .with_leeway(a.audience.leeway_secs);
@@ -365,16 +427,19 @@ fn main() {
                     app.origins = if limits.allow_origin.is_empty() {
                         Origins::Loopback
                     } else {
-                        Origins::List(limits.allow_origin)
+                        Origins::List(limits.allow_origin.clone())
                     };
-                    app.limiter = Limiter::new(limits.rate.unwrap_or(0.0), limits.burst);
-                    app.webhook_secret = limits.webhook_secret.map(String::into_bytes);
+                    limits.apply(app, 0.0);
                 },
             );
             s.proxy_origin = format!("http://{}", a.listen);
             s.token_ttl = Duration::from_secs(a.token_ttl);
             s.demo = a.www.map(|www| Demo { www, pkg: a.pkg });
-            run(Mode::Simulate(Arc::new(s), a.hosted_listen), a.listen);
+            run(
+                Mode::Simulate(Arc::new(s), a.hosted_listen),
+                a.listen,
+                conns,
+            );
         }
         Command::Upstream(a) => {
             let tokens = upstream_tokens(&a).unwrap_or_else(|e| fail(&e));
@@ -386,10 +451,10 @@ fn main() {
             .unwrap_or_else(|e| fail(&e))
             .with_organization(a.organization_id);
             let mut app = App::new(Arc::new(upstream), tokens);
-            app.origins = Origins::List(a.limits.allow_origin);
-            app.limiter = Limiter::new(a.limits.rate.unwrap_or(5.0), a.limits.burst);
-            app.webhook_secret = a.limits.webhook_secret.map(String::into_bytes);
-            run(Mode::Upstream(Arc::new(app)), a.listen);
+            app.origins = Origins::List(a.limits.allow_origin.clone());
+            let conns = a.limits.connections();
+            a.limits.apply(&mut app, 5.0);
+            run(Mode::Upstream(Arc::new(app)), a.listen, conns);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! What wraps every endpoint: CORS for the allowed origins, `Cache-Control: no-store`, and a
-//! JSON access log.
+//! JSON access log, which also records the requests hyper refuses before any route sees them.
 
 use std::time::{Duration, Instant};
 
@@ -65,4 +65,20 @@ pub async fn access_log(req: Request, next: Next) -> Response {
     });
     println!("{line}");
     resp
+}
+
+/// The access-log line for a request refused while its head was read (malformed: 400; headers
+/// or URI too large: 431), which never reaches a handler or [`access_log`]. Other connection
+/// errors (a client gone, an idle connection timed out) are not requests and are not logged.
+pub fn log_rejected(e: &hyper::Error) {
+    let status = match () {
+        () if e.is_parse_too_large() => 431,
+        () if e.is_parse() => 400,
+        () => return,
+    };
+    let line = json!({
+        "ts": crate::token::unix_now(), "event": "request", "method": null, "path": null,
+        "status": status, "ms": 0, "rejected": true,
+    });
+    println!("{line}");
 }

@@ -23,7 +23,7 @@ pub const DEFAULT_AUDIENCE: &str = "gu1-kyc-proxy";
 pub const DEFAULT_LEEWAY_SECS: u64 = 5;
 
 /// Which gu1 object a token reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Embedded biometric sessions.

@@ -63,12 +63,55 @@ fn optional(r: Result<Value, Gu1Error>) -> Result<Option<Value>, Gu1Error> {
     }
 }
 
+/// The largest answer read from gu1; gu1's session objects are a few KiB.
+pub const MAX_ANSWER: usize = 1024 * 1024;
+
+/// Whether the API key may be sent to `base`: `https:`, or `http:` to a loopback host (a local
+/// stand-in or simulator), never in clear text over a network.
+fn safe_base(base: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(base).map_err(|e| format!("the gu1 base URL {base:?}: {e}"))?;
+    let loopback = url.host_str().is_some_and(|h| {
+        h.eq_ignore_ascii_case("localhost")
+            || h.trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(format!(
+            "the gu1 base URL must be https: (http: only on loopback), not {base:?}: the API key \
+             would travel in clear text"
+        )),
+    }
+}
+
+/// gu1's `Retry-After` in seconds (delta-seconds or an HTTP date), at least 1, at most an hour.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let secs = match v.parse::<u64>() {
+        Ok(s) => s,
+        Err(_) => httpdate::parse_http_date(v)
+            .ok()?
+            .duration_since(std::time::SystemTime::now())
+            .map_or(0, |d| d.as_secs()),
+    };
+    Some(secs.clamp(1, 3600))
+}
+
 impl Upstream {
     /// A client for `base` (e.g. `https://api.gu1.ai`) with the API key and a per-call timeout.
+    /// Refuses a base URL the key would travel to in clear text; never follows a redirect.
     pub fn new(base: &str, key: String, timeout: Duration) -> Result<Upstream, String> {
+        safe_base(base)?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent("gu1-kyc-proxy")
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
@@ -103,16 +146,27 @@ impl Upstream {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req
+        let mut resp = req
             .send()
             .await
             .map_err(|e| transport(&e, "gu1 could not be reached"))?;
         let status = resp.status().as_u16();
-        let text = resp
-            .text()
+        let too_large = || Gu1Error::new(502, "UPSTREAM_TOO_LARGE", "gu1's answer was too large");
+        if resp.content_length().is_some_and(|n| n > MAX_ANSWER as u64) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| transport(&e, "gu1's answer was cut off"))?;
-        let value: Option<Value> = serde_json::from_str(&text).ok();
+            .map_err(|e| transport(&e, "gu1's answer was cut off"))?
+        {
+            if bytes.len() + chunk.len() > MAX_ANSWER {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let value: Option<Value> = serde_json::from_slice(&bytes).ok();
         if (200..300).contains(&status) {
             return value.ok_or_else(|| {
                 Gu1Error::new(
@@ -129,20 +183,19 @@ impl Upstream {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
-        // gu1 documents `{"error": CODE, "message": ...}`; `code` is read too.
+        // gu1 documents `{"error": CODE, "message": ...}`; `code` is read too. The code only
+        // picks the browser's answer; gu1's message is not kept (it can carry personal data or
+        // the key), and the operator's log shows the code only when it is one (`errors`).
         let code = field("error")
             .or_else(|| field("code"))
             .unwrap_or_else(|| format!("HTTP_{status}"));
-        let mut e = Gu1Error {
+        Err(Gu1Error {
             http: status,
             code,
-            message: field("message").unwrap_or_else(|| format!("gu1 answered HTTP {status}")),
+            message: format!("gu1 answered HTTP {status}"),
             active_session_id: field("activeSessionId"),
-        };
-        if e.message.contains(&self.key) {
-            e.message = format!("gu1 answered HTTP {status}");
-        }
-        Err(e)
+            retry_after: retry_after(resp.headers()),
+        })
     }
 }
 
@@ -212,6 +265,27 @@ mod tests {
         assert_eq!(segment("%2e%2e").unwrap(), "%252e%252e");
         for bad in ["", ".", ".."] {
             assert_eq!(segment(bad).unwrap_err().code, "NOT_FOUND", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_key_goes_only_over_https_or_to_loopback() {
+        for ok in [
+            "https://api.gu1.ai",
+            "http://127.0.0.1:9",
+            "http://localhost:8080",
+            "http://[::1]:1",
+        ] {
+            assert!(safe_base(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://api.gu1.ai",
+            "http://10.0.0.1",
+            "http://127.0.0.1.nip.io",
+            "ftp://api.gu1.ai",
+            "api.gu1.ai",
+        ] {
+            assert!(safe_base(bad).is_err(), "{bad}");
         }
     }
 

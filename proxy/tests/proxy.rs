@@ -282,6 +282,13 @@ async fn forged_expired_and_cross_entity_tokens_are_refused() {
     assert_eq!(s(&theirs_now, "status"), "pending");
 }
 
+/// Now plus `offset` seconds, as gu1 writes times (RFC 3339, UTC).
+fn iso(offset: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
 fn sign_hex(body: &[u8]) -> String {
     use hmac::{Hmac, Mac};
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET).unwrap();
@@ -299,8 +306,8 @@ async fn signed_webhook_makes_the_next_answer_fresh_and_bad_signatures_are_refus
     let e = rig.entity("biometric", true).await;
     let (entity, id) = (s(&e, "entityId"), s(&e, "id"));
     let body = serde_json::to_vec(&json!({
-        "event": "biometric.session_approved", "timestamp": "2026-11-22T00:00:00Z", "organizationId": "o",
-        "payload": {"id": id, "entityId": entity, "status": "approved", "completedAt": "2026-11-22T00:00:00Z"}
+        "event": "biometric.session_approved", "timestamp": iso(0), "organizationId": "o",
+        "payload": {"id": id, "entityId": entity, "status": "approved", "completedAt": iso(0)}
     }))
     .unwrap();
     let post = |sig: String, body: Vec<u8>| {
@@ -616,7 +623,7 @@ async fn a_webhook_status_is_served_only_for_its_time_to_live() {
     let e = rig.entity("biometric", true).await;
     let (entity, id) = (s(&e, "entityId"), s(&e, "id"));
     let body = serde_json::to_vec(&json!({
-        "event": "biometric.session_approved", "timestamp": "2026-11-22T00:00:00Z",
+        "event": "biometric.session_approved", "timestamp": iso(0),
         "payload": {"id": id, "entityId": entity, "status": "approved"}
     }))
     .unwrap();
@@ -1232,5 +1239,676 @@ fn upstream_refuses_an_inconsistent_token_configuration() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The proxy under attack (issue 14): each test below failed on the proxy before the fix.
+
+use gu1_kyc_proxy::serve::{self as server, Connections};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `router` served with the production connection limits `conns`.
+async fn serve_limited(router: axum::Router, conns: Connections) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server::serve(
+        listener,
+        router,
+        conns,
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// Whether the server closes `sock` within `within` (reads end or fail); answers are skipped.
+async fn closed_within(sock: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, sock.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// One `GET path` on a fresh connection, answered within `within`; the status code.
+async fn get_within(addr: SocketAddr, path: &str, within: Duration) -> Option<u16> {
+    let url = format!("http://{addr}{path}");
+    let r = tokio::time::timeout(within, reqwest::Client::new().get(url).send()).await;
+    r.ok().and_then(Result::ok).map(|r| r.status().as_u16())
+}
+
+/// Item 1: idle, half-sent and idle keep-alive connections are closed after the header
+/// timeout, and no more than the cap are served at once.
+#[tokio::test]
+async fn idle_and_half_sent_connections_are_closed_and_capped() {
+    let app = App::new(
+        Arc::new(Upstream::new("http://127.0.0.1:9", "k".into(), Duration::from_secs(1)).unwrap()),
+        Tokens::shared_secret(SECRET),
+    );
+    let conns = Connections {
+        header_timeout: Duration::from_millis(600),
+        max: 4,
+        ..Connections::default()
+    };
+    let addr = serve_limited(app::router(Arc::new(app)), conns).await;
+    // One keep-alive connection after a full exchange, one that sends nothing, two that
+    // trickle a request's headers one byte at a time and never finish.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    kept.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    let trickle = {
+        let mut slow = std::mem::take(&mut slow);
+        tokio::spawn(async move {
+            for _ in 0..40 {
+                for s in &mut slow {
+                    let _ = s.write_all(b"a").await;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            slow
+        })
+    };
+    // The cap: while the four are held, a fifth client waits.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let waiting = tokio::spawn(get_within(addr, "/health", Duration::from_secs(5)));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a fifth connection was served beyond the cap of 4"
+    );
+    // The header timeout frees the slots: the fifth is answered well within the test's bound.
+    assert_eq!(
+        waiting.await.unwrap(),
+        Some(200),
+        "the fifth client never got an answer"
+    );
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    let mut slow = trickle.await.unwrap();
+    let mut silent = silent;
+    for (name, sock) in [("keep-alive", &mut kept), ("silent", &mut silent)]
+        .into_iter()
+        .chain(slow.iter_mut().map(|s| ("trickling", s)))
+    {
+        assert!(
+            closed_within(sock, Duration::from_secs(2)).await,
+            "the {name} connection is still open"
+        );
+    }
+}
+
+/// Item 1 end to end: the binary under a 128 open-file limit it cannot raise, 200 idle
+/// connections at once: the cap fits under the limit (logged), the header timeout frees the
+/// slots, and `/health` is answered.
+#[test]
+fn a_proxy_under_a_low_open_file_limit_keeps_answering() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = env!("CARGO_BIN_EXE_gu1-kyc-proxy");
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", "ulimit -n 128 && exec \"$0\" \"$@\"", bin])
+        .args(["upstream", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--api-base", "http://127.0.0.1:9", "--api-key", "sk_test_x"])
+        .args([
+            "--secret",
+            "a-long-enough-secret",
+            "--header-timeout-secs",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    assert!(up, "the proxy did not start");
+    let held: Vec<_> = (0..200)
+        .filter_map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok())
+        .collect();
+    assert!(held.len() > 128, "only {} connections opened", held.len());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let started = std::time::Instant::now();
+    let answered = rt.block_on(get_within(addr, "/health", Duration::from_secs(12)));
+    let took = started.elapsed();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    drop(held);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        answered,
+        Some(200),
+        "no /health answer in {took:?}: {stderr}"
+    );
+    assert!(
+        stderr.contains("\"open_file_limit\"") && stderr.contains("\"maxConnections\":64"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("accept_error"),
+        "the proxy ran out of file descriptors: {stderr}"
+    );
+}
+
+/// Item 1: a flood of webhooks is shed at the concurrency limit before bodies are read, and
+/// status answers stay fast meanwhile.
+#[tokio::test]
+async fn a_webhook_flood_is_shed_and_status_answers_stay_fast() {
+    let rig = rig_with(|app| app.webhook_concurrency = 2).await;
+    let e = rig.entity("biometric", true).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
+    let addr: SocketAddr = rig.proxy.trim_start_matches("http://").parse().unwrap();
+    // Two webhooks with well-formed (wrong) signatures whose 1 MiB bodies never finish
+    // arriving hold both slots. (A malformed signature is refused before the body is read.)
+    let forged = "ab".repeat(32);
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!("POST /webhooks/gu1 HTTP/1.1\r\nHost: x\r\nX-Webhook-Signature: {forged}\r\nContent-Length: 1048000\r\n\r\n{{\"event\":");
+        sock.write_all(head.as_bytes()).await.unwrap();
+        holders.push(sock);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let flood = (0..20).map(|_| {
+        rig.http
+            .post(format!("{}/webhooks/gu1", rig.proxy))
+            .header("X-Webhook-Signature", &forged)
+            .body(vec![b'x'; 1024 * 1024 - 100])
+            .send()
+    });
+    let answers = futures_util::future::join_all(flood).await;
+    for r in answers {
+        let r = r.unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            503,
+            "a webhook beyond the limit was taken in"
+        );
+        assert_eq!(r.headers()["retry-after"], "1");
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(rig.status(&tok).await.0, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(holders);
+    // An unsigned webhook is refused before its body is read: the answer comes without it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(b"POST /webhooks/gu1 HTTP/1.1\r\nHost: x\r\nX-Webhook-Signature: 00\r\nContent-Length: 1048000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    let read = tokio::time::timeout(Duration::from_secs(2), sock.read_exact(&mut head)).await;
+    assert!(
+        read.is_ok(),
+        "the proxy waited for an unsigned webhook's body"
+    );
+    assert_eq!(&head, b"HTTP/1.1 401");
+}
+
+/// A stand-in gu1 that answers every call with `answer(path)`; it records the paths.
+async fn stand_in<F>(answer: F) -> (String, Arc<std::sync::Mutex<Vec<String>>>)
+where
+    F: Fn(&str) -> axum::response::Response + Clone + Send + Sync + 'static,
+{
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let router = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (log, answer) = (log.clone(), answer.clone());
+        async move {
+            log.lock().unwrap().push(uri.path().to_owned());
+            answer(uri.path())
+        }
+    });
+    (format!("http://{}", serve(router).await), seen)
+}
+
+fn answer(status: u16, body: Value, headers: &[(&'static str, &str)]) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut r = (
+        axum::http::StatusCode::from_u16(status).unwrap(),
+        axum::Json(body),
+    )
+        .into_response();
+    for (k, v) in headers {
+        r.headers_mut().insert(*k, v.parse().unwrap());
+    }
+    r
+}
+
+/// A proxy in front of `gu1`.
+async fn proxy_before(gu1: &str) -> String {
+    let up = Upstream::new(gu1, "sk_live_standin_key".into(), Duration::from_secs(5)).unwrap();
+    let app = App::new(Arc::new(up), Tokens::shared_secret(SECRET));
+    format!("http://{}", serve(app::router(Arc::new(app))).await)
+}
+
+/// Item 2: whatever gu1's error says, the browser gets the proxy's code and fixed message;
+/// gu1's auth failures are 502 `UPSTREAM_AUTH`; gu1's `Retry-After` passes through.
+#[tokio::test]
+async fn gu1_errors_reach_the_browser_only_as_the_proxys_codes_with_retry_after() {
+    let pii = "Ada Lovelace, born 1815-12-10, passport X1234567";
+    let (gu1, _) = stand_in(move |path| {
+        let entity = path.split('/').nth(5).unwrap_or_default();
+        match entity {
+            "e401" => answer(
+                401,
+                json!({"error": "Invalid API key: Bearer sk_live_standin_key", "message": "Bearer sk_live_standin_key"}),
+                &[],
+            ),
+            "e403" => answer(403, json!({"error": "FORBIDDEN", "message": pii}), &[]),
+            "e429" => answer(429, json!({"error": "RATE_LIMITED", "message": pii}), &[("retry-after", "7")]),
+            "e503" => answer(
+                503,
+                json!({"message": pii}),
+                &[("retry-after", "Wed, 21 Oct 2099 07:28:00 GMT")],
+            ),
+            "e409" if path.ends_with("/current") => answer(200, Value::Null, &[]),
+            _ if path.contains("bio_of_another") => answer(
+                200,
+                json!({"id": "bio_of_another", "entityId": "someone_else", "status": "pending"}),
+                &[],
+            ),
+            "e500" => answer(500, json!({"error": pii, "message": pii}), &[]),
+            _ => answer(
+                409,
+                json!({"error": "ACTIVE_SESSION_EXISTS", "message": pii, "activeSessionId": "bio_of_another"}),
+                &[],
+            ),
+        }
+    })
+    .await;
+    let proxy = proxy_before(&gu1).await;
+    let http = reqwest::Client::new();
+    for (entity, method, expect, code, retry) in [
+        ("e401", "GET", 502, "UPSTREAM_AUTH", None),
+        ("e403", "GET", 502, "UPSTREAM_AUTH", None),
+        ("e429", "GET", 503, "UPSTREAM_BUSY", Some("7")),
+        ("e503", "GET", 502, "UPSTREAM_ERROR", Some("3600")),
+        ("e500", "GET", 502, "UPSTREAM_ERROR", None),
+        ("e409", "POST", 409, "ACTIVE_SESSION_EXISTS", None),
+    ] {
+        let path = if method == "GET" {
+            "/kyc/status"
+        } else {
+            "/kyc/start"
+        };
+        let r = http
+            .request(method.parse().unwrap(), format!("{proxy}{path}"))
+            .bearer_auth(mint(entity, Kind::Biometric, None, 60))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = r.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (status, s(&body, "code").as_str()),
+            (expect, code),
+            "{entity}: {text}"
+        );
+        assert_eq!(retry_after.as_deref(), retry, "{entity}: Retry-After");
+        for leak in [
+            "sk_live",
+            "Lovelace",
+            "X1234567",
+            "bio_of_another",
+            "Invalid API key",
+        ] {
+            assert!(
+                !text.contains(leak),
+                "{entity}: {leak} reached the page: {text}"
+            );
+        }
+        let mut keys: Vec<_> = body.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["code", "message"], "{entity}: {text}");
+    }
+}
+
+/// Item 3: a redirect from gu1 is not followed, an answer over 1 MiB is cut off unread, and
+/// the API key never goes to an `http:` URL off loopback.
+#[tokio::test]
+async fn gu1_redirects_huge_answers_and_clear_text_urls_are_refused() {
+    let (elsewhere, asked) = stand_in(|path| {
+        let entity = path.split('/').nth(5).unwrap_or_default();
+        answer(
+            200,
+            json!({"id": "bio_x", "entityId": entity, "status": "approved"}),
+            &[],
+        )
+    })
+    .await;
+    let to = elsewhere.clone();
+    let (redirecting, _) =
+        stand_in(move |path| answer(302, Value::Null, &[("location", &format!("{to}{path}"))]))
+            .await;
+    let proxy = proxy_before(&redirecting).await;
+    let tok = mint("ent_r", Kind::Biometric, None, 60);
+    let r = reqwest::Client::new()
+        .get(format!("{proxy}/kyc/status"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    assert!(r.text().await.unwrap().contains("UPSTREAM_BAD_RESPONSE"));
+    assert!(
+        asked.lock().unwrap().is_empty(),
+        "the redirect was followed"
+    );
+
+    // A valid session padded to 100 MiB, streamed; the stand-in counts what it got to send.
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let huge = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let counter = counter.clone();
+        async move {
+            let entity = uri.path().split('/').nth(5).unwrap_or_default().to_owned();
+            let head =
+                format!(r#"{{"id":"bio_h","entityId":"{entity}","status":"pending","pad":""#);
+            let chunks = std::iter::once(head.into_bytes())
+                .chain(std::iter::repeat_n(vec![b'a'; 64 * 1024], 1600))
+                .chain(std::iter::once(b"\"}".to_vec()))
+                .map(move |c| {
+                    counter.fetch_add(c.len(), std::sync::atomic::Ordering::Relaxed);
+                    Ok::<_, std::io::Error>(c)
+                });
+            axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+        }
+    });
+    let huge = format!("http://{}", serve(huge).await);
+    let proxy = proxy_before(&huge).await;
+    let r = reqwest::Client::new()
+        .get(format!("{proxy}/kyc/status"))
+        .bearer_auth(mint("ent_h", Kind::Biometric, None, 60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 502);
+    assert!(r.text().await.unwrap().contains("UPSTREAM_BAD_RESPONSE"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        sent < 16 * 1024 * 1024,
+        "the proxy read {sent} bytes of gu1's answer"
+    );
+
+    for clear in [
+        "http://api.gu1.ai",
+        "http://10.0.0.7:8080",
+        "http://127.0.0.1.example",
+    ] {
+        let refused = Upstream::new(clear, "sk_live_x".into(), Duration::from_secs(1));
+        assert!(refused.is_err(), "{clear} accepted");
+    }
+    for fine in [
+        "https://api.gu1.ai",
+        "http://127.0.0.1:1",
+        "http://localhost:1",
+    ] {
+        assert!(
+            Upstream::new(fine, "k".into(), Duration::from_secs(1)).is_ok(),
+            "{fine}"
+        );
+    }
+}
+
+/// Item 4: a signed webhook outside the replay window, a replay within it, one naming another
+/// entity or the other kind, and one older than gu1's own read are never served.
+#[tokio::test]
+async fn replayed_stale_and_misbound_webhooks_are_never_served() {
+    use gu1_kyc_proxy::webhooks::Fresh;
+    let rig = rig_with(|app| app.fresh = Fresh::new(Duration::from_millis(400), 100)).await;
+    let (a, b) = (
+        rig.entity("biometric", true).await,
+        rig.entity("biometric", true).await,
+    );
+    let k = rig.entity("kyc", true).await;
+    let post = |envelope: Value| {
+        let body = serde_json::to_vec(&envelope).unwrap();
+        rig.http
+            .post(format!("{}/webhooks/gu1", rig.proxy))
+            .header("X-Webhook-Signature", sign_hex(&body))
+            .body(body)
+            .send()
+    };
+    let approved = |event: &str, id: &str, entity: &str, sent: i64, updated: i64| {
+        json!({"event": event, "timestamp": iso(sent),
+            "payload": {"id": id, "entityId": entity, "status": "approved", "updatedAt": iso(updated),
+                "extractedData": {"firstName": "Ada"}}})
+    };
+    let rig = &rig;
+    let status_of = |e: &Value, kind: Kind| {
+        let tok = mint(&s(e, "entityId"), kind, None, 60);
+        async move { s(&rig.status(&tok).await.1, "status") }
+    };
+    let (a_id, a_ent, b_ent) = (s(&a, "id"), s(&a, "entityId"), s(&b, "entityId"));
+
+    // Older than the window (5 minutes by default): refused.
+    let r = post(approved(
+        "biometric.session_approved",
+        &a_id,
+        &a_ent,
+        -600,
+        -600,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("WEBHOOK_EXPIRED"));
+    assert_eq!(status_of(&a, Kind::Biometric).await, "pending");
+
+    // A's session with B's entity, and a biometric event naming the KYC validation.
+    for envelope in [
+        approved("biometric.session_approved", &a_id, &b_ent, 0, 1),
+        approved(
+            "biometric.session_approved",
+            &s(&k, "id"),
+            &s(&k, "entityId"),
+            0,
+            1,
+        ),
+    ] {
+        assert_eq!(post(envelope).await.unwrap().status().as_u16(), 200);
+    }
+    assert_eq!(
+        status_of(&a, Kind::Biometric).await,
+        "pending",
+        "bound to B, served for A"
+    );
+    assert_eq!(status_of(&b, Kind::Biometric).await, "pending");
+    assert_eq!(
+        status_of(&k, Kind::Kyc).await,
+        "pending",
+        "a biometric event for a KYC session"
+    );
+
+    // A genuine one is served; replayed within the window, once it has expired, it is not.
+    let genuine = approved("biometric.session_approved", &a_id, &a_ent, 0, 1);
+    assert_eq!(post(genuine.clone()).await.unwrap().status().as_u16(), 200);
+    assert_eq!(status_of(&a, Kind::Biometric).await, "approved");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status_of(&a, Kind::Biometric).await, "pending");
+    let r = post(genuine).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "a duplicate is acknowledged");
+    assert_eq!(
+        status_of(&a, Kind::Biometric).await,
+        "pending",
+        "the replay was used"
+    );
+
+    // Never backwards: a state older than gu1's own read of the session is not served.
+    rig.set(&b_ent, json!({"status": "in_progress"})).await;
+    let stale = approved("biometric.session_rejected", &s(&b, "id"), &b_ent, 0, -120);
+    assert_eq!(post(stale).await.unwrap().status().as_u16(), 200);
+    assert_eq!(status_of(&b, Kind::Biometric).await, "in_progress");
+}
+
+/// Item 5: one token cannot create sessions in a loop: past the per-entity cap, 429 with
+/// Retry-After; resuming an active session costs nothing.
+#[tokio::test]
+async fn a_start_cancel_loop_is_capped_per_entity() {
+    let rig = rig_with(|app| app.starts = Limiter::per_window(3, Duration::from_secs(600))).await;
+    let e = rig.entity("kyc", false).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Kyc, None, 60);
+    let mut created = 0;
+    let mut refused = None;
+    for _ in 0..10 {
+        let r = rig
+            .http
+            .post(format!("{}/kyc/start", rig.proxy))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            201 => created += 1,
+            429 => {
+                let retry: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                refused = Some((retry, r.text().await.unwrap()));
+                break;
+            }
+            other => panic!("start answered {other}"),
+        }
+        let (code, ..) = rig.call(reqwest::Method::POST, "/kyc/cancel", &tok).await;
+        assert_eq!(code, 200);
+    }
+    assert_eq!(created, 3, "validations created before the cap");
+    let (retry, text) = refused.expect("the loop was never refused");
+    assert!((1..=600).contains(&retry), "{retry}");
+    assert!(text.contains("RATE_LIMITED"), "{text}");
+    // Another entity is not affected, and resuming does not count.
+    let other = rig.entity("biometric", false).await;
+    let tok = mint(&s(&other, "entityId"), Kind::Biometric, None, 60);
+    let (code, ..) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
+    assert_eq!(code, 201);
+    for _ in 0..5 {
+        let (code, ..) = rig.call(reqwest::Method::POST, "/kyc/start", &tok).await;
+        assert_eq!(code, 200, "a resume is not a creation");
+    }
+}
+
+/// Item 6: the `Bearer` scheme in any case.
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let rig = rig().await;
+    let e = rig.entity("biometric", true).await;
+    let tok = mint(&s(&e, "entityId"), Kind::Biometric, None, 60);
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let r = rig
+            .http
+            .get(format!("{}/kyc/status", rig.proxy))
+            .header("Authorization", format!("{scheme} {tok}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{scheme}");
+    }
+    for bad in [
+        format!("Basic {tok}"),
+        format!("Bearer{tok}"),
+        "Bearer ".into(),
+    ] {
+        let r = rig
+            .http
+            .get(format!("{}/kyc/status", rig.proxy))
+            .header("Authorization", bad.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{bad}");
+    }
+}
+
+/// Item 6: requests hyper refuses before any route (malformed: 400; too many headers: 431)
+/// are in the access log like every other request.
+#[test]
+fn requests_refused_before_routing_are_in_the_access_log() {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gu1-kyc-proxy"))
+        .args(["upstream", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--api-base", "http://127.0.0.1:9", "--api-key", "sk_test_x"])
+        .args(["--secret", "a-long-enough-secret"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    assert!(up, "the proxy did not start");
+    let flood: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+    for (request, status) in [
+        (
+            "GET /kyc/status HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n".to_owned(),
+            "400",
+        ),
+        (
+            format!("GET /kyc/status HTTP/1.1\r\nHost: x\r\n{flood}\r\n"),
+            "431",
+        ),
+    ] {
+        let mut sock = std::net::TcpStream::connect(addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        sock.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = sock.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    for status in ["400", "431"] {
+        assert!(
+            log.lines().any(|l| l.contains("\"event\":\"request\"")
+                && l.contains(&format!("\"status\":{status}"))),
+            "no access-log line for the {status}: {log}"
+        );
     }
 }

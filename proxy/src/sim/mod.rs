@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::app::{self, App};
 use crate::gu1::{Call, Gu1};
+use crate::serve::Connections;
 use crate::token::{Claims, Kind, Tokens};
 
 pub use demo::{demo_csp, Demo};
@@ -153,10 +154,21 @@ pub fn router(s: Arc<Simulate>) -> Router {
     app::assemble(app, browser, Router::new().merge(extra), outside)
 }
 
-/// Binds the proxy and the hosted pages and serves until the process ends.
-pub async fn serve(s: Arc<Simulate>, proxy: SocketAddr, hosted: SocketAddr) -> std::io::Result<()> {
+/// Binds the proxy and the hosted pages and serves until the process ends, both with the
+/// connection limits of `conns`.
+pub async fn serve(
+    s: Arc<Simulate>,
+    proxy: SocketAddr,
+    hosted: SocketAddr,
+    conns: Connections,
+) -> std::io::Result<()> {
     let h = tokio::net::TcpListener::bind(hosted).await?;
-    let hr = axum::serve(h, hosted::router(s.clone()));
+    let hr = crate::serve::serve(
+        h,
+        hosted::router(s.clone()),
+        conns.clone(),
+        std::future::pending(),
+    );
     let router = router(s.clone());
     let pr = async move {
         // The proxy's listener is closed for an outage (control API) and bound again after it,
@@ -164,15 +176,16 @@ pub async fn serve(s: Arc<Simulate>, proxy: SocketAddr, hosted: SocketAddr) -> s
         loop {
             let p = tokio::net::TcpListener::bind(proxy).await?;
             let down = s.clone();
-            axum::serve(p, router.clone())
-                .with_graceful_shutdown(async move { down.outage.notified().await })
-                .await?;
+            crate::serve::serve(p, router.clone(), conns.clone(), async move {
+                down.outage.notified().await
+            })
+            .await?;
             let ms = s.outage_ms.load(Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         #[allow(unreachable_code)]
         Ok::<(), std::io::Error>(())
     };
-    tokio::try_join!(pr, async { hr.await })?;
+    tokio::try_join!(pr, hr)?;
     Ok(())
 }
