@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every suite: native unit and property tests (client and proxy), the browser and leak
-# suites in headless Chromium and Firefox against the simulator over HTTP, the package build
+# suites in headless Chromium and Firefox and in WebKit (WebKitGTK under xvfb) against the simulator over HTTP, the package build
 # checks, and the end-to-end suites against the proxy serving the demo pages; also the proxy's
 # tests outside cargo (tokens minted with jose and PyJWT, proxy/openapi.yaml linted).
 # Installs what is missing first (scripts/setup.sh). Usage: scripts/test.sh
@@ -43,13 +43,29 @@ export WASM_BINDGEN_TEST_TIMEOUT=600
 # hosted page that does not opt in; integrators' pages are not, so neither is the test page.
 export WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION=1
 
-for browser in chromium firefox; do
-  if [ "$browser" = chromium ]; then driver=(CHROMEDRIVER=/usr/bin/chromedriver); else driver=(GECKODRIVER="$(command -v geckodriver)"); fi
-  echo "== browser suites: headless $browser"
-  env "${driver[@]}" cargo test --target wasm32-unknown-unknown --test browser 2>&1 | tee "$logs/$browser.log"
+# Runs a command in a process group of its own and stops whatever is left of the group after it:
+# WebKitWebDriver's browser and xvfb-run's X server are not reaped when their parent is killed.
+in_group() {
+  local pid rc=0
+  setsid "$@" &
+  pid=$!
+  wait "$pid" || rc=$?
+  kill -- "-$pid" 2>/dev/null || true
+  return "$rc"
+}
+
+for browser in chromium firefox webkit; do
+  case $browser in
+    chromium) driver=(env CHROMEDRIVER=/usr/bin/chromedriver) ;;
+    firefox) driver=(env GECKODRIVER="$(command -v geckodriver)") ;;
+    # WebKitWebDriver needs a display; wasm-bindgen-test-runner starts it with --port=N.
+    webkit) driver=(xvfb-run -a env SAFARIDRIVER=/usr/bin/WebKitWebDriver) ;;
+  esac
+  echo "== browser suites: $browser"
+  in_group "${driver[@]}" cargo test --target wasm32-unknown-unknown --test browser 2>&1 | tee "$logs/$browser.log"
   tally "$logs/$browser.log"
-  echo "== leak suite: headless $browser"
-  env "${driver[@]}" cargo test --target wasm32-unknown-unknown --test leaks -- --nocapture 2>&1 | tee "$logs/$browser-leaks.log"
+  echo "== leak suite: $browser"
+  in_group "${driver[@]}" cargo test --target wasm32-unknown-unknown --test leaks -- --nocapture 2>&1 | tee "$logs/$browser-leaks.log"
   tally "$logs/$browser-leaks.log"
   grep -o 'leaks: .*' "$logs/$browser-leaks.log" | sed "s/^/[$browser] /" || true
 done
