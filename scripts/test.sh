@@ -18,6 +18,13 @@ tally() { # adds the counts of every "test result:" line in a log
   f=$(grep -o '[0-9]* failed' "$1" | awk '{s+=$1} END {print s+0}')
   passed=$((passed + p)) failed=$((failed + f))
 }
+node_tally() { # adds the counts of a node --test spec log; a log without them counts as a failure
+  local p f
+  p=$(grep -Eo '^ℹ pass [0-9]+' "$1" | awk '{s+=$3} END {print s+0}')
+  f=$(grep -Eo '^ℹ fail [0-9]+' "$1" | awk '{s+=$3} END {print s+0}')
+  grep -qE '^ℹ pass [0-9]+' "$1" || { echo "$2 did not report"; f=$((f + 1)); }
+  passed=$((passed + p)) failed=$((failed + f))
+}
 
 echo "== native unit tests (client, proxy) and property tests"
 PROPTEST_CASES=${PROPTEST_CASES:-2000} cargo test --workspace 2>&1 | tee "$logs/native.log"
@@ -74,16 +81,23 @@ echo "== package build"
 bash scripts/build.sh
 node scripts/check-package.mjs && passed=$((passed + 1)) || failed=$((failed + 1))
 
-echo "== end-to-end: demo pages in headless Chromium against the proxy"
-bash scripts/build-www.sh
+echo "== the package as integrators get it: the npm pack tarball, publint, attw, fresh TypeScript, plain Node"
+rm -rf target/pack && mkdir -p target/pack
+(cd pkg && npm pack --silent --pack-destination ../target/pack >/dev/null)
+mv target/pack/gu1-kyc-web-*.tgz target/pack/gu1-kyc-web.tgz
+tar -xzf target/pack/gu1-kyc-web.tgz -C target/pack # target/pack/package/: what the demo serves
+export GU1_TARBALL="$root/target/pack/gu1-kyc-web.tgz"
+node --test --test-reporter=spec tests/package/ 2>&1 | tee "$logs/package.log" || true
+node_tally "$logs/package.log" "the package suite"
+
+echo "== end-to-end: demo pages against the proxy, the package from the tarball"
+GU1_PACKAGE="$GU1_TARBALL" bash scripts/build-www.sh
 demo=127.0.0.1:${GU1_DEMO_TEST_PORT:-47881}
 SIM_PID_UNIT=$SIM_PID
-start_simulator "$demo" "127.0.0.1:${GU1_DEMO_TEST_HOSTED_PORT:-47882}" "$logs/demo-proxy.log" --www www --pkg pkg
+start_simulator "$demo" "127.0.0.1:${GU1_DEMO_TEST_HOSTED_PORT:-47882}" "$logs/demo-proxy.log" --www www --pkg target/pack/package
 trap 'kill $SIM_PID $SIM_PID_UNIT 2>/dev/null || true' EXIT
 GU1_DEMO_URL="http://$demo" node --test --test-reporter=spec tests/e2e/ 2>&1 | tee "$logs/e2e.log" || true
-p=$(grep -Eo '^ℹ pass [0-9]+' "$logs/e2e.log" | awk '{print $3}'); f=$(grep -Eo '^ℹ fail [0-9]+' "$logs/e2e.log" | awk '{print $3}')
-[ -n "$p" ] || { echo "end-to-end suite did not report"; f=1; p=0; }
-passed=$((passed + p)) failed=$((failed + f))
+node_tally "$logs/e2e.log" "end-to-end suite"
 
 echo
 echo "summary: $passed passed, $failed failed"
