@@ -18,6 +18,8 @@
   function load() {
     if (!ready) {
       var wasm = fetch(new URL("gu1_kyc_web_bg.wasm", base));
+      // When the glue fails too (a CDN without CORS), nothing awaits this: mark it handled.
+      wasm.catch(function () {});
       ready = import(new URL("gu1_kyc_web.js", base).href).then(function (glue) {
         return glue.default({ module_or_path: wasm }).then(function () {
           return glue;

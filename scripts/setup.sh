@@ -58,6 +58,13 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package.json -nt tools/n
   log "npm ci in tools/"
   (cd tools && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
 fi
+# The fresh applications the package is tested in (Vite, webpack, Next.js, React): one install,
+# pinned in tests/apps/package-lock.json, shared by all of them.
+apps=tests/apps
+if [ ! -d $apps/node_modules/next ] || [ $apps/package-lock.json -nt $apps/node_modules/.stamp ]; then
+  log "npm ci in $apps/"
+  (cd $apps && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+fi
 # The proxy's tests outside cargo: jose (npm, pinned in proxy/tests/mint/package-lock.json), and
 # PyJWT and openapi-spec-validator (PyPI, pinned in proxy/tests/requirements.txt, in a venv).
 mint=proxy/tests/mint

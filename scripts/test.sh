@@ -99,6 +99,10 @@ trap 'kill $SIM_PID $SIM_PID_UNIT 2>/dev/null || true' EXIT
 GU1_DEMO_URL="http://$demo" node --test --test-reporter=spec tests/e2e/ 2>&1 | tee "$logs/e2e.log" || true
 node_tally "$logs/e2e.log" "end-to-end suite"
 
+echo "== fresh apps on the tarball: Vite, webpack 5, Next.js (App Router), the drop-in from another origin"
+node --test --test-reporter=spec tests/apps/ 2>&1 | tee "$logs/apps.log" || true
+node_tally "$logs/apps.log" "the apps suite"
+
 echo
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,7 +4,9 @@
 // Playwright cannot drive Debian's Firefox or WebKitGTK.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Browser } from "./webdriver.mjs";
+import { Browser, portBlock } from "./webdriver.mjs";
+
+portBlock(0);
 
 const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:47881";
 

@@ -39,8 +39,14 @@ export const ENGINES = {
   },
 };
 
-// Ports for drivers: GU1_WEBDRIVER_PORT and up, one per driver started by this process.
-let nextPort = Number(process.env.GU1_WEBDRIVER_PORT || 47950);
+// Ports for drivers: from GU1_WEBDRIVER_PORT (default 47950), a block of 20 per test file (node
+// --test may run files at once), one port per driver the file starts.
+const BASE_PORT = Number(process.env.GU1_WEBDRIVER_PORT || 47950);
+let nextPort = BASE_PORT;
+/** Gives this test file block `n` (0, 1, 2, ...) of driver ports. */
+export function portBlock(n) {
+  nextPort = BASE_PORT + 20 * n;
+}
 
 async function call(port, method, path, body) {
   const r = await fetch(`http://127.0.0.1:${port}${path}`, {

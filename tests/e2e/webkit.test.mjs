@@ -5,7 +5,9 @@
 // in Chromium with screenshots.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Browser } from "./webdriver.mjs";
+import { Browser, portBlock } from "./webdriver.mjs";
+
+portBlock(1);
 
 const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:47881";
 const PAGES = [
