@@ -75,11 +75,16 @@
   class Gu1Kyc extends HTMLElement {
     constructor() {
       super();
-      this._token = undefined;
+      // A framework may have set these on the element before this script ran (an upgrade): they
+      // are then own properties that would hide the class's, so take their values over.
+      var token = this.token;
+      var refresh = this.refreshToken;
+      delete this.token;
+      this._token = token;
       this._verification = null;
       this._generation = 0;
       /** Optional: `el.refreshToken = async () => "…"`, called on 401. */
-      this.refreshToken = undefined;
+      this.refreshToken = refresh;
     }
 
     /** The token; the `token` attribute is read once and removed so it does not stay in the DOM. */

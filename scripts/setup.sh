@@ -65,6 +65,12 @@ if [ ! -d $apps/node_modules/next ] || [ $apps/package-lock.json -nt $apps/node_
   log "npm ci in $apps/"
   (cd $apps && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
 fi
+# gu1-kyc-react's build tools (TypeScript, React's types), pinned in packages/react/package-lock.json.
+react=packages/react
+if [ ! -d $react/node_modules/typescript ] || [ $react/package-lock.json -nt $react/node_modules/.stamp ]; then
+  log "npm ci in $react/"
+  (cd $react && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+fi
 # The proxy's tests outside cargo: jose (npm, pinned in proxy/tests/mint/package-lock.json), and
 # PyJWT and openapi-spec-validator (PyPI, pinned in proxy/tests/requirements.txt, in a venv).
 mint=proxy/tests/mint

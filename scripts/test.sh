@@ -99,8 +99,19 @@ trap 'kill $SIM_PID $SIM_PID_UNIT 2>/dev/null || true' EXIT
 GU1_DEMO_URL="http://$demo" node --test --test-reporter=spec tests/e2e/ 2>&1 | tee "$logs/e2e.log" || true
 node_tally "$logs/e2e.log" "end-to-end suite"
 
-echo "== fresh apps on the tarball: Vite, webpack 5, Next.js (App Router), the drop-in from another origin"
-node --test --test-reporter=spec tests/apps/ 2>&1 | tee "$logs/apps.log" || true
+echo "== gu1-kyc-react (packages/react), built against the tarball and packed"
+rm -rf packages/react/node_modules/gu1-kyc-web packages/react/dist && mkdir -p packages/react/node_modules/gu1-kyc-web
+tar -xzf "$GU1_TARBALL" --strip-components=1 -C packages/react/node_modules/gu1-kyc-web
+(cd packages/react && npm run --silent build && npm pack --silent --pack-destination ../../target/pack >/dev/null)
+mv target/pack/gu1-kyc-react-*.tgz target/pack/gu1-kyc-react.tgz
+export GU1_REACT_TARBALL="$root/target/pack/gu1-kyc-react.tgz"
+printf 'gu1-kyc-react dist/index.js: %d bytes, %d gzip; minified %d gzip\n' "$(stat -c %s packages/react/dist/index.js)" \
+  "$(gzip -9c packages/react/dist/index.js | wc -c)" "$(esbuild --minify packages/react/dist/index.js | gzip -9 | wc -c)"
+
+echo "== fresh apps on the tarballs: Vite, webpack 5, Next.js (App Router), React, the drop-in from another origin"
+# Both tarballs in one install (a later --no-save install would drop an earlier one).
+(cd tests/apps && npm install --no-audit --no-fund --loglevel=error --no-save --offline "$GU1_TARBALL" "$GU1_REACT_TARBALL" >/dev/null)
+node --test --test-reporter=spec --test-concurrency=1 tests/apps/ 2>&1 | tee "$logs/apps.log" || true
 node_tally "$logs/apps.log" "the apps suite"
 
 echo

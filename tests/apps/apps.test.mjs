@@ -1,12 +1,13 @@
-// Fresh applications that install the package's tarball (GU1_TARBALL) and complete a verification
+// Fresh applications that install the package's tarball and complete a verification
 // in the browser against the simulator (GU1_SIM_URL): Vite, webpack 5, Next.js with the App Router
 // (its server render imports the package), and the drop-in served from another origin as a CDN
-// serving npm packages does. Each app is built once, with its tool's defaults. Ports: GU1_APPS_PORT
-// and the four after it.
+// serving npm packages does. Each app is built once, with its tool's defaults. scripts/test.sh
+// installs the tarball into tests/apps/ (as an application's `npm install gu1-kyc-web` would).
+// Ports: GU1_APPS_PORT and the four after it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { launch } from "../e2e/chromium.mjs";
 import { Browser, portBlock } from "../e2e/webdriver.mjs";
@@ -15,9 +16,7 @@ import { serve } from "./server.mjs";
 portBlock(2);
 
 const here = new URL(".", import.meta.url).pathname;
-const root = join(here, "../..");
 const SIM = process.env.GU1_SIM_URL || "http://127.0.0.1:47871";
-const TARBALL = process.env.GU1_TARBALL || join(root, "target/pack/gu1-kyc-web.tgz");
 const PORT = Number(process.env.GU1_APPS_PORT || 47960);
 const APP = `http://127.0.0.1:${PORT}`;
 const CDN = `http://127.0.0.1:${PORT + 1}`;
@@ -41,12 +40,32 @@ async function dropinPage(cdn) {
 </script></body></html>`;
 }
 
+/** A page that sets the element's properties before the drop-in has loaded, as a framework that
+ *  binds properties (Angular, Lit, Preact) renders before an async script arrives. */
+async function earlyPropsPage(cdn) {
+  const s = await (await fetch(`${SIM}/__control/sessions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ tokenTtlSecs: 0 }) })).json();
+  const fresh = await (await fetch(`${SIM}/__control/entities/${s.entityId}/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" })).json();
+  return `<!doctype html><html><head><meta charset="utf-8"><title>properties before the drop-in</title></head><body>
+<script type="module">
+  const kyc = document.createElement("gu1-kyc");
+  kyc.setAttribute("status-url", ${JSON.stringify(s.statusUrl)});
+  kyc.setAttribute("session-url", ${JSON.stringify(`${s.sessionUrl}?auto=approve&delay=300`)});
+  kyc.setAttribute("poll-interval-ms", "300");
+  kyc.token = ${JSON.stringify(s.token)}; // already expired: the first answer is a 401
+  kyc.refreshToken = async () => ${JSON.stringify(fresh.token)};
+  kyc.addEventListener("gu1kyc:complete", (e) => (window.__result = { status: e.detail.status, iframes: document.querySelectorAll("iframe").length }));
+  kyc.addEventListener("gu1kyc:error", (e) => { if (!e.detail.retrying) window.__result = { error: e.detail.code }; });
+  document.body.append(kyc);
+  const script = document.createElement("script");
+  script.src = "${cdn}/gu1-kyc-web@0.1.0/gu1-kyc.js";
+  document.head.append(script);
+</script></body></html>`;
+}
+
 const servers = [];
 let browser;
 before(async () => {
-  // The tarball, as an application's `npm install gu1-kyc-web` puts it (into the shared install).
-  sh("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--no-save", "--offline", TARBALL]);
-  const pages = { "/dropin-cdn": () => dropinPage(CDN), "/dropin-nocors": () => dropinPage(NOCORS), "/dropin-octet": () => dropinPage(OCTET) };
+  const pages = { "/dropin-cdn": () => dropinPage(CDN), "/dropin-nocors": () => dropinPage(NOCORS), "/dropin-octet": () => dropinPage(OCTET), "/early-props": () => earlyPropsPage(CDN) };
   servers.push(await serve(PORT, { "/vite/": join(here, "vite/dist"), "/webpack/": join(here, "webpack/dist") }, { sim: SIM, pages }));
   servers.push(await serve(PORT + 1, { "/gu1-kyc-web@0.1.0/": pkgDir }, { cors: true }));
   servers.push(await serve(PORT + 2, { "/gu1-kyc-web@0.1.0/": pkgDir }, { cors: false }));
@@ -141,4 +160,8 @@ test("drop-in whose CDN serves the wasm without application/wasm: completes, wit
   const logs = [];
   assert.deepEqual(await result(`${APP}/dropin-octet`, { console: logs }), { status: "approved", iframes: 0 });
   assert.ok(logs.some((l) => l.includes("application/wasm")), logs.join("\n"));
+});
+
+test("drop-in: token and refreshToken set as properties before the script loaded are used", async () => {
+  assert.deepEqual(await result(`${APP}/early-props`), { status: "approved", iframes: 0 });
 });

@@ -1,6 +1,6 @@
 // A static server for the test apps, with what an integrator's backend adds: `GET /session` asks
 // the simulator for a new verification (token, status URL, hosted page URL), as a backend would
-// ask gu1 and mint a token. Serves .wasm as application/wasm unless told otherwise; `cors` adds
+// ask gu1 and mint a token (a POST's body goes to the simulator's control API as is). Serves .wasm as application/wasm unless told otherwise; `cors` adds
 // Access-Control-Allow-Origin: * (a CDN serving npm packages does).
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
@@ -22,7 +22,9 @@ export function serve(port, mounts, { sim, cors = false, wasmType = "application
     const headers = cors ? { "Access-Control-Allow-Origin": "*" } : {};
     try {
       if (url.pathname === "/session" && sim) {
-        const r = await fetch(`${sim}/__control/sessions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+        let body = "";
+        for await (const chunk of req) body += chunk;
+        const r = await fetch(`${sim}/__control/sessions`, { method: "POST", headers: { "Content-Type": "application/json" }, body: body || "{}" });
         res.writeHead(r.status, { "Content-Type": "application/json", "Cache-Control": "no-store" });
         return res.end(await r.text());
       }
