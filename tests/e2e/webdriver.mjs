@@ -65,27 +65,32 @@ const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 export class Browser {
   static async open(engine) {
     const spec = ENGINES[engine];
-    const [bin, ...args] = spec.command(nextPort);
-    if (!bin) throw new Error(`${engine}: driver not installed`);
-    const port = nextPort++;
-    const child = spawn(bin, args, { stdio: "ignore", detached: true });
-    const exited = new Promise((r) => child.once("exit", r));
-    const b = new Browser(port, child, exited);
-    try {
-      for (let i = 0; ; i++) {
-        try {
-          const s = await call(port, "GET", "/status");
-          if (s.ready !== false) break;
-        } catch (e) {
-          if (i > 150 || child.exitCode !== null) throw new Error(`${engine} driver did not start: ${e.message}`);
+    // A driver that exits at once lost its port (these ports are in the system's ephemeral range,
+    // so another process's connection may hold one): try the next one.
+    for (let attempt = 1; ; attempt++) {
+      const [bin, ...args] = spec.command(nextPort);
+      if (!bin) throw new Error(`${engine}: driver not installed`);
+      const port = nextPort++;
+      const child = spawn(bin, args, { stdio: "ignore", detached: true });
+      const exited = new Promise((r) => child.once("exit", r));
+      const b = new Browser(port, child, exited);
+      try {
+        for (let i = 0; ; i++) {
+          try {
+            const s = await call(port, "GET", "/status");
+            if (s.ready !== false) break;
+          } catch (e) {
+            if (child.exitCode !== null || child.signalCode !== null) throw Object.assign(new Error(`${engine} driver exited on port ${port}`), { exited: true });
+            if (i > 150) throw new Error(`${engine} driver did not start: ${e.message}`);
+          }
+          await sleep(100);
         }
-        await sleep(100);
+        b.id = (await call(port, "POST", "/session", { capabilities: { alwaysMatch: spec.caps } })).sessionId;
+        return b;
+      } catch (e) {
+        await b.close();
+        if (!e.exited || attempt >= 5) throw e;
       }
-      b.id = (await call(port, "POST", "/session", { capabilities: { alwaysMatch: spec.caps } })).sessionId;
-      return b;
-    } catch (e) {
-      await b.close();
-      throw e;
     }
   }
 
