@@ -18,6 +18,8 @@
   function load() {
     if (!ready) {
       var wasm = fetch(new URL("gu1_kyc_web_bg.wasm", base));
+      // When the glue fails too (a CDN without CORS), nothing awaits this: mark it handled.
+      wasm.catch(function () {});
       ready = import(new URL("gu1_kyc_web.js", base).href).then(function (glue) {
         return glue.default({ module_or_path: wasm }).then(function () {
           return glue;
@@ -73,11 +75,16 @@
   class Gu1Kyc extends HTMLElement {
     constructor() {
       super();
-      this._token = undefined;
+      // A framework may have set these on the element before this script ran (an upgrade): they
+      // are then own properties that would hide the class's, so take their values over.
+      var token = this.token;
+      var refresh = this.refreshToken;
+      delete this.token;
+      this._token = token;
       this._verification = null;
       this._generation = 0;
       /** Optional: `el.refreshToken = async () => "…"`, called on 401. */
-      this.refreshToken = undefined;
+      this.refreshToken = refresh;
     }
 
     /** The token; the `token` attribute is read once and removed so it does not stay in the DOM. */

@@ -44,3 +44,4 @@ node -e '
 for f in pkg/gu1_kyc_web_bg.wasm pkg/gu1_kyc_web.js pkg/gu1-kyc.js; do
   printf '%-28s %7d bytes  %6d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
 done
+node scripts/package.mjs

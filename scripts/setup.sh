@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything the build, the tests and the demo need on a fresh machine:
 # the wasm target and rust-src, wasm-bindgen-cli at the lockfile's version, wasm-pack, geckodriver,
-# binaryen (wasm-opt) from npm, Chromium + ChromeDriver and Firefox ESR from Debian.
+# binaryen (wasm-opt) from npm, Chromium + ChromeDriver, Firefox ESR and WebKitGTK's WebDriver (with
+# xvfb for its display) from Debian.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,11 +38,17 @@ need_apt=()
 command -v firefox-esr >/dev/null || command -v firefox >/dev/null || need_apt+=(firefox-esr)
 # The proxy's tests run Python (PyJWT, openapi-spec-validator) in a venv.
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3 python3-venv)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  log "apt-get install ${need_apt[*]}"
+# WebKit, Safari's engine: WebKitWebDriver drives WebKitGTK's MiniBrowser, which needs a display
+# (xvfb-run). Without recommends it is about 207 MiB.
+need_apt_lean=()
+[ -x /usr/bin/WebKitWebDriver ] || need_apt_lean+=(webkit2gtk-driver)
+command -v xvfb-run >/dev/null || need_apt_lean+=(xvfb)
+if [ $((${#need_apt[@]} + ${#need_apt_lean[@]})) -gt 0 ]; then
+  log "apt-get install ${need_apt[*]} ${need_apt_lean[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  [ ${#need_apt[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  [ ${#need_apt_lean[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt_lean[@]}" >/dev/null
 fi
 
 command -v geckodriver >/dev/null || { log "installing geckodriver"; cargo install geckodriver --version 0.37.1 --locked; }
@@ -50,6 +57,19 @@ command -v geckodriver >/dev/null || { log "installing geckodriver"; cargo insta
 if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package.json -nt tools/node_modules/.stamp ]; then
   log "npm ci in tools/"
   (cd tools && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+fi
+# The fresh applications the package is tested in (Vite, webpack, Next.js, React): one install,
+# pinned in tests/apps/package-lock.json, shared by all of them.
+apps=tests/apps
+if [ ! -d $apps/node_modules/next ] || [ $apps/package-lock.json -nt $apps/node_modules/.stamp ]; then
+  log "npm ci in $apps/"
+  (cd $apps && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+fi
+# gu1-kyc-react's build tools (TypeScript, React's types), pinned in packages/react/package-lock.json.
+react=packages/react
+if [ ! -d $react/node_modules/typescript ] || [ $react/package-lock.json -nt $react/node_modules/.stamp ]; then
+  log "npm ci in $react/"
+  (cd $react && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
 fi
 # The proxy's tests outside cargo: jose (npm, pinned in proxy/tests/mint/package-lock.json), and
 # PyJWT and openapi-spec-validator (PyPI, pinned in proxy/tests/requirements.txt, in a venv).

@@ -1,5 +1,5 @@
 //! Browser suites: real iframes, real fetches to the running simulator over HTTP on 127.0.0.1.
-//! Run by `scripts/test.sh` in headless Chromium and Firefox.
+//! Run by `scripts/test.sh` in headless Chromium and Firefox and in WebKit.
 #![cfg(target_arch = "wasm32")]
 
 mod support;

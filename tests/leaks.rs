@@ -1,6 +1,6 @@
 //! Leak suite: many mount/destroy cycles and full verifications, counting iframes, listeners,
 //! timers, requests after destroy, and WebAssembly memory. Prints its figures (run with
-//! `--nocapture`). Run by `scripts/test.sh` in headless Chromium and Firefox.
+//! `--nocapture`). Run by `scripts/test.sh` in headless Chromium, Firefox and WebKit.
 #![cfg(target_arch = "wasm32")]
 
 mod support;
