@@ -43,13 +43,16 @@ tally "$logs/native.log"
 
 section "simulator"
 cargo build -p gu1-kyc-proxy --quiet
-proxy=127.0.0.1:${GU1_SIM_PORT:-47871}
-hosted=127.0.0.1:${GU1_HOSTED_PORT:-47872}
+# Fixed ports stay below 32768, out of Linux's ephemeral range (32768-60999): a port in that
+# range can be held for a moment as the source port of any outgoing connection (the browsers',
+# the drivers'), and a listener started then fails with EADDRINUSE.
+proxy=127.0.0.1:${GU1_SIM_PORT:-27871}
+hosted=127.0.0.1:${GU1_HOSTED_PORT:-27872}
 start_simulator "$proxy" "$hosted" "$logs/simulator.log"
 export GU1_SIM_URL="http://$proxy"
 
 section "proxy: tokens minted by Node (jose) and Python (PyJWT) against upstream-mode proxies; openapi.yaml linted"
-bash proxy/tests/external.sh "$root/target/debug/gu1-kyc-proxy" "http://$proxy" "${GU1_EXTERNAL_PORT:-47873}" 2>&1 | tee "$logs/proxy-external.log" || true
+bash proxy/tests/external.sh "$root/target/debug/gu1-kyc-proxy" "http://$proxy" "${GU1_EXTERNAL_PORT:-27873}" 2>&1 | tee "$logs/proxy-external.log" || true
 p=$(grep -Eo '^proxy-external: [0-9]+ passed' "$logs/proxy-external.log" | awk '{print $2}')
 f=$(grep -Eo '^proxy-external: [0-9]+ passed, [0-9]+ failed' "$logs/proxy-external.log" | awk '{print $4}')
 [ -n "$p" ] || { echo "the proxy's external tests did not report"; p=0 f=1; }
@@ -103,9 +106,9 @@ node_tally "$logs/package.log" "the package suite"
 
 section "end-to-end: demo pages against the proxy, the package from the tarball"
 GU1_PACKAGE="$GU1_TARBALL" bash scripts/build-www.sh
-demo=127.0.0.1:${GU1_DEMO_TEST_PORT:-47881}
+demo=127.0.0.1:${GU1_DEMO_TEST_PORT:-27881}
 SIM_PID_UNIT=$SIM_PID
-start_simulator "$demo" "127.0.0.1:${GU1_DEMO_TEST_HOSTED_PORT:-47882}" "$logs/demo-proxy.log" --www www --pkg target/pack/package
+start_simulator "$demo" "127.0.0.1:${GU1_DEMO_TEST_HOSTED_PORT:-27882}" "$logs/demo-proxy.log" --www www --pkg target/pack/package
 trap 'kill $SIM_PID $SIM_PID_UNIT 2>/dev/null || true' EXIT
 GU1_DEMO_URL="http://$demo" node --test --test-reporter=spec tests/e2e/ 2>&1 | tee "$logs/e2e.log" || true
 node_tally "$logs/e2e.log" "end-to-end suite"

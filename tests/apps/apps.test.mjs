@@ -16,8 +16,8 @@ import { serve } from "./server.mjs";
 portBlock(2);
 
 const here = new URL(".", import.meta.url).pathname;
-const SIM = process.env.GU1_SIM_URL || "http://127.0.0.1:47871";
-const PORT = Number(process.env.GU1_APPS_PORT || 47960);
+const SIM = process.env.GU1_SIM_URL || "http://127.0.0.1:27871";
+const PORT = Number(process.env.GU1_APPS_PORT || 27960);
 const APP = `http://127.0.0.1:${PORT}`;
 const CDN = `http://127.0.0.1:${PORT + 1}`;
 const NOCORS = `http://127.0.0.1:${PORT + 2}`;

@@ -12,9 +12,9 @@ import { serve } from "./server.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
 const root = join(here, "../..");
-const SIM = process.env.GU1_SIM_URL || "http://127.0.0.1:47871";
+const SIM = process.env.GU1_SIM_URL || "http://127.0.0.1:27871";
 const TARBALL = process.env.GU1_REACT_TARBALL || join(root, "target/pack/gu1-kyc-react.tgz");
-const PORT = Number(process.env.GU1_APPS_PORT || 47960) + 5;
+const PORT = Number(process.env.GU1_APPS_PORT || 27960) + 5;
 const tool = (name) => join(root, "tools/node_modules/.bin", name);
 
 const log = async (entity) => (await (await fetch(`${SIM}/__control/entities/${entity}/log`)).json()).requests.filter((r) => r.endpoint === "status");

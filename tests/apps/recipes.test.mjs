@@ -10,8 +10,8 @@ import { launch } from "../e2e/chromium.mjs";
 import { serve } from "./server.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
-const SIM = process.env.GU1_SIM_URL || "http://127.0.0.1:47871";
-const PORT = Number(process.env.GU1_APPS_PORT || 47960) + 6;
+const SIM = process.env.GU1_SIM_URL || "http://127.0.0.1:27871";
+const PORT = Number(process.env.GU1_APPS_PORT || 27960) + 6;
 
 let server, browser;
 before(async () => {

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
 const { chromium } = require("../../tools/node_modules/playwright-core");
 
-export const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:47881";
+export const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:27881";
 
 export function launch(extraArgs = []) {
   return chromium.launch({

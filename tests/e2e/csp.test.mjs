@@ -8,7 +8,7 @@ import { Browser, portBlock } from "./webdriver.mjs";
 
 portBlock(0);
 
-const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:47881";
+const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:27881";
 
 for (const engine of ["chromium", "firefox", "webkit"]) {
   test(`${engine}: strict CSP page completes with no violation`, async () => {

@@ -39,9 +39,9 @@ export const ENGINES = {
   },
 };
 
-// Ports for drivers: from GU1_WEBDRIVER_PORT (default 47950), a block of 20 per test file (node
+// Ports for drivers: from GU1_WEBDRIVER_PORT (default 27950), a block of 20 per test file (node
 // --test may run files at once), one port per driver the file starts.
-const BASE_PORT = Number(process.env.GU1_WEBDRIVER_PORT || 47950);
+const BASE_PORT = Number(process.env.GU1_WEBDRIVER_PORT || 27950);
 let nextPort = BASE_PORT;
 /** Gives this test file block `n` (0, 1, 2, ...) of driver ports. */
 export function portBlock(n) {

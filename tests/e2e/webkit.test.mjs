@@ -9,7 +9,7 @@ import { Browser, portBlock } from "./webdriver.mjs";
 
 portBlock(1);
 
-const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:47881";
+const BASE = process.env.GU1_DEMO_URL || "http://127.0.0.1:27881";
 const PAGES = [
   ["dropin", "/"],
   ["npm", "/npm/"],

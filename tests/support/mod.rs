@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 /// The simulator the suites talk to (started by `scripts/test.sh`).
 pub const SIM: &str = match option_env!("GU1_SIM_URL") {
     Some(u) => u,
-    None => "http://127.0.0.1:47871",
+    None => "http://127.0.0.1:27871",
 };
 
 #[wasm_bindgen(module = "/tests/support/harness.js")]
