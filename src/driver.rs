@@ -394,6 +394,15 @@ fn after(core: &Rc<Core>, promise: &Promise, slot: Slot, id: u32, step: Step) {
     settled(promise, &f);
 }
 
+/// A promise and the function that resolves it: what a refresh is raced against and what a
+/// timer resolves. Its owner calls the function when dropped, so the continuation waiting on
+/// the promise always runs once and frees itself.
+fn gate() -> (Promise, Option<Function>) {
+    let mut open = None;
+    let promise = Promise::new(&mut |res, _| open = Some(res));
+    (promise, open)
+}
+
 fn perform(core: &Rc<Core>, action: Action) {
     let mut live = core.live.borrow_mut();
     let Some(d) = live.as_mut() else { return };
@@ -424,8 +433,7 @@ fn perform(core: &Rc<Core>, action: Action) {
         }
         Action::RefreshToken(slot) => {
             let id = d.next_id();
-            let mut open = None;
-            let gate = Promise::new(&mut |res, _| open = Some(res));
+            let (gate, open) = gate();
             d.flights[slot as usize] = Some(Flight::new(id, None, open));
             let f = d.refresh_token.clone();
             drop(live);
@@ -448,8 +456,7 @@ fn perform(core: &Rc<Core>, action: Action) {
         }
         Action::Arm(t, ms) => {
             let id = d.next_id();
-            let mut open = None;
-            let rang = Promise::new(&mut |res, _| open = Some(res));
+            let (rang, open) = gate();
             let Some(open) = open else { return };
             let handle = WINDOW.with(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&open, ms as i32));
             d.timers[t as usize] = Some(Alarm {
