@@ -62,7 +62,7 @@
     return f;
   }
 
-  var NUMBERS = { "poll-interval-ms": "pollIntervalMs", "timeout-ms": "timeoutMs", "request-timeout-ms": "requestTimeoutMs" };
+  var NUMBERS = { "poll-interval-ms": "pollIntervalMs", "timeout-ms": "timeoutMs", "request-timeout-ms": "requestTimeoutMs", "wait-seconds": "waitSeconds" };
   var STRINGS = {
     "status-url": "statusUrl",
     "session-url": "sessionUrl",

@@ -159,9 +159,11 @@ struct Flight {
     id: u32,
     abort: Option<AbortController>,
     gate: Option<Function>,
-    /// The answer so far: HTTP status and `Retry-After`.
+    /// The answer so far: HTTP status, `Retry-After`, `ETag`, `Preference-Applied`.
     http: u16,
     retry_after_ms: Option<u32>,
+    tag: Option<String>,
+    held: bool,
 }
 
 impl Drop for Flight {
@@ -223,6 +225,8 @@ struct Driver {
     timers: [Option<Alarm>; 4],
     flights: [Option<Flight>; 2],
     next_id: u32,
+    /// The `ETag` of the last status answer, sent back in `If-None-Match` by waiting requests.
+    tag: Option<String>,
     /// The snapshot of the answer being handled (`Action::Keep`).
     candidate: JsValue,
 }
@@ -260,12 +264,13 @@ pub fn mount(o: Options) -> Rc<Core> {
     INERT.with(|inert| completed.unchecked_ref::<Thenable>().catch(inert));
     let settle = settle.unwrap_or_else(|| INERT.with(|i| [i.clone(), i.clone()]));
 
-    let [poll_ms, timeout_ms, request_timeout_ms] = o.numbers;
+    let [poll_ms, timeout_ms, request_timeout_ms, wait_s] = o.numbers;
     let machine = Machine::new(
         Config {
             poll_ms,
             timeout_ms,
             request_timeout_ms,
+            wait_s,
             session_url: o.session_url,
             allow: o.allow,
             can_refresh: o.refresh_token.is_some(),
@@ -303,6 +308,7 @@ pub fn mount(o: Options) -> Rc<Core> {
         timers: Default::default(),
         flights: Default::default(),
         next_id: 0,
+        tag: None,
         candidate: JsValue::NULL,
     }));
     LIVE.with(|l| l.borrow_mut().push(core.clone()));
@@ -407,7 +413,7 @@ fn perform(core: &Rc<Core>, action: Action) {
     let mut live = core.live.borrow_mut();
     let Some(d) = live.as_mut() else { return };
     match action {
-        Action::Fetch(slot) => {
+        Action::Fetch(slot, wait) => {
             let id = d.next_id();
             let Ok(abort) = AbortController::new() else {
                 drop(live);
@@ -418,6 +424,12 @@ fn perform(core: &Rc<Core>, action: Action) {
                 let mut v = String::from("Bearer ");
                 v.push_str(t);
                 set(&headers, "Authorization", &v.into());
+            }
+            if let (true, Some(tag)) = (wait > 0, &d.tag) {
+                let mut v = String::from("wait=");
+                crate::error::push_u32(&mut v, wait);
+                set(&headers, "Prefer", &v.into());
+                set(&headers, "If-None-Match", &tag.into());
             }
             let init = object(&[
                 ("method", &(if slot == Slot::Status { "GET" } else { "POST" }).into()),
@@ -545,6 +557,8 @@ impl Flight {
             gate,
             http: 0,
             retry_after_ms: None,
+            tag: None,
+            held: false,
         }
     }
 }
@@ -658,19 +672,22 @@ fn finish(
     answer: Result<Option<status::Answer>, machine::Answer>,
     json: &JsValue,
 ) {
-    let flight = core
-        .live
-        .borrow_mut()
-        .as_mut()
-        .and_then(|d| d.flights[slot as usize].take());
-    drop(flight);
+    let mut live = core.live.borrow_mut();
+    let flight = live.as_mut().and_then(|d| d.flights[slot as usize].take());
     let (answer, candidate) = match answer {
         Err(a) => (a, None),
         Ok(a) => {
-            let (session, snapshot) = snapshot(a, json);
+            let (mut session, snapshot) = snapshot(a, json);
+            if let (Slot::Status, Some(d), Some(f)) = (slot, live.as_mut(), &flight) {
+                session.tag = f.tag.is_some();
+                session.held = f.held;
+                d.tag = f.tag.clone();
+            }
             (machine::Answer::Session(session), Some(snapshot))
         }
     };
+    drop(live);
+    drop(flight);
     feed(core, Input::Answered(slot, answer), candidate);
 }
 
@@ -718,12 +735,16 @@ fn snapshot(a: Option<status::Answer>, json: &JsValue) -> (machine::Session, JsV
             id: None,
             url: None,
             allow: permissions::DEFAULT,
+            tag: false,
+            held: false,
         },
         Some(a) => machine::Session {
             allow: permissions::filter(a.iframe_allow.as_deref().unwrap_or("")),
             url: a.session_url.as_deref().map(parse_session_url),
             status: a.status,
             id: a.id,
+            tag: false,
+            held: false,
         },
     };
     (session, o)
@@ -759,14 +780,18 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
     match (step, ok) {
         (Step::Head, true) => {
             let resp: web_sys::Response = value.clone().unchecked_into();
+            let h = resp.headers();
+            let header = |name| h.get(name).ok().flatten();
             f.http = resp.status();
-            f.retry_after_ms = resp
-                .headers()
-                .get("Retry-After")
-                .ok()
-                .flatten()
+            f.retry_after_ms = header("Retry-After")
                 .and_then(|v| status::retry_after(&v, js_sys::Date::now(), js_sys::Date::parse));
+            f.tag = header("ETag");
+            f.held = header("Preference-Applied").is_some();
+            let held = f.held;
             drop(live);
+            if resp.status() == 304 {
+                return finish(core, slot, Err(machine::Answer::Unchanged(held)), &JsValue::NULL);
+            }
             after(core, &bounded(&value, MAX_BODY), slot, id, Step::Body);
         }
         (Step::Body, true) => {

@@ -147,7 +147,7 @@ mod sequences {
     #[derive(Clone, Debug)]
     enum Step {
         Fire(usize),
-        Answer(bool, u8, u8, u8, u8),
+        Answer(bool, u8, u8, u8, u8, u8),
         Token(bool, bool),
         Loaded,
         Hint,
@@ -162,7 +162,7 @@ mod sequences {
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
             6 => (0usize..4).prop_map(Step::Fire),
-            8 => (any::<bool>(), 0u8..10, 0u8..3, 0u8..4, 0u8..4).prop_map(|(s, a, b, c, d)| Step::Answer(s, a, b, c, d)),
+            8 => (any::<bool>(), 0u8..12, 0u8..3, 0u8..4, 0u8..4, 0u8..4).prop_map(|(s, a, b, c, d, e)| Step::Answer(s, a, b, c, d, e)),
             2 => (any::<bool>(), any::<bool>()).prop_map(|(s, ok)| Step::Token(s, ok)),
             1 => Just(Step::Loaded),
             2 => Just(Step::Hint),
@@ -182,7 +182,8 @@ mod sequences {
         }
     }
 
-    fn answer(a: u8, id: u8, u: u8, extra: u8) -> Answer {
+    /// `flags`: bit 0 an `ETag`, bit 1 `Preference-Applied`.
+    fn answer(a: u8, id: u8, u: u8, extra: u8, flags: u8) -> Answer {
         let statuses = ["none", "pending", "in_progress", "in_review", "Weird", "approved", "rejected", "expired"];
         match a {
             0..=5 => Answer::Session(Session {
@@ -194,8 +195,11 @@ mod sequences {
                     n => Some(Ok(url(n))),
                 },
                 allow: crate::permissions::DEFAULT,
+                tag: flags & 1 != 0,
+                held: flags & 2 != 0,
             }),
             6 => Answer::Unauthorized,
+            10 | 11 => Answer::Unchanged(flags & 2 != 0),
             _ => Answer::Failed {
                 error: KycError::new(Code::ProxyError, "x"),
                 http: [0, 409, 429, 503][extra as usize],
@@ -222,6 +226,16 @@ mod sequences {
         cancels: i32,
         quiet_until: f64,
         terminal_kept: bool,
+        /// The last status answer carried an `ETag`; a waiting request failed without one.
+        tagged: bool,
+        no_wait: bool,
+        /// The status request in flight waits; when it was sent.
+        waiting: bool,
+        sent: f64,
+        /// After a held answer, no timed poll before this.
+        not_before: f64,
+        /// The request timer the last fetch must arm.
+        expect_timer: Option<(Timer, u32)>,
     }
 
     fn run(cfg: Config, steps: Vec<Step>) -> Result<(), TestCaseError> {
@@ -235,6 +249,26 @@ mod sequences {
             let kept_terminal = matches!(&input, Input::Answered(slot, Answer::Session(s)) if w.fetching[*slot as usize] && s.status.is_terminal());
             let was_ended = w.ended;
             let is_destroy = input == Input::Destroy;
+            let timed_poll = input == Input::Due(Timer::Poll);
+            if w.fetching[0] {
+                match &input {
+                    Input::Answered(Slot::Status, a) => {
+                        let held = w.waiting && matches!(a, Answer::Unchanged(true) | Answer::Session(Session { held: true, .. }));
+                        w.not_before = if held { w.sent + cfg.poll_ms as f64 } else { 0.0 };
+                        if let Answer::Session(s) = a {
+                            w.tagged = s.tag;
+                        }
+                        w.no_wait |= w.waiting && matches!(a, Answer::Failed { http: 0, .. });
+                        w.waiting = false;
+                    }
+                    Input::Due(Timer::StatusRequest) => {
+                        w.no_wait |= w.waiting;
+                        w.not_before = 0.0;
+                        w.waiting = false;
+                    }
+                    _ => {}
+                }
+            }
             if let Input::Visible(v) = input {
                 w.hidden = !v;
             }
@@ -264,7 +298,7 @@ mod sequences {
             for a in &batch {
                 if was_ended || ends_here {
                     prop_assert!(
-                        !matches!(a, Action::Fetch(_) | Action::RefreshToken(_) | Action::Arm(..) | Action::ShowFrame(..) | Action::Navigate(_)),
+                        !matches!(a, Action::Fetch(..) | Action::RefreshToken(_) | Action::Arm(..) | Action::ShowFrame(..) | Action::Navigate(_)),
                         "nothing starts at or after the end: {:?} in {:?}", a, batch
                     );
                 }
@@ -277,14 +311,28 @@ mod sequences {
                         "destroy only releases: {:?}", a
                     );
                 }
+                if let Some(t) = w.expect_timer.take() {
+                    prop_assert_eq!(a, &Action::Arm(t.0, t.1), "a request is timed, its wait included");
+                }
                 match a {
-                    Action::Fetch(slot) => {
+                    Action::Fetch(slot, wait) => {
                         let i = *slot as usize;
                         prop_assert!(!w.fetching[i] && !w.refreshing[i], "one request in flight per slot");
                         if *slot == Slot::Status {
                             prop_assert!(!w.hidden, "no poll while hidden");
                             prop_assert!(w.now >= w.quiet_until, "no poll before the quiet time ({} < {})", w.now, w.quiet_until);
+                            let may_wait = w.tagged && !w.no_wait;
+                            prop_assert_eq!(*wait, if may_wait { cfg.wait_s } else { 0 }, "waits only after an ETag, until one overran");
+                            if timed_poll {
+                                prop_assert!(w.now >= w.not_before, "after a held answer, a poll interval between requests");
+                            }
+                            w.waiting = *wait > 0;
+                            w.sent = w.now;
+                        } else {
+                            prop_assert_eq!(*wait, 0);
                         }
+                        let timer = if *slot == Slot::Status { Timer::StatusRequest } else { Timer::CancelRequest };
+                        w.expect_timer = Some((timer, cfg.request_timeout_ms + wait * 1_000));
                         w.fetching[i] = true;
                     }
                     Action::RefreshToken(slot) => {
@@ -293,6 +341,9 @@ mod sequences {
                         w.refreshing[i] = true;
                     }
                     Action::Abort(slot) => {
+                        if *slot == Slot::Status {
+                            w.waiting = false;
+                        }
                         w.fetching[*slot as usize] = false;
                         w.refreshing[*slot as usize] = false;
                     }
@@ -353,12 +404,12 @@ mod sequences {
                     }
                     None => continue,
                 },
-                Step::Answer(stale, a, id, u, extra) => {
+                Step::Answer(stale, a, id, u, extra, flags) => {
                     let slot = if a % 2 == 0 && w.fetching[1] { Slot::Cancel } else { Slot::Status };
                     if !stale && !w.fetching[slot as usize] {
                         continue;
                     }
-                    Input::Answered(slot, answer(a, id, u, extra))
+                    Input::Answered(slot, answer(a, id, u, extra, flags))
                 }
                 Step::Token(cancel, ok) => Input::TokenRefreshed(if cancel { Slot::Cancel } else { Slot::Status }, ok),
                 Step::Loaded => Input::FrameLoaded,
@@ -383,11 +434,12 @@ mod sequences {
     }
 
     fn config() -> impl Strategy<Value = Config> {
-        (100u32..5_000, any::<bool>(), any::<bool>(), any::<bool>(), 100u32..20_000).prop_map(
-            |(poll_ms, pinned, can_refresh, can_cancel, request_timeout_ms)| Config {
+        (100u32..5_000, any::<bool>(), any::<bool>(), any::<bool>(), 100u32..20_000, prop_oneof![Just(0u32), 1u32..30]).prop_map(
+            |(poll_ms, pinned, can_refresh, can_cancel, request_timeout_ms, wait_s)| Config {
                 poll_ms,
                 timeout_ms: 600_000,
                 request_timeout_ms,
+                wait_s,
                 session_url: pinned.then(|| url(1)),
                 allow: None,
                 can_refresh,

@@ -121,6 +121,10 @@ export interface MountOptions {
   timeoutMs?: number;
   /** Per-request timeout in ms (default 10000, 100..120000). */
   requestTimeoutMs?: number;
+  /** Seconds a status request asks a proxy that sends `ETag`s to hold it until the state
+   * changes (`Prefer: wait`; default 25, 0..60, 0: never). The request's timeout is
+   * `requestTimeoutMs` plus this. */
+  waitSeconds?: number;
   /** iframe title (default "Identity verification"). */
   title?: string;
   /** iframe height, a CSS length or pixels (default "700px"). */

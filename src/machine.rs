@@ -71,6 +71,10 @@ pub struct Session {
     pub url: Option<Result<SessionUrl, KycError>>,
     /// The session's `iframeAllow`, filtered.
     pub allow: Permissions,
+    /// The answer carried an `ETag`: the next status request may wait for a change.
+    pub tag: bool,
+    /// The proxy held the request (`Preference-Applied: wait`).
+    pub held: bool,
 }
 
 /// What one request came to.
@@ -78,6 +82,9 @@ pub struct Session {
 pub enum Answer {
     /// 2xx with a session or `null`, or 404 `NOT_FOUND`.
     Session(Session),
+    /// 304: the state is the one kept; `true` when the proxy held the request
+    /// (`Preference-Applied: wait`).
+    Unchanged(bool),
     /// 401 or 403.
     Unauthorized,
     /// Anything else. `http` is the status code (0 when no answer came); `retry_after_ms` is
@@ -135,8 +142,10 @@ pub enum Notice {
 /// Actions, performed by the driver in order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// Send the slot's request (status: GET, cancel: POST) with the current token.
-    Fetch(Slot),
+    /// Send the slot's request (status: GET, cancel: POST) with the current token. A status
+    /// request with a wait (seconds, 0 for none) carries the kept `ETag` in `If-None-Match` and
+    /// `Prefer: wait=N`: a proxy that honours it answers when the state changes or the wait ends.
+    Fetch(Slot, u32),
     /// Call `refreshToken()` for the slot.
     RefreshToken(Slot),
     /// Abandon what the slot has in flight (abort the request, stop waiting for the refresh).
@@ -169,8 +178,10 @@ pub struct Config {
     pub poll_ms: u32,
     /// Overall timeout.
     pub timeout_ms: u32,
-    /// Per request (and per `refreshToken()` call).
+    /// Per request (and per `refreshToken()` call); a waiting request gets its wait on top.
     pub request_timeout_ms: u32,
+    /// The wait asked of the proxy (`Prefer: wait`), in seconds; 0 never asks.
+    pub wait_s: u32,
     /// The page's `sessionUrl`: shown at start, never replaced by the proxy's.
     pub session_url: Option<SessionUrl>,
     /// The page's `allow`, overriding the session's.
@@ -272,6 +283,17 @@ pub struct Machine {
     cancel_waiting: bool,
     /// Armed timers, one bit each.
     armed: u8,
+    /// The last status answer carried an `ETag`.
+    tagged: bool,
+    /// The status request in flight asked the proxy to wait.
+    waiting: bool,
+    /// A waiting request got no answer in time (or none at all): this verification asks for
+    /// no more waits, in case whatever is between the page and the proxy cannot carry them.
+    no_wait: bool,
+    /// When the status request in flight was sent.
+    sent_ms: f64,
+    /// The time of the input being handled.
+    now: f64,
     /// Queued actions, oldest first (a handful at a time).
     actions: Vec<Action>,
 }
@@ -296,6 +318,11 @@ impl Machine {
             flights: [Flight::Idle; 2],
             cancel_waiting: false,
             armed: 0,
+            tagged: false,
+            waiting: false,
+            no_wait: false,
+            sent_ms: now_ms,
+            now: now_ms,
             actions: Vec::new(),
         }
     }
@@ -312,6 +339,7 @@ impl Machine {
 
     /// Handles one input. `now_ms` is the time, `jitter` a random number in [0, 1).
     pub fn handle(&mut self, input: Input, now_ms: f64, jitter: f64) {
+        self.now = now_ms;
         if self.ended {
             // Calls after the end answer with the outcome; nothing else happens.
             if input == Input::Cancel {
@@ -332,7 +360,7 @@ impl Machine {
             Input::Due(timer) => {
                 self.armed &= !(1 << timer as u8);
                 match timer {
-                    Timer::Poll => self.poll_now(),
+                    Timer::Poll => self.poll_now(false),
                     Timer::Deadline => {
                         let mut m = String::from("no terminal status within timeoutMs (");
                         crate::error::push_u32(&mut m, self.cfg.timeout_ms);
@@ -376,20 +404,20 @@ impl Machine {
             Input::Hint => {
                 if self.frame.is_some() && now_ms >= self.quiet_until && self.hints.take(now_ms) {
                     self.interval = self.cfg.poll_ms;
-                    self.poll_now();
+                    self.poll_now(true);
                 }
             }
             Input::Visible(visible) => {
                 self.hidden = !visible;
                 if visible && self.paused {
                     self.paused = false;
-                    self.poll_now();
+                    self.poll_now(false);
                 }
             }
             Input::Refresh => {
                 if now_ms >= self.quiet_until {
                     self.interval = self.cfg.poll_ms;
-                    self.poll_now();
+                    self.poll_now(true);
                 }
             }
             Input::Cancel => {
@@ -436,16 +464,34 @@ impl Machine {
 
     fn fetch(&mut self, slot: Slot, refreshed: bool) {
         self.flights[slot as usize] = Flight::Fetching { refreshed };
-        self.push(Action::Fetch(slot));
-        self.arm(Timer::request(slot), self.cfg.request_timeout_ms);
+        let mut wait = 0;
+        if slot == Slot::Status {
+            if self.tagged && !self.no_wait {
+                wait = self.cfg.wait_s;
+            }
+            self.waiting = wait > 0;
+            self.sent_ms = self.now;
+        }
+        self.push(Action::Fetch(slot, wait));
+        self.arm(
+            Timer::request(slot),
+            self.cfg.request_timeout_ms.saturating_add(wait.saturating_mul(1_000)),
+        );
     }
 
     /// Starts a poll unless one is in flight (then one follows it) or the page is hidden (then
-    /// it waits for the page to show).
-    fn poll_now(&mut self) {
+    /// it waits for the page to show). An `urgent` poll (a hint, `refresh()`) replaces a
+    /// request the proxy is holding: that one answers only on a change the proxy has heard of,
+    /// a new one makes it look now.
+    fn poll_now(&mut self, urgent: bool) {
         if self.flights[Slot::Status as usize] != Flight::Idle {
-            self.again = true;
-            return;
+            if !(urgent && self.waiting) {
+                self.again = true;
+                return;
+            }
+            self.flights[Slot::Status as usize] = Flight::Idle;
+            self.disarm(Timer::StatusRequest);
+            self.push(Action::Abort(Slot::Status));
         }
         self.disarm(Timer::Poll);
         if self.hidden {
@@ -502,6 +548,7 @@ impl Machine {
             return;
         };
         self.flights[slot as usize] = Flight::Idle;
+        let waited = slot == Slot::Status && std::mem::take(&mut self.waiting);
         match (slot, answer) {
             (_, Answer::Unauthorized) if !refreshed && self.cfg.can_refresh => {
                 self.flights[slot as usize] = Flight::Refreshing;
@@ -509,12 +556,23 @@ impl Machine {
                 self.arm(Timer::request(slot), self.cfg.request_timeout_ms);
             }
             (_, Answer::Unauthorized) => self.refused(slot),
-            (Slot::Status, Answer::Session(s)) => self.on_session(s),
+            (Slot::Status, Answer::Session(s)) => {
+                self.tagged = s.tag;
+                let held = waited && s.held;
+                self.on_session(s, held);
+            }
+            (Slot::Status, Answer::Unchanged(held)) => {
+                self.failures = 0;
+                self.quiet_until = 0.0;
+                self.schedule(false, waited && held);
+            }
             (Slot::Status, Answer::Failed {
                 error,
                 retry_after_ms,
-                ..
+                http,
             }) => {
+                // No answer to a waiting request, or none in time: ask for no more waits.
+                self.no_wait |= waited && http == 0;
                 self.failures = self.failures.saturating_add(1);
                 let backoff = backoff_ms(self.cfg.poll_ms, self.failures, jitter);
                 let delay = retry_after_ms.map_or(backoff, |r| r.max(self.cfg.poll_ms));
@@ -525,22 +583,40 @@ impl Machine {
             }
             (Slot::Cancel, Answer::Session(s)) if s.status.is_terminal() => {
                 self.last = None;
-                self.on_session(s);
+                self.on_session(s, false);
             }
             // Confirmed without a terminal body, or 409 (already terminal): the status
             // endpoint says how it ended.
-            (Slot::Cancel, Answer::Session(_) | Answer::Failed { http: 409, .. }) => {
+            (
+                Slot::Cancel,
+                Answer::Session(_) | Answer::Unchanged(_) | Answer::Failed { http: 409, .. },
+            ) => {
                 self.cancel_done(None);
                 self.handle(Input::Refresh, now_ms, jitter);
             }
             (Slot::Cancel, Answer::Failed { error, .. }) => self.cancel_done(Some(error)),
         }
         if slot == Slot::Status && std::mem::take(&mut self.again) && !self.ended {
-            self.poll_now();
+            self.poll_now(false);
         }
     }
 
-    fn on_session(&mut self, s: Session) {
+    /// Arms the next poll after an answer: after a held one as soon as a poll interval has
+    /// passed since the request went out (at once after a long wait; a proxy answering every
+    /// wait at once is polled at the base interval, no faster), otherwise after the interval,
+    /// stretched while nothing changes.
+    fn schedule(&mut self, changed: bool, held: bool) {
+        let delay = if held {
+            self.interval = self.cfg.poll_ms;
+            (self.sent_ms + self.cfg.poll_ms as f64 - self.now).max(0.0) as u32
+        } else {
+            self.interval = next_interval(self.cfg.poll_ms, self.interval, changed);
+            self.interval
+        };
+        self.arm(Timer::Poll, delay);
+    }
+
+    fn on_session(&mut self, s: Session, held: bool) {
         self.failures = 0;
         self.quiet_until = 0.0;
         let changed = self
@@ -574,8 +650,7 @@ impl Machine {
         if let Some(e) = unsafe_url {
             self.push(Action::Emit(Notice::Error(e, true)));
         }
-        self.interval = next_interval(self.cfg.poll_ms, self.interval, changed);
-        self.arm(Timer::Poll, self.interval);
+        self.schedule(changed, held);
         if changed {
             self.push(Action::Emit(Notice::Status));
         }
@@ -663,6 +738,7 @@ mod tests {
             poll_ms: 1_000,
             timeout_ms: 60_000,
             request_timeout_ms: 5_000,
+            wait_s: 20,
             session_url: None,
             allow: None,
             can_refresh: true,
@@ -676,6 +752,8 @@ mod tests {
             id: Some(id.into()),
             url: href.map(|h| Ok(url(h))),
             allow: permissions::DEFAULT,
+            tag: false,
+            held: false,
         })
     }
 
@@ -706,7 +784,7 @@ mod tests {
         /// Started, first poll sent.
         fn polling(cfg: Config) -> T {
             let mut t = T::new(cfg);
-            assert!(t.feed(Input::Due(Timer::Poll)).contains(&Fetch(Slot::Status)));
+            assert!(t.feed(Input::Due(Timer::Poll)).contains(&Fetch(Slot::Status, 0)));
             t
         }
 
@@ -721,7 +799,7 @@ mod tests {
     }
 
     fn fetches(actions: &[Action]) -> usize {
-        actions.iter().filter(|a| matches!(a, Fetch(_))).count()
+        actions.iter().filter(|a| matches!(a, Fetch(..))).count()
     }
 
     fn settled(actions: &[Action]) -> Vec<&Result<(), KycError>> {
@@ -749,7 +827,7 @@ mod tests {
         let mut t = T::new(config());
         assert_eq!(t.m.armed, 0b11);
         let a = t.feed(Input::Due(Timer::Poll));
-        assert_eq!(a, [Fetch(Slot::Status), Arm(Timer::StatusRequest, 5_000)]);
+        assert_eq!(a, [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]);
     }
 
     #[test]
@@ -954,6 +1032,8 @@ mod tests {
                 id: None,
                 url: Some(Err(KycError::new(Code::UnsafeSessionUrl, "x"))),
                 allow: permissions::DEFAULT,
+                tag: false,
+                held: false,
             })
         };
         let mut t = T::polling(config());
@@ -1073,7 +1153,7 @@ mod tests {
         let mut t2 = T::polling(config());
         t2.answer(session("pending", "s", None));
         let a = t2.feed(Input::Cancel);
-        assert_eq!(a, [Fetch(Slot::Cancel), Arm(Timer::CancelRequest, 5_000)]);
+        assert_eq!(a, [Fetch(Slot::Cancel, 0), Arm(Timer::CancelRequest, 5_000)]);
         assert_eq!(t2.feed(Input::Cancel), [CancelDone(None)], "a second call waits for the outcome");
         let a = t2.feed(Input::Answered(Slot::Cancel, session("cancelled", "s", None)));
         assert!(a.contains(&Emit(Notice::Status)));
@@ -1130,6 +1210,149 @@ mod tests {
         // destroyed the verification.
         while t.m.poll_action() != Some(Emit(Notice::Status)) {}
         let rest = t.feed(Input::Destroy);
-        assert!(!rest.iter().any(|a| matches!(a, Emit(_) | Arm(..) | Fetch(_))), "{rest:?}");
+        assert!(!rest.iter().any(|a| matches!(a, Emit(_) | Arm(..) | Fetch(..))), "{rest:?}");
+    }
+
+    // Blocking requests: `ETag`, `If-None-Match`, `Prefer: wait`.
+
+    fn tagged(status: &str, held: bool) -> Answer {
+        match session(status, "s", Some(U1)) {
+            Answer::Session(s) => Answer::Session(Session { tag: true, held, ..s }),
+            _ => unreachable!(),
+        }
+    }
+
+    /// Polling, the first answer tagged, the next (waiting) request in flight at `now`.
+    fn waiting() -> T {
+        let mut t = T::polling(config());
+        let a = t.answer(tagged("pending", false));
+        assert!(a.contains(&Arm(Timer::Poll, 1_000)), "{a:?}");
+        t.now = 1_000.0;
+        let a = t.feed(Input::Due(Timer::Poll));
+        assert_eq!(a, [Fetch(Slot::Status, 20), Arm(Timer::StatusRequest, 25_000)]);
+        t
+    }
+
+    #[test]
+    fn a_tagged_answer_makes_the_next_request_wait_with_its_wait_on_the_timeout() {
+        let mut t = waiting();
+        t.now = 21_000.0;
+        // Held for the whole wait, then 304: the next request goes out at once, the interval
+        // does not grow.
+        let a = t.answer(Answer::Unchanged(true));
+        assert_eq!(a, [Disarm(Timer::StatusRequest), Arm(Timer::Poll, 0)]);
+        let a = t.feed(Input::Due(Timer::Poll));
+        assert_eq!(a[0], Fetch(Slot::Status, 20));
+        // Held, then the state changed: kept, told, and the next request at once.
+        t.now = 30_000.0;
+        let a = t.answer(tagged("in_review", true));
+        assert!(a.contains(&Keep) && a.contains(&Emit(Notice::Status)) && a.contains(&Arm(Timer::Poll, 0)), "{a:?}");
+    }
+
+    #[test]
+    fn untagged_answers_and_a_zero_wait_never_ask_for_one() {
+        let mut t = T::polling(config());
+        t.answer(session("pending", "s", Some(U1)));
+        assert_eq!(t.feed(Input::Due(Timer::Poll))[0], Fetch(Slot::Status, 0));
+        // A tagged answer, then an untagged one: the proxy stopped sending ETags.
+        t.answer(tagged("pending", false));
+        assert_eq!(t.feed(Input::Due(Timer::Poll))[0], Fetch(Slot::Status, 20));
+        t.answer(session("pending", "s", Some(U1)));
+        assert_eq!(t.feed(Input::Due(Timer::Poll))[0], Fetch(Slot::Status, 0));
+
+        let mut cfg = config();
+        cfg.wait_s = 0;
+        let mut t = T::polling(cfg);
+        t.answer(tagged("pending", false));
+        assert_eq!(t.feed(Input::Due(Timer::Poll)), [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]);
+    }
+
+    #[test]
+    fn answers_the_proxy_did_not_hold_poll_as_before() {
+        // 304 without `Preference-Applied`: unchanged, the interval stretches.
+        let mut t = waiting();
+        t.now = 1_010.0;
+        assert!(t.answer(Answer::Unchanged(false)).contains(&Arm(Timer::Poll, 1_500)));
+        // `Preference-Applied` on an answer to a request that did not ask: not held.
+        let mut t = T::polling(config());
+        assert!(t.answer(Answer::Unchanged(true)).contains(&Arm(Timer::Poll, 1_500)));
+        // 200 at once (the state had changed): the base interval.
+        let mut t = waiting();
+        t.now = 1_010.0;
+        assert!(t.answer(tagged("in_review", false)).contains(&Arm(Timer::Poll, 1_000)));
+    }
+
+    #[test]
+    fn a_proxy_answering_every_wait_at_once_is_polled_at_the_base_interval() {
+        let mut t = waiting();
+        for n in 0..50 {
+            t.now += 5.0;
+            let a = t.answer(Answer::Unchanged(true));
+            assert!(a.contains(&Arm(Timer::Poll, 995)), "{n}: {a:?}");
+            t.now += 995.0;
+            assert_eq!(t.feed(Input::Due(Timer::Poll))[0], Fetch(Slot::Status, 20));
+        }
+    }
+
+    #[test]
+    fn a_wait_that_overruns_or_fails_ends_the_waits_of_this_verification() {
+        let mut t = waiting();
+        t.now = 26_000.0;
+        let a = t.feed(Input::Due(Timer::StatusRequest));
+        assert_eq!(a[0], Abort(Slot::Status));
+        assert_eq!(errors(&a), [(Code::Network, true)]);
+        t.now = 40_000.0;
+        t.feed(Input::Due(Timer::Poll));
+        t.answer(tagged("pending", false));
+        t.now = 50_000.0;
+        assert_eq!(t.feed(Input::Due(Timer::Poll)), [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]);
+
+        // No answer at all (the connection failed) to a waiting request: the same.
+        let mut t = waiting();
+        t.answer(failed(Code::Network, 0, None));
+        t.now = 40_000.0;
+        t.feed(Input::Due(Timer::Poll));
+        t.answer(tagged("pending", false));
+        assert_eq!(t.feed(Input::Due(Timer::Poll))[0], Fetch(Slot::Status, 0));
+
+        // An HTTP error keeps the waits.
+        let mut t = waiting();
+        t.answer(failed(Code::ProxyError, 503, None));
+        t.now = 40_000.0;
+        assert_eq!(t.feed(Input::Due(Timer::Poll))[0], Fetch(Slot::Status, 20));
+    }
+
+    #[test]
+    fn a_hint_or_refresh_replaces_a_held_request_and_only_a_held_one() {
+        let mut t = waiting();
+        t.now = 5_000.0;
+        let a = t.feed(Input::Hint);
+        assert_eq!(
+            a,
+            [Disarm(Timer::StatusRequest), Abort(Slot::Status), Fetch(Slot::Status, 20), Arm(Timer::StatusRequest, 25_000)]
+        );
+        t.now = 6_000.0;
+        assert_eq!(fetches(&t.feed(Input::Refresh)), 1);
+        // A request that does not wait is followed, not replaced.
+        let mut t = T::polling(config());
+        assert_eq!(t.feed(Input::Refresh), []);
+    }
+
+    #[test]
+    fn hidden_while_held_the_answer_lands_and_the_next_poll_waits_for_the_page() {
+        let mut t = waiting();
+        t.feed(Input::Visible(false));
+        t.now = 21_000.0;
+        t.answer(Answer::Unchanged(true));
+        assert_eq!(t.feed(Input::Due(Timer::Poll)), []);
+        assert_eq!(t.feed(Input::Visible(true))[0], Fetch(Slot::Status, 20));
+    }
+
+    #[test]
+    fn destroy_while_held_aborts_the_request() {
+        let mut t = waiting();
+        let a = t.feed(Input::Destroy);
+        assert!(a.contains(&Abort(Slot::Status)) && a.contains(&Disarm(Timer::StatusRequest)), "{a:?}");
+        assert!(t.feed(Input::Answered(Slot::Status, Answer::Unchanged(true))).is_empty());
     }
 }

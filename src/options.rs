@@ -11,12 +11,15 @@ use crate::error::{push_u32, Code, KycError};
 use crate::permissions::{self, Permissions};
 use crate::url::{parse_proxy_url, parse_session_url, SessionUrl};
 
-/// The numeric options: name, default, smallest and largest accepted value (milliseconds).
-pub const NUMBERS: [(&str, u32, u32, u32); 3] = [
+/// The numeric options: name, default, smallest and largest accepted value (in the unit the
+/// name ends with).
+pub const NUMBERS: [(&str, u32, u32, u32); 4] = [
     ("pollIntervalMs", 2_000, 100, 3_600_000),
     ("timeoutMs", 1_800_000, 1_000, 86_400_000),
     // Also bounds each `refreshToken()` call.
     ("requestTimeoutMs", 10_000, 100, 120_000),
+    // The wait a status request asks of a proxy that sends ETags (`Prefer: wait`); 0: never.
+    ("waitSeconds", 25, 0, 60),
 ];
 
 /// The callbacks, in the order `Options::callbacks` holds them.
@@ -40,14 +43,14 @@ pub enum Given {
     Other,
 }
 
-/// Checks a numeric option (`NUMBERS[i]`) and rounds it to whole milliseconds.
+/// Checks a numeric option (`NUMBERS[i]`) and rounds it to a whole number.
 pub fn check_number(i: usize, value: &Given) -> Result<u32, KycError> {
     let (name, default, min, max) = NUMBERS[i];
     let n = match *value {
         Given::Absent => return Ok(default),
         Given::Num(n) if n.is_finite() => n,
         Given::Num(_) => return Err(KycError::option(name, "must be a finite number")),
-        _ => return Err(KycError::option(name, "must be a number of milliseconds")),
+        _ => return Err(KycError::option(name, "must be a number")),
     };
     if n < min as f64 || n > max as f64 {
         let mut m = String::from("must be between ");
@@ -126,8 +129,9 @@ pub struct Options {
     pub allow: Option<Permissions>,
     /// Absolute URL of the proxy's cancel endpoint.
     pub cancel_url: Option<String>,
-    /// `pollIntervalMs`, `timeoutMs`, `requestTimeoutMs` (the order of `NUMBERS`).
-    pub numbers: [u32; 3],
+    /// `pollIntervalMs`, `timeoutMs`, `requestTimeoutMs`, `waitSeconds` (the order of
+    /// `NUMBERS`).
+    pub numbers: [u32; 4],
     /// iframe title.
     pub title: String,
     /// iframe height (CSS length).
@@ -214,7 +218,7 @@ impl Options {
             })?),
             None => None,
         };
-        let mut numbers = [0; 3];
+        let mut numbers = [0; 4];
         for (i, n) in numbers.iter_mut().enumerate() {
             *n = check_number(i, &r.given(NUMBERS[i].0)?)?;
         }
@@ -284,6 +288,10 @@ mod tests {
         assert_eq!(check_number(1, &Given::Absent), Ok(1_800_000));
         assert_eq!(check_number(2, &Given::Absent), Ok(10_000));
         assert_eq!(check_number(2, &Given::Num(120_000.0)), Ok(120_000));
+        assert_eq!(check_number(3, &Given::Absent), Ok(25));
+        assert_eq!(check_number(3, &Given::Num(0.0)), Ok(0));
+        let e = check_number(3, &Given::Num(61.0)).unwrap_err();
+        assert_eq!(e.message, "waitSeconds must be between 0 and 60");
     }
 
     #[test]

@@ -39,7 +39,7 @@ function load(): Promise<unknown> {
 }
 
 // The options that define a verification: a change of any of them starts a new one.
-const KEYS = ["statusUrl", "token", "sessionUrl", "allow", "cancelUrl", "pollIntervalMs", "timeoutMs", "requestTimeoutMs", "title", "height"] as const;
+const KEYS = ["statusUrl", "token", "sessionUrl", "allow", "cancelUrl", "pollIntervalMs", "timeoutMs", "requestTimeoutMs", "waitSeconds", "title", "height"] as const;
 
 function asKycError(e: unknown): KycError {
   if (e instanceof Error && typeof (e as Partial<KycError>).code === "string") return e as KycError;
