@@ -82,9 +82,18 @@ struct Limits {
     /// idle keep-alive connection, seconds.
     #[arg(long, env = "GU1_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
     header_timeout_secs: f64,
-    /// Connections served at once (lowered to fit under the open-file limit); more wait.
+    /// Connections served at once (lowered to fit under the open-file limit); more wait. Each
+    /// held status request keeps its connection.
     #[arg(long, env = "GU1_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// The longest a status request with `If-None-Match` and `Prefer: wait=N` is held, seconds
+    /// (0: never held, answered 304 at once).
+    #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = app::DEFAULT_MAX_WAIT_SECS)]
+    max_wait_secs: u64,
+    /// While status requests are held on a session and no webhook comes, gu1 is read once per
+    /// this interval for all of them, seconds.
+    #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = app::DEFAULT_WAIT_REFRESH_SECS as f64)]
+    wait_refresh_secs: f64,
 }
 
 impl Limits {
@@ -98,6 +107,8 @@ impl Limits {
             self.starts_per_entity,
             Duration::from_secs(self.start_window_secs),
         );
+        app.max_wait = Duration::from_secs(self.max_wait_secs);
+        app.wait_refresh = Duration::from_secs_f64(self.wait_refresh_secs.clamp(0.05, 3600.0));
     }
 
     /// The connection limits, the cap fitted under the open-file limit (raised first where

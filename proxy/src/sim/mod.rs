@@ -26,7 +26,7 @@ use crate::token::{Claims, Kind, Tokens};
 
 pub use demo::{demo_csp, Demo};
 pub use gu1_api::SIM_API_KEY;
-pub use model::{Fault, LogEntry, Record, Simulator, Step};
+pub use model::{Fault, LogEntry, Record, Simulator, Stats, Step};
 
 /// The in-memory gu1 behind a simulate-mode proxy.
 #[derive(Debug)]
@@ -38,10 +38,14 @@ pub struct InMemory {
 impl Gu1 for InMemory {
     fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Value>> {
         let found = self.sim.lookup(id).filter(|r| r.kind == kind);
+        if let Some(r) = &found {
+            self.sim.count_read(&r.entity_id);
+        }
         Box::pin(async move { Ok(found.map(|r| r.to_gu1())) })
     }
 
     fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Value>> {
+        self.sim.count_read(entity);
         let found = self.sim.current(entity, kind);
         Box::pin(async move { Ok(found.map(|r| r.to_gu1())) })
     }

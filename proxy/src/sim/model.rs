@@ -1,7 +1,7 @@
 //! An in-memory gu1: biometric sessions and KYC validations following the documented
 //! lifecycle, plus what tests need to script it (next statuses, faults, a request log).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,9 @@ pub struct Fault {
     pub content_type: Option<String>,
     /// How many requests this fault applies to (default 1).
     pub count: Option<u32>,
+    /// Headers added to the answer (the fault's, or the real one when the fault sets no
+    /// status or body), e.g. `ETag` or `Preference-Applied`.
+    pub headers: Option<BTreeMap<String, String>>,
 }
 
 /// One proxy request, as tests read it back.
@@ -122,6 +125,22 @@ struct Entity {
     script: VecDeque<Step>,
     faults: VecDeque<Fault>,
     log: Vec<LogEntry>,
+    /// The browser's requests for this entity are served as by a proxy that does not know
+    /// held requests: no `ETag`, `If-None-Match` and `Prefer` unseen.
+    ignore_wait: bool,
+    /// Reads of this entity's sessions at gu1 (by id or "current").
+    gu1_reads: u64,
+}
+
+/// What `GET /__control/entities/{e}/stats` tells about an entity.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Reads of the entity's sessions at gu1: by the proxy in front of the simulator, and over
+    /// the simulated REST API by upstream-mode proxies.
+    pub gu1_reads: u64,
+    /// Requests to the proxy's browser endpoints made with the entity's tokens.
+    pub requests: usize,
 }
 
 /// The simulator's state.
@@ -494,6 +513,40 @@ impl Simulator {
     /// The request log of an entity.
     pub fn requests(&self, entity_id: &str) -> Option<Vec<LogEntry>> {
         self.lock().entities.get(entity_id).map(|e| e.log.clone())
+    }
+
+    /// Counts a read of the entity's sessions at gu1.
+    pub fn count_read(&self, entity_id: &str) {
+        if let Some(e) = self.lock().entities.get_mut(entity_id) {
+            e.gu1_reads += 1;
+        }
+    }
+
+    /// Serves the entity's browser requests as a proxy that ignores `If-None-Match` and
+    /// `Prefer` and sends no `ETag` (`ignore`), or as this one (the default).
+    pub fn ignore_wait(&self, entity_id: &str, ignore: bool) -> bool {
+        let mut inner = self.lock();
+        let Some(e) = inner.entities.get_mut(entity_id) else {
+            return false;
+        };
+        e.ignore_wait = ignore;
+        true
+    }
+
+    /// Whether the entity's requests are served as by a proxy that ignores held requests.
+    pub fn ignores_wait(&self, entity_id: &str) -> bool {
+        self.lock()
+            .entities
+            .get(entity_id)
+            .is_some_and(|e| e.ignore_wait)
+    }
+
+    /// Counts about the entity.
+    pub fn stats(&self, entity_id: &str) -> Option<Stats> {
+        self.lock().entities.get(entity_id).map(|e| Stats {
+            gu1_reads: e.gu1_reads,
+            requests: e.log.len(),
+        })
     }
 
     /// The kind an entity was created for.
