@@ -347,6 +347,28 @@ enum Mode {
     Simulate(Arc<Simulate>, SocketAddr),
 }
 
+/// Resolves on SIGTERM or Ctrl-C.
+async fn terminated() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
 fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -363,17 +385,38 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
             "hosted": hosted, "maxConnections": conns.max,
             "headerTimeoutMs": conns.header_timeout.as_millis() as u64})
     );
+    let app = match &mode {
+        Mode::Simulate(s, _) => s.app.clone(),
+        Mode::Upstream(app) => app.clone(),
+    };
     let served = rt.block_on(async move {
+        // On SIGTERM or Ctrl-C: held requests are answered (304) first, then the listeners
+        // close and in-flight requests get `conns.drain` to finish.
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            terminated().await;
+            println!(
+                "{}",
+                serde_json::json!({"event": "shutting_down", "held": app.hub.waiting()})
+            );
+            app.hub.close();
+            stop.send_replace(true);
+        });
         match mode {
-            Mode::Simulate(s, h) => sim::serve(s, listen, h, conns).await,
+            Mode::Simulate(s, h) => sim::serve(s, listen, h, conns, stopping).await,
             Mode::Upstream(app) => {
                 let l = tokio::net::TcpListener::bind(listen).await?;
-                serve::serve(l, app::router(app), conns, std::future::pending()).await
+                let mut stopping = stopping;
+                serve::serve(l, app::router(app), conns, async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                })
+                .await
             }
         }
     });
-    if let Err(e) = served {
-        fail(&e.to_string());
+    match served {
+        Ok(()) => println!("{}", serde_json::json!({"event": "stopped"})),
+        Err(e) => fail(&e.to_string()),
     }
 }
 

@@ -620,3 +620,82 @@ async fn the_control_api_counts_gu1_reads_per_entity() {
         .unwrap();
     assert_eq!(log["gu1Reads"], 3, "{log}");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The binary in simulate mode on free ports; its proxy URL.
+fn spawn_simulator(extra: &[&str]) -> (std::process::Child, String) {
+    let (port, hosted) = (free_port(), free_port());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_gu1-kyc-proxy"))
+        .args(["simulate", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--hosted-listen", &format!("127.0.0.1:{hosted}")])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    assert!(up, "the simulator did not start");
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test]
+async fn sigterm_answers_held_requests_then_exits_0() {
+    let (child, base) = spawn_simulator(&[]);
+    let http = reqwest::Client::new();
+    let e = control(&http, &base, json!({})).await;
+    let tok = e["token"].as_str().unwrap().to_owned();
+    let tag = get(&http, &base, &tok, None, None).await.etag.unwrap();
+    let held: Vec<_> = (0..5)
+        .map(|_| {
+            let (http, base, tok, tag) = (http.clone(), base.clone(), tok.clone(), tag.clone());
+            tokio::spawn(async move { get(&http, &base, &tok, Some(&tag), Some("wait=20")).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let term = Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    for h in held {
+        let r = h.await.unwrap();
+        assert_eq!(r.status, 304);
+        assert_eq!(r.applied.as_deref(), Some("wait=20"));
+        assert_eq!(r.etag.as_deref(), Some(tag.as_str()));
+    }
+    assert!(
+        term.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        term.elapsed()
+    );
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "exit: {:?}", out.status);
+    assert!(
+        term.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        term.elapsed()
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        log.contains("\"shutting_down\"") && log.contains("\"stopped\""),
+        "{log}"
+    );
+    assert!(
+        http.get(format!("{base}/health")).send().await.is_err(),
+        "no longer accepting"
+    );
+}

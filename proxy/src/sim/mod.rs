@@ -158,20 +158,24 @@ pub fn router(s: Arc<Simulate>) -> Router {
     app::assemble(app, browser, Router::new().merge(extra), outside)
 }
 
-/// Binds the proxy and the hosted pages and serves until the process ends, both with the
+/// Binds the proxy and the hosted pages and serves until `stopping` turns true, both with the
 /// connection limits of `conns`.
 pub async fn serve(
     s: Arc<Simulate>,
     proxy: SocketAddr,
     hosted: SocketAddr,
     conns: Connections,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
     let h = tokio::net::TcpListener::bind(hosted).await?;
     let hr = crate::serve::serve(
         h,
         hosted::router(s.clone()),
         conns.clone(),
-        std::future::pending(),
+        stopped(stopping.clone()),
     );
     let router = router(s.clone());
     let pr = async move {
@@ -180,15 +184,20 @@ pub async fn serve(
         loop {
             let p = tokio::net::TcpListener::bind(proxy).await?;
             let down = s.clone();
+            let stop = stopped(stopping.clone());
             crate::serve::serve(p, router.clone(), conns.clone(), async move {
-                down.outage.notified().await
+                tokio::select! {
+                    () = down.outage.notified() => {}
+                    () = stop => {}
+                }
             })
             .await?;
+            if *stopping.borrow() {
+                return Ok::<(), std::io::Error>(());
+            }
             let ms = s.outage_ms.load(Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        #[allow(unreachable_code)]
-        Ok::<(), std::io::Error>(())
     };
     tokio::try_join!(pr, hr)?;
     Ok(())
