@@ -171,6 +171,18 @@ struct SimulateArgs {
     /// The built npm package to serve at /pkg/.
     #[arg(long, default_value = "pkg")]
     pkg: std::path::PathBuf,
+    /// Whether the simulated gu1 sends signed webhooks for every change of status (on: to
+    /// this proxy's /webhooks/gu1, or --sim-webhook-url; signed with --webhook-secret, or a
+    /// random secret the proxy is given).
+    #[arg(long, env = "GU1_SIM_WEBHOOKS", default_value = "on", value_parser = ["on", "off"])]
+    sim_webhooks: String,
+    /// Time between a change of status and the simulated gu1's webhook, ms.
+    #[arg(long, env = "GU1_SIM_WEBHOOK_DELAY_MS", default_value_t = 50)]
+    sim_webhook_delay_ms: u64,
+    /// Where the simulated gu1 posts its webhooks instead of this proxy (e.g. upstream-mode
+    /// proxies in front of this simulator's gu1 API).
+    #[arg(long, env = "GU1_SIM_WEBHOOK_URL")]
+    sim_webhook_url: Option<String>,
     #[command(flatten)]
     limits: Limits,
 }
@@ -468,7 +480,13 @@ fn main() {
                 .secret
                 .map(String::into_bytes)
                 .unwrap_or_else(random_secret);
-            let limits = a.limits;
+            let sim_webhooks = a.sim_webhooks == "on";
+            let mut limits = a.limits;
+            if sim_webhooks && limits.webhook_secret.is_none() {
+                // The simulator is gu1 here: it knows the secret it signs with.
+                let random: String = random_secret().iter().map(|b| format!("{b:02x}")).collect();
+                limits.webhook_secret = Some(random);
+            }
             let conns = limits.connections();
             let tokens = Tokens::shared_secret(&secret)
                 .with_audience(&a.audience.audience)
@@ -489,6 +507,10 @@ fn main() {
             s.proxy_origin = format!("http://{}", a.listen);
             s.token_ttl = Duration::from_secs(a.token_ttl);
             s.demo = a.www.map(|www| Demo { www, pkg: a.pkg });
+            s.webhooks = sim_webhooks.then(|| sim::Webhooks {
+                url: a.sim_webhook_url,
+                delay: Duration::from_millis(a.sim_webhook_delay_ms),
+            });
             run(
                 Mode::Simulate(Arc::new(s), a.hosted_listen),
                 a.listen,

@@ -699,3 +699,134 @@ async fn sigterm_answers_held_requests_then_exits_0() {
         "no longer accepting"
     );
 }
+
+async fn post(http: &reqwest::Client, url: String, body: Value) -> Value {
+    let r = http.post(url).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+/// A request held on a fresh session of the simulator at `base`; the session and the request.
+async fn held_on(
+    http: &reqwest::Client,
+    base: &str,
+    wait: u64,
+) -> (Value, tokio::task::JoinHandle<Got>) {
+    let e = control(http, base, json!({})).await;
+    let tok = e["token"].as_str().unwrap().to_owned();
+    let tag = get(http, base, &tok, None, None).await.etag.unwrap();
+    let (http, base) = (http.clone(), base.to_owned());
+    let held = tokio::spawn(async move {
+        get(
+            &http,
+            &base,
+            &tok,
+            Some(&tag),
+            Some(&format!("wait={wait}")),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!held.is_finished());
+    (e, held)
+}
+
+#[tokio::test]
+async fn the_simulated_gu1_tells_the_proxy_by_signed_webhook_and_that_wakes_the_request() {
+    let (mut child, base) = spawn_simulator(&["--wait-refresh-secs", "30"]);
+    let http = reqwest::Client::new();
+    // gu1 decides (control API): its webhook, not a read, answers the held request.
+    let (e, held) = held_on(&http, &base, 10).await;
+    let entity = e["entityId"].as_str().unwrap();
+    let decided = Instant::now();
+    post(
+        &http,
+        format!("{base}/__control/entities/{entity}/set"),
+        json!({"status": "approved"}),
+    )
+    .await;
+    let r = held.await.unwrap();
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("approved"))
+    );
+    assert!(
+        decided.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        decided.elapsed()
+    );
+    let stats: Value = http
+        .get(format!("{base}/__control/entities/{entity}/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["webhooksSent"], 1, "{stats}");
+    // The person decides on the hosted page: the same path.
+    let (e, held) = held_on(&http, &base, 10).await;
+    let decided = Instant::now();
+    post(
+        &http,
+        format!(
+            "{}/hosted/{}/decide",
+            e["hostedOrigin"].as_str().unwrap(),
+            e["id"].as_str().unwrap()
+        ),
+        json!({"decision": "reject"}),
+    )
+    .await;
+    let r = held.await.unwrap();
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("rejected"))
+    );
+    assert_eq!(r.json()["rejectionCode"], "FACE_MATCH_SCORE_LOW");
+    assert!(
+        decided.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        decided.elapsed()
+    );
+    // A change gu1 sends no webhook for waits for the refresh.
+    let (e, held) = held_on(&http, &base, 2).await;
+    let entity = e["entityId"].as_str().unwrap();
+    post(
+        &http,
+        format!("{base}/__control/entities/{entity}/set"),
+        json!({"status": "approved", "webhook": false}),
+    )
+    .await;
+    let r = held.await.unwrap();
+    assert_eq!(r.status, 304, "no webhook, no refresh within the wait");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn with_sim_webhooks_off_a_decision_waits_for_the_refresh() {
+    let (mut child, base) =
+        spawn_simulator(&["--sim-webhooks", "off", "--wait-refresh-secs", "1.5"]);
+    let http = reqwest::Client::new();
+    let (e, held) = held_on(&http, &base, 10).await;
+    let entity = e["entityId"].as_str().unwrap();
+    let decided = Instant::now();
+    post(
+        &http,
+        format!("{base}/__control/entities/{entity}/set"),
+        json!({"status": "approved"}),
+    )
+    .await;
+    let r = held.await.unwrap();
+    let took = decided.elapsed();
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (200, Some("approved"))
+    );
+    assert!(
+        took > Duration::from_millis(700) && took < Duration::from_millis(2000),
+        "found by the refresh, not a webhook: {took:?}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,7 +1,7 @@
 //! Everything that exists only in simulate mode: the in-memory gu1 (`model`), the control API
 //! for tests (`control`), faults and the request log as a layer around the browser endpoints
 //! (`layer`), gu1's REST API played over HTTP (`gu1_api`), the hosted capture page on a second
-//! origin (`hosted`) and the demo pages (`demo`). Production modules never import this one.
+//! origin (`hosted`), gu1's webhooks (`outbox`) and the demo pages (`demo`). Production modules never import this one.
 
 mod control;
 mod demo;
@@ -9,6 +9,7 @@ mod gu1_api;
 mod hosted;
 mod layer;
 pub mod model;
+pub mod outbox;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +62,15 @@ impl Gu1 for InMemory {
     }
 }
 
+/// How the simulator sends gu1's webhooks.
+#[derive(Clone, Debug)]
+pub struct Webhooks {
+    /// Where to (default: this proxy's own `/webhooks/gu1`).
+    pub url: Option<String>,
+    /// Time between a change of status and its webhook.
+    pub delay: Duration,
+}
+
 /// A simulate-mode proxy: the production proxy in front of the in-memory gu1, plus what tests
 /// and the demo need.
 #[derive(Debug)]
@@ -81,6 +91,9 @@ pub struct Simulate {
     pub demo: Option<Demo>,
     /// When set, the simulated gu1 REST API requires `X-Organization-ID` to name it.
     pub organization_id: Option<String>,
+    /// gu1's webhooks: sent by [`serve`] for every change of status when set and the proxy has
+    /// a webhook secret.
+    pub webhooks: Option<Webhooks>,
     outage: tokio::sync::Notify,
     outage_ms: AtomicU64,
 }
@@ -110,6 +123,7 @@ impl Simulate {
             token_ttl: Duration::from_secs(900),
             demo: None,
             organization_id: None,
+            webhooks: None,
             outage: tokio::sync::Notify::new(),
             outage_ms: AtomicU64::new(0),
         }
@@ -170,6 +184,25 @@ pub async fn serve(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    if let (Some(w), Some(secret)) = (&s.webhooks, &s.app.webhook_secret) {
+        let host = if proxy.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], proxy.port()))
+        } else {
+            proxy
+        };
+        let url = w
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("http://{host}/webhooks/gu1"));
+        outbox::start(
+            s.sim.clone(),
+            outbox::Outbox {
+                url,
+                secret: secret.clone(),
+                delay: w.delay,
+            },
+        );
+    }
     let h = tokio::net::TcpListener::bind(hosted).await?;
     let hr = crate::serve::serve(
         h,
