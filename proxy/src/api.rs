@@ -3,9 +3,10 @@
 //! request; every answer is trimmed to what the page needs.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -16,6 +17,7 @@ use crate::auth::too_many;
 use crate::errors::{from_gu1, refuse};
 use crate::gu1::{is_active_value, Gu1Error};
 use crate::token::{Claims, Kind};
+use crate::wait::{self, Answer, Held, Hub};
 
 /// The three browser endpoints, without authentication (the caller layers it on).
 pub fn routes() -> Router<Arc<App>> {
@@ -78,20 +80,84 @@ async fn lookup(app: &App, claims: &Claims) -> Result<Option<Value>, Gu1Error> {
     })
 }
 
-/// `GET /kyc/status`: the token's session (or the entity's current one), trimmed.
-async fn status(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
-    match lookup(&app, &claims).await {
-        Ok(Some(v)) => Json(browser_view(claims.kind, &v)).into_response(),
+/// The status answer for `claims` as the page gets it (200: the trimmed session, or `null` for
+/// a biometric entity without one), or the refusal (404, gu1's errors).
+pub async fn read_state(app: &App, claims: &Claims) -> Result<Answer, Response> {
+    let view = match lookup(app, claims).await {
+        Ok(Some(v)) => browser_view(claims.kind, &v),
         // Biometric "current" answers 200 null; KYC "current" answers 404 NOT_FOUND.
-        Ok(None) if claims.kind == Kind::Biometric && claims.session_id.is_none() => {
-            Json(Value::Null).into_response()
+        Ok(None) if claims.kind == Kind::Biometric && claims.session_id.is_none() => Value::Null,
+        Ok(None) => {
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "no session for this token",
+            ))
         }
-        Ok(None) => refuse(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "no session for this token",
-        ),
-        Err(e) => from_gu1(&e),
+        Err(e) => return Err(from_gu1(&e)),
+    };
+    Ok(Answer::new(serde_json::to_vec(&view).unwrap_or_default()))
+}
+
+/// What a status answer carries besides its body: its tag, what it varies on, and the wait
+/// applied when it was held.
+fn tagged(mut resp: Response, etag: &str, waited: Option<u64>) -> Response {
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Prefer, If-None-Match"),
+    );
+    if let Some(secs) = waited {
+        h.insert("preference-applied", wait::applied(secs));
+    }
+    resp
+}
+
+/// 200 with the answer's body and tag.
+fn fresh_answer(a: &Answer, waited: Option<u64>) -> Response {
+    let resp = ([(header::CONTENT_TYPE, "application/json")], a.body.clone()).into_response();
+    tagged(resp, &a.etag, waited)
+}
+
+/// 304 with the tag and no body.
+fn not_modified(etag: &str, waited: Option<u64>) -> Response {
+    tagged(StatusCode::NOT_MODIFIED.into_response(), etag, waited)
+}
+
+/// `GET /kyc/status`: the token's session (or the entity's current one), trimmed, with its
+/// `ETag`. With `If-None-Match` naming the current tag: 304 at once, or, with `Prefer: wait=N`,
+/// held up to `min(N, max_wait)` seconds until the state changes (200) or the time is up (304).
+async fn status(
+    State(app): State<Arc<App>>,
+    Extension(claims): Extension<Claims>,
+    headers: HeaderMap,
+) -> Response {
+    let conditional = headers.contains_key(header::IF_NONE_MATCH);
+    let wait = wait::wait_preference(&headers)
+        .filter(|_| conditional)
+        .map(|n| n.min(app.max_wait.as_secs()))
+        .filter(|n| *n > 0);
+    // Join before reading, so a webhook that lands between the read and the hold still wakes it.
+    let waiter = wait.map(|_| Hub::join(&app, &claims));
+    let answer = match read_state(&app, &claims).await {
+        Ok(a) => a,
+        Err(refusal) => return refusal,
+    };
+    if let Some(w) = &waiter {
+        w.arrived(&answer);
+    }
+    if !wait::none_match(&headers, &answer.etag) {
+        return fresh_answer(&answer, None);
+    }
+    match (waiter, wait) {
+        (Some(w), Some(secs)) => match w.hold(&answer.etag, Duration::from_secs(secs)).await {
+            Held::Changed(new) => fresh_answer(&new, Some(secs)),
+            Held::Unchanged => not_modified(&answer.etag, Some(secs)),
+        },
+        _ => not_modified(&answer.etag, None),
     }
 }
 

@@ -12,7 +12,14 @@ use crate::auth::{self, Limiter};
 use crate::gu1::Gu1;
 use crate::middleware::{access_log, cors, no_store, Origins};
 use crate::token::Tokens;
+use crate::wait::Hub;
 use crate::webhooks::{self, Fresh, Seen};
+
+/// The longest a status request is held unless configured otherwise, seconds.
+pub const DEFAULT_MAX_WAIT_SECS: u64 = 25;
+
+/// How often held requests' state is read from gu1 unless configured otherwise, seconds.
+pub const DEFAULT_WAIT_REFRESH_SECS: u64 = 5;
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -38,12 +45,19 @@ pub struct App {
     pub webhook_concurrency: usize,
     /// Sessions `POST /kyc/start` may create per entity: a bucket per entity and kind.
     pub starts: Limiter,
+    /// Held status requests (`If-None-Match` + `Prefer: wait`), by token scope.
+    pub hub: Hub,
+    /// The longest a status request is held, whatever its `Prefer: wait` asks.
+    pub max_wait: Duration,
+    /// How often gu1 is read for the requests held on one scope when no webhook comes.
+    pub wait_refresh: Duration,
 }
 
 impl App {
     /// An app in front of `gu1` with defaults for everything else: loopback origins, no rate
     /// limit, no webhooks (when configured: a 5-minute replay window, 4 at once, payloads kept
-    /// 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes.
+    /// 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes, status
+    /// requests held at most 25 s with gu1 read every 5 s meanwhile.
     pub fn new(gu1: Arc<dyn Gu1>, tokens: Tokens) -> App {
         App {
             gu1,
@@ -56,6 +70,9 @@ impl App {
             seen: Seen::new(100_000),
             webhook_concurrency: 4,
             starts: Limiter::per_window(5, Duration::from_secs(600)),
+            hub: Hub::default(),
+            max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
+            wait_refresh: Duration::from_secs(DEFAULT_WAIT_REFRESH_SECS),
         }
     }
 }

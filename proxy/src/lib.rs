@@ -6,7 +6,7 @@
 //! Production code: [`app`] (shared state, routes), [`api`] (the browser endpoints), [`auth`]
 //! (tokens in requests, rate limit), [`webhooks`], [`middleware`] (CORS, `no-store`, access log),
 //! [`errors`], [`gu1`] (what the proxy needs from gu1), [`upstream`] (the real gu1 API),
-//! [`token`], [`serve`] (connections: timeouts, cap, open-file limit); [`check`] tests an implementation of the browser endpoints from outside.
+//! [`token`], [`wait`] (held status requests), [`serve`] (connections: timeouts, cap, open-file limit); [`check`] tests an implementation of the browser endpoints from outside.
 //! Everything that exists only in simulate mode is in [`sim`], which production modules never
 //! import.
 
@@ -21,4 +21,5 @@ pub mod serve;
 pub mod sim;
 pub mod token;
 pub mod upstream;
+pub mod wait;
 pub mod webhooks;

@@ -82,9 +82,18 @@ struct Limits {
     /// idle keep-alive connection, seconds.
     #[arg(long, env = "GU1_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
     header_timeout_secs: f64,
-    /// Connections served at once (lowered to fit under the open-file limit); more wait.
+    /// Connections served at once (lowered to fit under the open-file limit); more wait. Each
+    /// held status request keeps its connection.
     #[arg(long, env = "GU1_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// The longest a status request with `If-None-Match` and `Prefer: wait=N` is held, seconds
+    /// (0: never held, answered 304 at once).
+    #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = app::DEFAULT_MAX_WAIT_SECS)]
+    max_wait_secs: u64,
+    /// While status requests are held on a session and no webhook comes, gu1 is read once per
+    /// this interval for all of them, seconds.
+    #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = app::DEFAULT_WAIT_REFRESH_SECS as f64)]
+    wait_refresh_secs: f64,
 }
 
 impl Limits {
@@ -98,6 +107,8 @@ impl Limits {
             self.starts_per_entity,
             Duration::from_secs(self.start_window_secs),
         );
+        app.max_wait = Duration::from_secs(self.max_wait_secs);
+        app.wait_refresh = Duration::from_secs_f64(self.wait_refresh_secs.clamp(0.05, 3600.0));
     }
 
     /// The connection limits, the cap fitted under the open-file limit (raised first where
@@ -160,6 +171,18 @@ struct SimulateArgs {
     /// The built npm package to serve at /pkg/.
     #[arg(long, default_value = "pkg")]
     pkg: std::path::PathBuf,
+    /// Whether the simulated gu1 sends signed webhooks for every change of status (on: to
+    /// this proxy's /webhooks/gu1, or --sim-webhook-url; signed with --webhook-secret, or a
+    /// random secret the proxy is given).
+    #[arg(long, env = "GU1_SIM_WEBHOOKS", default_value = "on", value_parser = ["on", "off"])]
+    sim_webhooks: String,
+    /// Time between a change of status and the simulated gu1's webhook, ms.
+    #[arg(long, env = "GU1_SIM_WEBHOOK_DELAY_MS", default_value_t = 50)]
+    sim_webhook_delay_ms: u64,
+    /// Where the simulated gu1 posts its webhooks instead of this proxy (e.g. upstream-mode
+    /// proxies in front of this simulator's gu1 API).
+    #[arg(long, env = "GU1_SIM_WEBHOOK_URL")]
+    sim_webhook_url: Option<String>,
     #[command(flatten)]
     limits: Limits,
 }
@@ -336,6 +359,28 @@ enum Mode {
     Simulate(Arc<Simulate>, SocketAddr),
 }
 
+/// Resolves on SIGTERM or Ctrl-C.
+async fn terminated() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
 fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -352,17 +397,38 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
             "hosted": hosted, "maxConnections": conns.max,
             "headerTimeoutMs": conns.header_timeout.as_millis() as u64})
     );
+    let app = match &mode {
+        Mode::Simulate(s, _) => s.app.clone(),
+        Mode::Upstream(app) => app.clone(),
+    };
     let served = rt.block_on(async move {
+        // On SIGTERM or Ctrl-C: held requests are answered (304) first, then the listeners
+        // close and in-flight requests get `conns.drain` to finish.
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            terminated().await;
+            println!(
+                "{}",
+                serde_json::json!({"event": "shutting_down", "held": app.hub.waiting()})
+            );
+            app.hub.close();
+            stop.send_replace(true);
+        });
         match mode {
-            Mode::Simulate(s, h) => sim::serve(s, listen, h, conns).await,
+            Mode::Simulate(s, h) => sim::serve(s, listen, h, conns, stopping).await,
             Mode::Upstream(app) => {
                 let l = tokio::net::TcpListener::bind(listen).await?;
-                serve::serve(l, app::router(app), conns, std::future::pending()).await
+                let mut stopping = stopping;
+                serve::serve(l, app::router(app), conns, async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                })
+                .await
             }
         }
     });
-    if let Err(e) = served {
-        fail(&e.to_string());
+    match served {
+        Ok(()) => println!("{}", serde_json::json!({"event": "stopped"})),
+        Err(e) => fail(&e.to_string()),
     }
 }
 
@@ -414,7 +480,13 @@ fn main() {
                 .secret
                 .map(String::into_bytes)
                 .unwrap_or_else(random_secret);
-            let limits = a.limits;
+            let sim_webhooks = a.sim_webhooks == "on";
+            let mut limits = a.limits;
+            if sim_webhooks && limits.webhook_secret.is_none() {
+                // The simulator is gu1 here: it knows the secret it signs with.
+                let random: String = random_secret().iter().map(|b| format!("{b:02x}")).collect();
+                limits.webhook_secret = Some(random);
+            }
             let conns = limits.connections();
             let tokens = Tokens::shared_secret(&secret)
                 .with_audience(&a.audience.audience)
@@ -435,6 +507,10 @@ fn main() {
             s.proxy_origin = format!("http://{}", a.listen);
             s.token_ttl = Duration::from_secs(a.token_ttl);
             s.demo = a.www.map(|www| Demo { www, pkg: a.pkg });
+            s.webhooks = sim_webhooks.then(|| sim::Webhooks {
+                url: a.sim_webhook_url,
+                delay: Duration::from_millis(a.sim_webhook_delay_ms),
+            });
             run(
                 Mode::Simulate(Arc::new(s), a.hosted_listen),
                 a.listen,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
@@ -37,15 +37,26 @@ impl Origins {
 }
 
 /// CORS for the browser endpoints: allowed origins are reflected (never `*`), preflights are
-/// answered without reaching a handler, and the page may read `Retry-After`.
+/// answered without reaching a handler; the page may send `If-None-Match` and `Prefer` (held
+/// status requests) and read `Retry-After`, `ETag` and `Preference-Applied`.
 pub fn cors(origins: Origins) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
             origin.to_str().is_ok_and(|o| origins.allows(o))
         }))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([header::RETRY_AFTER])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("prefer"),
+        ])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::ETAG,
+            HeaderName::from_static("preference-applied"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 

@@ -1,5 +1,6 @@
 //! `POST /webhooks/gu1`: gu1's signed status changes, so a terminal status reaches the page on
-//! its next poll even while gu1's own read still lags.
+//! its next poll even while gu1's own read still lags, and status requests held on the entity
+//! are answered at once.
 //!
 //! gu1 signs the raw body only, but the envelope's `timestamp` is inside it: a webhook older than
 //! the replay window, or seen before within it, is refused. A kept payload is used only for the
@@ -345,6 +346,18 @@ async fn webhook(
     };
     if !is_active_value(kind, payload) && payload.get("status").is_some() {
         app.fresh.insert(kind, payload, sent);
+    }
+    // Requests held on this entity (or session) read gu1 now, whatever the new status.
+    match (
+        payload.get("entityId").and_then(Value::as_str),
+        payload
+            .get("id")
+            .or_else(|| payload.get("validationId"))
+            .and_then(Value::as_str),
+    ) {
+        (Some(entity), _) => app.hub.wake(kind, entity),
+        (None, Some(session)) => app.hub.wake_session(kind, session),
+        (None, None) => {}
     }
     Json(json!({"ok": true})).into_response()
 }

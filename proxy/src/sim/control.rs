@@ -28,6 +28,7 @@ pub fn routes() -> Router<Arc<Simulate>> {
         .route("/__control/entities/{e}/start", post(control_start))
         .route("/__control/entities/{e}/token", post(control_token))
         .route("/__control/entities/{e}/log", get(control_log))
+        .route("/__control/entities/{e}/stats", get(control_stats))
         .route("/__control/outage", post(control_outage))
 }
 
@@ -44,6 +45,10 @@ pub struct NewSession {
     token_ttl_secs: Option<u64>,
     script: Vec<Step>,
     faults: Vec<Fault>,
+    /// Serve this entity's browser requests as a proxy that knows held requests (default
+    /// true); false: `If-None-Match` and `Prefer` are removed before the handler and no `ETag`
+    /// is sent.
+    honour_wait: Option<bool>,
 }
 
 /// `POST /__control/sessions`: a new entity (and session), with a token and the URLs.
@@ -68,6 +73,7 @@ pub fn new_session(s: &Simulate, req: NewSession) -> Response {
     };
     s.sim.script(&entity, req.script);
     s.sim.faults(&entity, req.faults);
+    s.sim.ignore_wait(&entity, !req.honour_wait.unwrap_or(true));
     let pinned = record.as_ref().filter(|_| req.pin).map(|r| r.id.clone());
     let token = s.mint(&entity, kind, pinned, req.token_ttl_secs);
     let p = &s.proxy_origin;
@@ -217,10 +223,21 @@ async fn control_outage(State(s): State<Arc<Simulate>>, Json(b): Json<OutageBody
     Json(json!({"ok": true})).into_response()
 }
 
-/// `GET /__control/entities/{e}/log`: the proxy requests made with the entity's tokens.
+/// `GET /__control/entities/{e}/log`: the proxy requests made with the entity's tokens, and
+/// the reads of its sessions at gu1.
 async fn control_log(State(s): State<Arc<Simulate>>, Path(e): Path<String>) -> Response {
-    match s.sim.requests(&e) {
-        Some(log) => Json(json!({"now": s.sim.clock_ms(), "requests": log})).into_response(),
+    match (s.sim.requests(&e), s.sim.stats(&e)) {
+        (Some(log), Some(stats)) => Json(json!({"now": s.sim.clock_ms(), "requests": log,
+            "gu1Reads": stats.gu1_reads}))
+        .into_response(),
+        _ => no_entity(),
+    }
+}
+
+/// `GET /__control/entities/{e}/stats`: `{"gu1Reads": n, "requests": m}`.
+async fn control_stats(State(s): State<Arc<Simulate>>, Path(e): Path<String>) -> Response {
+    match s.sim.stats(&e) {
+        Some(stats) => Json(stats).into_response(),
         None => no_entity(),
     }
 }

@@ -87,7 +87,10 @@ fn read(s: &Simulate, headers: &HeaderMap, kind: Kind, id: &str) -> Response {
         return r;
     }
     match s.sim.lookup(id).filter(|r| r.kind == kind) {
-        Some(r) => Json(r.to_gu1()).into_response(),
+        Some(r) => {
+            s.sim.count_read(&r.entity_id);
+            Json(r.to_gu1()).into_response()
+        }
         None => not_found(),
     }
 }
@@ -96,6 +99,7 @@ fn current(s: &Simulate, headers: &HeaderMap, kind: Kind, entity: &str) -> Respo
     if let Some(r) = unkeyed(s, headers) {
         return r;
     }
+    s.sim.count_read(entity);
     match (s.sim.current(entity, kind), kind) {
         (Some(r), _) => Json(r.to_gu1()).into_response(),
         (None, Kind::Biometric) => Json(Value::Null).into_response(),

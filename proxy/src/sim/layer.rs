@@ -107,21 +107,25 @@ pub async fn record(State(s): State<Arc<Simulate>>, req: Request, next: Next) ->
 }
 
 /// Innermost, after authentication: serves a queued fault for the token's entity and endpoint,
-/// and applies the entity's next scripted step on a status read of its current session.
-pub async fn faults(State(s): State<Arc<Simulate>>, req: Request, next: Next) -> Response {
+/// applies the entity's next scripted step on a status read of its current session (on arrival,
+/// before the request may be held), and, for an entity created with `honourWait: false`, hides
+/// `If-None-Match`, `Prefer` and the `ETag` (a proxy that does not know held requests).
+pub async fn faults(State(s): State<Arc<Simulate>>, mut req: Request, next: Next) -> Response {
     let (Some(endpoint), Some(claims)) = (
         endpoint(req.uri().path()),
         req.extensions().get::<Claims>().cloned(),
     ) else {
         return next.run(req).await;
     };
-    if let Some(f) = s.sim.take_fault(&claims.entity_id, endpoint) {
+    let mut extra = None;
+    if let Some(mut f) = s.sim.take_fault(&claims.entity_id, endpoint) {
         if let Some(ms) = f.delay_ms {
             tokio::time::sleep(Duration::from_millis(ms.min(600_000))).await;
         }
         if f.status.is_some() || f.body.is_some() || f.body_size.is_some() {
             return fault_answer(f);
         }
+        extra = f.headers.take();
     }
     if endpoint == "status" {
         let pinned_is_current = match &claims.session_id {
@@ -135,12 +139,47 @@ pub async fn faults(State(s): State<Arc<Simulate>>, req: Request, next: Next) ->
             s.sim.advance(&claims.entity_id, claims.kind);
         }
     }
-    next.run(req).await
+    let ignore_wait = s.sim.ignores_wait(&claims.entity_id);
+    if ignore_wait {
+        req.headers_mut().remove(header::IF_NONE_MATCH);
+        req.headers_mut().remove("prefer");
+    }
+    let mut resp = next.run(req).await;
+    if ignore_wait {
+        for h in [header::ETAG, header::VARY] {
+            resp.headers_mut().remove(h);
+        }
+        resp.headers_mut().remove("preference-applied");
+    }
+    add_headers(&mut resp, extra);
+    resp
 }
 
-fn fault_answer(f: super::Fault) -> Response {
+fn add_headers(resp: &mut Response, headers: Option<std::collections::BTreeMap<String, String>>) {
+    for (name, value) in headers.unwrap_or_default() {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            resp.headers_mut().insert(n, v);
+        }
+    }
+}
+
+fn fault_answer(mut f: super::Fault) -> Response {
     let status =
         StatusCode::from_u16(f.status.unwrap_or(200)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let extra = f.headers.take();
+    if matches!(status.as_u16(), 204 | 304) && f.body.is_none() && f.body_size.is_none() {
+        // No body, as HTTP has it for these.
+        let mut resp = Response::new(Body::empty());
+        *resp.status_mut() = status;
+        if let Some(ra) = f.retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, ra);
+        }
+        add_headers(&mut resp, extra);
+        return resp;
+    }
     let body = match (f.body, f.body_size) {
         (Some(b), _) => b,
         (None, Some(n)) => {
@@ -172,5 +211,6 @@ fn fault_answer(f: super::Fault) -> Response {
     if let Some(ra) = f.retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
         resp.headers_mut().insert(header::RETRY_AFTER, ra);
     }
+    add_headers(&mut resp, extra);
     resp
 }

@@ -1,7 +1,7 @@
 //! Everything that exists only in simulate mode: the in-memory gu1 (`model`), the control API
 //! for tests (`control`), faults and the request log as a layer around the browser endpoints
 //! (`layer`), gu1's REST API played over HTTP (`gu1_api`), the hosted capture page on a second
-//! origin (`hosted`) and the demo pages (`demo`). Production modules never import this one.
+//! origin (`hosted`), gu1's webhooks (`outbox`) and the demo pages (`demo`). Production modules never import this one.
 
 mod control;
 mod demo;
@@ -9,6 +9,7 @@ mod gu1_api;
 mod hosted;
 mod layer;
 pub mod model;
+pub mod outbox;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,7 @@ use crate::token::{Claims, Kind, Tokens};
 
 pub use demo::{demo_csp, Demo};
 pub use gu1_api::SIM_API_KEY;
-pub use model::{Fault, LogEntry, Record, Simulator, Step};
+pub use model::{Fault, LogEntry, Record, Simulator, Stats, Step};
 
 /// The in-memory gu1 behind a simulate-mode proxy.
 #[derive(Debug)]
@@ -38,10 +39,14 @@ pub struct InMemory {
 impl Gu1 for InMemory {
     fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Value>> {
         let found = self.sim.lookup(id).filter(|r| r.kind == kind);
+        if let Some(r) = &found {
+            self.sim.count_read(&r.entity_id);
+        }
         Box::pin(async move { Ok(found.map(|r| r.to_gu1())) })
     }
 
     fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Value>> {
+        self.sim.count_read(entity);
         let found = self.sim.current(entity, kind);
         Box::pin(async move { Ok(found.map(|r| r.to_gu1())) })
     }
@@ -55,6 +60,15 @@ impl Gu1 for InMemory {
         let cancelled = gu1_api::cancel(&self.sim, kind, id);
         Box::pin(async move { cancelled.map(|r| r.to_gu1()) })
     }
+}
+
+/// How the simulator sends gu1's webhooks.
+#[derive(Clone, Debug)]
+pub struct Webhooks {
+    /// Where to (default: this proxy's own `/webhooks/gu1`).
+    pub url: Option<String>,
+    /// Time between a change of status and its webhook.
+    pub delay: Duration,
 }
 
 /// A simulate-mode proxy: the production proxy in front of the in-memory gu1, plus what tests
@@ -77,6 +91,9 @@ pub struct Simulate {
     pub demo: Option<Demo>,
     /// When set, the simulated gu1 REST API requires `X-Organization-ID` to name it.
     pub organization_id: Option<String>,
+    /// gu1's webhooks: sent by [`serve`] for every change of status when set and the proxy has
+    /// a webhook secret.
+    pub webhooks: Option<Webhooks>,
     outage: tokio::sync::Notify,
     outage_ms: AtomicU64,
 }
@@ -106,6 +123,7 @@ impl Simulate {
             token_ttl: Duration::from_secs(900),
             demo: None,
             organization_id: None,
+            webhooks: None,
             outage: tokio::sync::Notify::new(),
             outage_ms: AtomicU64::new(0),
         }
@@ -154,20 +172,43 @@ pub fn router(s: Arc<Simulate>) -> Router {
     app::assemble(app, browser, Router::new().merge(extra), outside)
 }
 
-/// Binds the proxy and the hosted pages and serves until the process ends, both with the
+/// Binds the proxy and the hosted pages and serves until `stopping` turns true, both with the
 /// connection limits of `conns`.
 pub async fn serve(
     s: Arc<Simulate>,
     proxy: SocketAddr,
     hosted: SocketAddr,
     conns: Connections,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    if let (Some(w), Some(secret)) = (&s.webhooks, &s.app.webhook_secret) {
+        let host = if proxy.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], proxy.port()))
+        } else {
+            proxy
+        };
+        let url = w
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("http://{host}/webhooks/gu1"));
+        outbox::start(
+            s.sim.clone(),
+            outbox::Outbox {
+                url,
+                secret: secret.clone(),
+                delay: w.delay,
+            },
+        );
+    }
     let h = tokio::net::TcpListener::bind(hosted).await?;
     let hr = crate::serve::serve(
         h,
         hosted::router(s.clone()),
         conns.clone(),
-        std::future::pending(),
+        stopped(stopping.clone()),
     );
     let router = router(s.clone());
     let pr = async move {
@@ -176,15 +217,20 @@ pub async fn serve(
         loop {
             let p = tokio::net::TcpListener::bind(proxy).await?;
             let down = s.clone();
+            let stop = stopped(stopping.clone());
             crate::serve::serve(p, router.clone(), conns.clone(), async move {
-                down.outage.notified().await
+                tokio::select! {
+                    () = down.outage.notified() => {}
+                    () = stop => {}
+                }
             })
             .await?;
+            if *stopping.borrow() {
+                return Ok::<(), std::io::Error>(());
+            }
             let ms = s.outage_ms.load(Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        #[allow(unreachable_code)]
-        Ok::<(), std::io::Error>(())
     };
     tokio::try_join!(pr, hr)?;
     Ok(())

@@ -1,7 +1,7 @@
 //! An in-memory gu1: biometric sessions and KYC validations following the documented
 //! lifecycle, plus what tests need to script it (next statuses, faults, a request log).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -70,6 +70,9 @@ pub struct Step {
     pub rejection_message: Option<String>,
     /// Replaces the hosted URL (tests of a URL changing mid-flow).
     pub session_url: Option<String>,
+    /// Whether gu1 sends a webhook for this change of status (default true; false: the proxy
+    /// learns it only by reading, as when a webhook is lost).
+    pub webhook: Option<bool>,
 }
 
 /// A fault served instead of (or before) the real answer.
@@ -94,6 +97,9 @@ pub struct Fault {
     pub content_type: Option<String>,
     /// How many requests this fault applies to (default 1).
     pub count: Option<u32>,
+    /// Headers added to the answer (the fault's, or the real one when the fault sets no
+    /// status or body), e.g. `ETag` or `Preference-Applied`.
+    pub headers: Option<BTreeMap<String, String>>,
 }
 
 /// One proxy request, as tests read it back.
@@ -122,6 +128,26 @@ struct Entity {
     script: VecDeque<Step>,
     faults: VecDeque<Fault>,
     log: Vec<LogEntry>,
+    /// The browser's requests for this entity are served as by a proxy that does not know
+    /// held requests: no `ETag`, `If-None-Match` and `Prefer` unseen.
+    ignore_wait: bool,
+    /// Reads of this entity's sessions at gu1 (by id or "current").
+    gu1_reads: u64,
+    /// Webhooks about this entity's sessions that the proxy accepted.
+    webhooks: u64,
+}
+
+/// What `GET /__control/entities/{e}/stats` tells about an entity.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Reads of the entity's sessions at gu1: by the proxy in front of the simulator, and over
+    /// the simulated REST API by upstream-mode proxies.
+    pub gu1_reads: u64,
+    /// Requests to the proxy's browser endpoints made with the entity's tokens.
+    pub requests: usize,
+    /// gu1's webhooks about the entity's sessions that the proxy accepted.
+    pub webhooks_sent: u64,
 }
 
 /// The simulator's state.
@@ -130,6 +156,8 @@ pub struct Simulator {
     started: Instant,
     hosted_origin: String,
     inner: Mutex<Inner>,
+    /// Where changes of status go to become gu1's webhooks (`outbox`), when they are sent.
+    changes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Record>>>,
 }
 
 #[derive(Debug, Default)]
@@ -154,6 +182,21 @@ impl Simulator {
             started: Instant::now(),
             hosted_origin: hosted_origin.into(),
             inner: Mutex::new(Inner::default()),
+            changes: Mutex::new(None),
+        }
+    }
+
+    /// From now on every change of a session's status (a scripted or `set` step, the hosted
+    /// page's decision, a cancel) is sent on the returned channel, for gu1's webhooks.
+    pub fn changes(&self) -> tokio::sync::mpsc::UnboundedReceiver<Record> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *self.changes.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        rx
+    }
+
+    fn changed(&self, r: &Record) {
+        if let Some(tx) = &*self.changes.lock().unwrap_or_else(|p| p.into_inner()) {
+            let _ = tx.send(r.clone());
         }
     }
 
@@ -324,9 +367,11 @@ impl Simulator {
         let current = self.current(entity_id, kind)?;
         let mut inner = self.lock();
         let r = inner.records.get_mut(&current.id)?;
+        let mut changed = false;
         if let Some(s) = &step.status {
             if s != &r.status {
                 Self::set_status(r, s);
+                changed = step.webhook != Some(false);
             }
         }
         if step.rejection_code.is_some() {
@@ -338,7 +383,11 @@ impl Simulator {
         if let Some(u) = &step.session_url {
             r.hosted_url = u.clone();
         }
-        Some(r.clone())
+        let r = r.clone();
+        if changed {
+            self.changed(&r);
+        }
+        Some(r)
     }
 
     /// The hosted page's decision (Approve / Reject / Abandon) for session `id`.
@@ -349,6 +398,7 @@ impl Simulator {
         if !is_active(r.kind, &r.status) {
             return Some(r.clone());
         }
+        let before = r.status.clone();
         match decision {
             "start" => {
                 if r.status == "pending" {
@@ -364,7 +414,11 @@ impl Simulator {
             "abandon" => Self::set_status(r, "abandoned"),
             _ => return None,
         }
-        Some(r.clone())
+        let r = r.clone();
+        if r.status != before {
+            self.changed(&r);
+        }
+        Some(r)
     }
 
     /// Cancels an active session; terminal sessions are refused.
@@ -380,7 +434,9 @@ impl Simulator {
         }
         Self::set_status(r, "cancelled");
         r.is_current = r.kind == Kind::Biometric;
-        Ok(r.clone())
+        let r = r.clone();
+        self.changed(&r);
+        Ok(r)
     }
 
     /// A record by id alone (gu1's own API, which the secret key may read in full).
@@ -494,6 +550,48 @@ impl Simulator {
     /// The request log of an entity.
     pub fn requests(&self, entity_id: &str) -> Option<Vec<LogEntry>> {
         self.lock().entities.get(entity_id).map(|e| e.log.clone())
+    }
+
+    /// Counts a read of the entity's sessions at gu1.
+    pub fn count_read(&self, entity_id: &str) {
+        if let Some(e) = self.lock().entities.get_mut(entity_id) {
+            e.gu1_reads += 1;
+        }
+    }
+
+    /// Counts a webhook about the entity's sessions that the proxy accepted.
+    pub fn count_webhook(&self, entity_id: &str) {
+        if let Some(e) = self.lock().entities.get_mut(entity_id) {
+            e.webhooks += 1;
+        }
+    }
+
+    /// Serves the entity's browser requests as a proxy that ignores `If-None-Match` and
+    /// `Prefer` and sends no `ETag` (`ignore`), or as this one (the default).
+    pub fn ignore_wait(&self, entity_id: &str, ignore: bool) -> bool {
+        let mut inner = self.lock();
+        let Some(e) = inner.entities.get_mut(entity_id) else {
+            return false;
+        };
+        e.ignore_wait = ignore;
+        true
+    }
+
+    /// Whether the entity's requests are served as by a proxy that ignores held requests.
+    pub fn ignores_wait(&self, entity_id: &str) -> bool {
+        self.lock()
+            .entities
+            .get(entity_id)
+            .is_some_and(|e| e.ignore_wait)
+    }
+
+    /// Counts about the entity.
+    pub fn stats(&self, entity_id: &str) -> Option<Stats> {
+        self.lock().entities.get(entity_id).map(|e| Stats {
+            gu1_reads: e.gu1_reads,
+            requests: e.log.len(),
+            webhooks_sent: e.webhooks,
+        })
     }
 
     /// The kind an entity was created for.
