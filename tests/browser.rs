@@ -1558,3 +1558,130 @@ async fn malformed_huge_and_prototype_polluting_messages_change_nothing() {
     assert_eq!(settle(&v.completed(), 3_000).await.status(), "approved");
     rec.done(v);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Blocking requests: the ETag comes back in If-None-Match with Prefer: wait, the proxy holds the
+// request until the state changes (a webhook tells it) or the wait ends.
+
+#[wasm_bindgen_test]
+async fn a_decision_reaches_the_held_request_at_once() {
+    let sim = Sim::new(r#"{"honourWait":true}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    sleep(1_500).await;
+    // gu1 decides; the simulator's webhook tells the proxy, which answers the held request. Its
+    // own refresh of a held scope (every 5 s) is too slow for the deadline below.
+    sim.set(r#"{"status":"approved"}"#).await;
+    let r = settle(&v.completed(), 2_500).await;
+    assert_eq!(r.status(), "approved", "errors: {:?}", rec.errors());
+    let holds = sim.holds().await;
+    assert_eq!(holds.len(), 2, "one plain request, then one held until the decision: {holds:?}");
+    assert!(!holds[0].0 && holds[1].0, "{holds:?}");
+    assert!(holds[1].1 >= 1_000 && holds[1].2 == 200, "held, then answered with the decision: {holds:?}");
+    assert_eq!(rec.statuses(), vec!["pending", "approved"]);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn a_proxy_that_does_not_hold_is_polled_as_before() {
+    let sim = Sim::new(r#"{"honourWait":false}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    sleep(1_500).await;
+    sim.set(r#"{"status":"approved"}"#).await;
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.status(), "approved");
+    let holds = sim.holds().await;
+    assert!(holds.len() >= 3, "polled: {holds:?}");
+    assert!(holds.iter().all(|h| !h.0), "no ETag, so no request asks to wait: {holds:?}");
+    assert_eq!(rec.count("gu1kyc:error"), 0);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn a_proxy_answering_every_wait_at_once_is_not_hammered() {
+    let sim = Sim::new(r#"{"honourWait":true}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    // Eight answers of "held, nothing changed" that were not held at all.
+    sim.faults(r#"[{"status":304,"count":8,"headers":{"ETag":"\"storm\"","Preference-Applied":"wait=20"}}]"#).await;
+    assert!(sim.wait_requests("status", 9, 6_000).await);
+    let gaps = sim.gaps("status").await;
+    let storm = &gaps[..8];
+    assert!(storm.iter().all(|g| *g >= 250.0), "one request per pollIntervalMs at most: {gaps:?}");
+    let holds = sim.holds().await;
+    assert!(holds[1..9].iter().all(|h| h.0 && h.2 == 304), "{holds:?}");
+    assert_eq!(rec.count("gu1kyc:error"), 0);
+    assert_eq!(rec.statuses(), vec!["pending"], "a 304 keeps the snapshot");
+    sim.set(r#"{"status":"approved"}"#).await;
+    assert_eq!(settle(&v.completed(), 3_000).await.status(), "approved");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn a_proxy_holding_longer_than_promised_ends_the_waits() {
+    let sim = Sim::new(r#"{"honourWait":true}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":1,"requestTimeoutMs":500}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    // Asked to wait 1 s, the proxy holds 4 s: the client gives up at 1.5 s.
+    sim.faults(r#"[{"delayMs":4000,"status":304,"headers":{"Preference-Applied":"wait=1"}}]"#).await;
+    assert!(rec.wait("gu1kyc:error", 1, 5_000).await);
+    assert_eq!(rec.errors_retrying(true), vec!["NETWORK"]);
+    assert!(sim.wait_requests("status", 3, 5_000).await);
+    let aborted = sim.aborted("status").await;
+    assert!(!aborted.is_empty() && get(&aborted[0], "wait").is_truthy(), "the held request was abandoned");
+    let holds = sim.holds().await;
+    assert!(holds[1..].iter().all(|h| !h.0), "no more waits after one overran: {holds:?}");
+    sim.set(r#"{"status":"approved"}"#).await;
+    assert_eq!(settle(&v.completed(), 4_000).await.status(), "approved");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn destroy_aborts_the_held_request() {
+    let sim = Sim::new(r#"{"honourWait":true}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    sleep(1_000).await;
+    let destroyed_at = sim.clock_ms().await;
+    v.destroy();
+    let mut aborted = sim.aborted("status").await;
+    for _ in 0..16 {
+        if !aborted.is_empty() {
+            break;
+        }
+        sleep(50).await;
+        aborted = sim.aborted("status").await;
+    }
+    assert_eq!(aborted.len(), 1, "the held request was aborted: {}", sim.log_json().await);
+    assert!(get(&aborted[0], "wait").is_truthy());
+    let after = get(&aborted[0], "atMs").as_f64().unwrap_or(f64::MAX) - destroyed_at;
+    assert!(after < 800.0, "the proxy saw the abort {after} ms after destroy()");
+    assert_eq!(sim.requests("status").await, 1, "nothing but the first request was answered");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn hidden_while_held_the_request_ends_and_no_other_follows_until_shown() {
+    let sim = Sim::new(r#"{"honourWait":true}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":1}"#);
+    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    sleep(500).await;
+    set_hidden(true);
+    sleep(2_500).await;
+    let holds = sim.holds().await;
+    assert_eq!(holds.len(), 2, "the held request answered, no other while hidden: {holds:?}");
+    assert!(holds[1].0 && holds[1].2 == 304, "{holds:?}");
+    set_hidden(false);
+    // The request on return is held too (1 s): it is logged when answered.
+    assert!(sim.wait_requests("status", 3, 2_000).await, "one request on return");
+    let holds = sim.holds().await;
+    assert!(holds[2].0, "{holds:?}");
+    rec.done(v);
+}

@@ -31,5 +31,5 @@ if (q.get("client") === "naive") {
   await init();
   const el = document.getElementById("kyc");
   el.addEventListener("gu1kyc:complete", () => (window.__doneAt = Date.now()));
-  mount({ container: el, statusUrl: cfg.statusUrl, token: cfg.token, sessionUrl: cfg.sessionUrl, pollIntervalMs: poll });
+  mount({ container: el, statusUrl: cfg.statusUrl, token: cfg.token, sessionUrl: cfg.sessionUrl, pollIntervalMs: poll, waitSeconds: Number(q.get("wait") || 25) });
 }

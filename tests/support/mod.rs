@@ -161,6 +161,19 @@ impl Sim {
         requests(&self.entity(), "").await.expect("log")
     }
 
+    /// Answered status requests, oldest first: whether each asked to be held (`Prefer: wait`
+    /// with `If-None-Match`), how long the proxy held it (ms), the HTTP status.
+    pub async fn holds(&self) -> Vec<(bool, u64, u16)> {
+        let v = requests(&self.entity(), "status").await.expect("log");
+        js_sys::Array::from(&v)
+            .iter()
+            .map(|e| {
+                let n = |k| get(&e, k).as_f64().unwrap_or(-1.0);
+                (get(&e, "wait").is_truthy(), n("heldMs") as u64, n("status") as u16)
+            })
+            .collect()
+    }
+
     /// Requests to `endpoint` whose client went away before the proxy answered (log entries).
     pub async fn aborted(&self, endpoint: &str) -> Vec<JsValue> {
         let v = aborted_requests(&self.entity(), endpoint)

@@ -45,6 +45,9 @@ struct Pending<'a> {
     method: String,
     query: String,
     open: bool,
+    /// Whether it asked to be held, and when it arrived.
+    wait: bool,
+    arrived: std::time::Instant,
 }
 
 impl Pending<'_> {
@@ -58,6 +61,7 @@ impl Pending<'_> {
             true,
             status,
             &self.query,
+            (self.wait, self.arrived.elapsed().as_millis() as u64),
         );
     }
 }
@@ -65,9 +69,13 @@ impl Pending<'_> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if self.open {
-            self.s
-                .sim
-                .log_aborted(&self.entity, self.endpoint, &self.method, &self.query);
+            self.s.sim.log_aborted(
+                &self.entity,
+                self.endpoint,
+                &self.method,
+                &self.query,
+                (self.wait, self.arrived.elapsed().as_millis() as u64),
+            );
         }
     }
 }
@@ -81,6 +89,12 @@ pub async fn record(State(s): State<Arc<Simulate>>, req: Request, next: Next) ->
     let method = req.method().as_str().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
     let raw = bearer(req.headers()).map(str::to_owned);
+    let wait = req.headers().contains_key(header::IF_NONE_MATCH)
+        && req
+            .headers()
+            .get("prefer")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("wait="));
     match raw.as_deref().map(|t| s.app.tokens.verify(t)) {
         Some(Ok(claims)) => {
             let pending = Pending {
@@ -90,6 +104,8 @@ pub async fn record(State(s): State<Arc<Simulate>>, req: Request, next: Next) ->
                 method,
                 query,
                 open: true,
+                wait,
+                arrived: std::time::Instant::now(),
             };
             let resp = next.run(req).await;
             pending.answered(&resp);
@@ -99,7 +115,8 @@ pub async fn record(State(s): State<Arc<Simulate>>, req: Request, next: Next) ->
             let resp = next.run(req).await;
             if let Some(entity) = raw.as_deref().and_then(peek_entity) {
                 let status = resp.status().as_u16();
-                s.sim.log(&entity, endpoint, &method, false, status, &query);
+                s.sim
+                    .log(&entity, endpoint, &method, false, status, &query, (wait, 0));
             }
             resp
         }

@@ -117,6 +117,10 @@ pub struct LogEntry {
     /// The client went away before the answer was ready (an aborted `fetch` closes its
     /// connection): nothing was sent, `status` is 0 and `at_ms` is when the proxy noticed.
     pub aborted: bool,
+    /// The request asked to be held (`Prefer: wait` with `If-None-Match`).
+    pub wait: bool,
+    /// Milliseconds between its arrival and its answer (or abort).
+    pub held_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -506,6 +510,7 @@ impl Simulator {
         authorized: bool,
         status: u16,
         query: &str,
+        (wait, held_ms): (bool, u64),
     ) {
         self.push_log(
             entity_id,
@@ -517,12 +522,21 @@ impl Simulator {
                 status,
                 query: query.to_owned(),
                 aborted: false,
+                wait,
+                held_ms,
             },
         );
     }
 
     /// Records an authorized request whose client went away before it was answered.
-    pub fn log_aborted(&self, entity_id: &str, endpoint: &str, method: &str, query: &str) {
+    pub fn log_aborted(
+        &self,
+        entity_id: &str,
+        endpoint: &str,
+        method: &str,
+        query: &str,
+        (wait, held_ms): (bool, u64),
+    ) {
         self.push_log(
             entity_id,
             LogEntry {
@@ -533,6 +547,8 @@ impl Simulator {
                 status: 0,
                 query: query.to_owned(),
                 aborted: true,
+                wait,
+                held_ms,
             },
         );
     }
