@@ -58,8 +58,8 @@ if [ ! -x tools/node_modules/.bin/wasm-opt ] || [ tools/package.json -nt tools/n
   log "npm ci in tools/"
   (cd tools && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
 fi
-# The fresh applications the package is tested in (Vite, webpack, Next.js, React): one install,
-# pinned in tests/apps/package-lock.json, shared by all of them.
+# The fresh applications the package is tested in (Vite, webpack, Next.js, React, Vue, Svelte,
+# Angular): one install, pinned in tests/apps/package-lock.json, shared by all of them.
 apps=tests/apps
 if [ ! -d $apps/node_modules/next ] || [ $apps/package-lock.json -nt $apps/node_modules/.stamp ]; then
   log "npm ci in $apps/"

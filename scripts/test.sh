@@ -3,8 +3,8 @@
 # suites in headless Chromium, headless Firefox and WebKit (WebKitGTK under xvfb) against the
 # simulator over HTTP, the package build checks, the npm pack tarball as the ecosystem checks it,
 # the end-to-end suites against the proxy serving the demo pages, and fresh apps (Vite, webpack,
-# Next.js, React, Vue, Svelte) on the tarballs; also the proxy's tests outside cargo (tokens
-# minted with jose and PyJWT, proxy/openapi.yaml linted). Prints each section's time.
+# Next.js, React, Vue, Svelte, Angular) on the tarballs; also the proxy's tests outside cargo
+# (tokens minted with jose and PyJWT, proxy/openapi.yaml linted). Prints each section's time.
 # Installs what is missing first (scripts/setup.sh). Usage: scripts/test.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -122,7 +122,7 @@ export GU1_REACT_TARBALL="$root/target/pack/gu1-kyc-react.tgz"
 printf 'gu1-kyc-react dist/index.js: %d bytes, %d gzip; minified %d gzip\n' "$(stat -c %s packages/react/dist/index.js)" \
   "$(gzip -9c packages/react/dist/index.js | wc -c)" "$(esbuild --minify packages/react/dist/index.js | gzip -9 | wc -c)"
 
-section "fresh apps on the tarballs: Vite, webpack 5, Next.js (App Router), React, the drop-in from another origin"
+section "fresh apps on the tarballs: Vite, webpack 5, Next.js (App Router), React, Vue, Svelte, Angular, the drop-in from another origin"
 # Both tarballs in one install (a later --no-save install would drop an earlier one).
 (cd tests/apps && npm install --no-audit --no-fund --loglevel=error --no-save --offline "$GU1_TARBALL" "$GU1_REACT_TARBALL" >/dev/null)
 node --test --test-reporter=spec --test-concurrency=1 tests/apps/ 2>&1 | tee "$logs/apps.log" || true
