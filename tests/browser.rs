@@ -1600,14 +1600,20 @@ async fn a_proxy_that_does_not_hold_is_polled_as_before() {
     rec.done(v);
 }
 
+/// Faults: the session as it is, tagged `"t"`, then `next`.
+fn tagged_then(sim: &Sim, next: &str) -> String {
+    let body = format!(r#"{{\"status\":\"pending\",\"id\":\"{}\"}}"#, s(&sim.raw, "id"));
+    format!(r#"[{{"status":200,"body":"{body}","headers":{{"ETag":"\"t\""}}}},{next}]"#)
+}
+
 #[wasm_bindgen_test]
 async fn a_proxy_answering_every_wait_at_once_is_not_hammered() {
     let sim = Sim::new(r#"{"honourWait":true}"#).await;
+    // The first answer is tagged; then eight answers of "held, nothing changed" that were not
+    // held at all.
+    sim.faults(&tagged_then(&sim, r#"{"status":304,"count":8,"headers":{"ETag":"\"t\"","Preference-Applied":"wait=20"}}"#)).await;
     let rec = Rec::new();
     let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
-    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
-    // Eight answers of "held, nothing changed" that were not held at all.
-    sim.faults(r#"[{"status":304,"count":8,"headers":{"ETag":"\"storm\"","Preference-Applied":"wait=20"}}]"#).await;
     assert!(sim.wait_requests("status", 9, 6_000).await);
     let gaps = sim.gaps("status").await;
     let storm = &gaps[..8];
@@ -1624,11 +1630,10 @@ async fn a_proxy_answering_every_wait_at_once_is_not_hammered() {
 #[wasm_bindgen_test]
 async fn a_proxy_holding_longer_than_promised_ends_the_waits() {
     let sim = Sim::new(r#"{"honourWait":true}"#).await;
+    // Asked to wait 1 s, the proxy holds 4 s: the client gives up at 1.5 s.
+    sim.faults(&tagged_then(&sim, r#"{"delayMs":4000,"status":304,"headers":{"Preference-Applied":"wait=1"}}"#)).await;
     let rec = Rec::new();
     let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":1,"requestTimeoutMs":500}"#);
-    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
-    // Asked to wait 1 s, the proxy holds 4 s: the client gives up at 1.5 s.
-    sim.faults(r#"[{"delayMs":4000,"status":304,"headers":{"Preference-Applied":"wait=1"}}]"#).await;
     assert!(rec.wait("gu1kyc:error", 1, 5_000).await);
     assert_eq!(rec.errors_retrying(true), vec!["NETWORK"]);
     assert!(sim.wait_requests("status", 3, 5_000).await);
