@@ -279,6 +279,36 @@ proxy.kill();
 pages.close();
 
 // ------------------------------------------------------------------------------------------
+// Held requests: one proxy instance (release build, its own process) holding 10,000 status
+// requests at once (bench/hold.mjs: raw sockets, one session each), its memory per waiting
+// request, and each request's wake-up from its webhook's post to its answer. scripts/bench.sh
+// raises the open-file limit this needs.
+
+const hold = await (async () => {
+  const port = "127.0.0.1:47895";
+  const secret = "bench-hold-secret";
+  const p = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", port, "--hosted-listen", "127.0.0.1:47896", "--webhook-secret", secret, "--max-connections", "12000", "--max-wait-secs", "300", "--webhook-concurrency", "64", "--sim-webhooks", "off"], { stdio: "ignore" });
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        if ((await fetch(`http://${port}/health`)).ok) break;
+      } catch {}
+      await sleep(100);
+    }
+    const out = spawnSync("node", [`${ROOT}bench/hold.mjs`, "--proxy", `http://${port}`, "--pid", String(p.pid), "--webhook-secret", secret, "--waiters", process.env.BENCH_HOLD || "10000"], { encoding: "utf8", timeout: 600_000 });
+    const line = (out.stdout || "").trim().split("\n").pop();
+    try {
+      return JSON.parse(line);
+    } catch {
+      return { error: (out.stderr || out.stdout || "no output").slice(-400) };
+    }
+  } finally {
+    p.kill();
+  }
+})();
+log("held requests measured");
+
+// ------------------------------------------------------------------------------------------
 // Report
 
 const kb = (b) => (b / 1024).toFixed(1);
@@ -298,6 +328,7 @@ const budgets = [
   ["Time to result without hint, webhooks on ≤ RTT + 50 ms (median)", `${ms(stats(withoutHint).median)} ms vs ${ms(rtt.median + 50)} ms`, stats(withoutHint).median <= rtt.median + 50],
   ["Proxy requests per verification ≤ 0.1× naive (visible)", `${(oursVisible.total / naiveVisible.total).toFixed(2)}×`, oursVisible.total <= 0.1 * naiveVisible.total],
   ["Zero requests while hidden beyond one on return", `${oursHidden.hiddenReqs} while hidden`, oursHidden.hiddenReqs === 0],
+  ["One proxy instance holds ≥ 10,000 waiting requests", hold.error ? "not measured" : `${hold.held} held, ${hold.failed} failed`, !hold.error && hold.held >= 10_000 && hold.failed === 0],
   ["Memory flat after warm-up", `${memory.warm.wasm} → ${memory.after.wasm} B wasm`, memory.after.wasm === memory.warm.wasm],
 ];
 // By how much, and why, for each budget not met (the why is what this tree's measurements show).
@@ -368,6 +399,16 @@ ${capacity.error ? `not measured: ${capacity.error}` : `| requests/s | p50 | p99
 | WebAssembly memory | ${memory.warm.wasm} B | ${memory.after.wasm} B |
 | JS heap (used, after gc) | ${memory.warm.heap} B | ${memory.after.heap} B |
 | iframes left | | ${memory.iframes} |
+
+## 7. Held requests (one gu1-kyc-proxy instance, release build, simulate mode, raw sockets)
+
+${hold.error ? `not measured: ${hold.error}` : `| waiting requests held at once | proxy RSS before → while held | per waiting request | wake-up after the webhook, p50 / p99 / max | answered 200 | gu1 reads per verification |
+|---|---|---|---|---|---|
+| ${hold.held} of ${hold.waiters} | ${(hold.rssBeforeKiB / 1024).toFixed(1)} → ${(hold.rssHeldKiB / 1024).toFixed(1)} MiB | ${(hold.bytesPerWaiter / 1024).toFixed(1)} KiB | ${hold.wakeP50Ms} / ${hold.wakeP99Ms} / ${hold.wakeMaxMs} ms | ${hold.answered200} | ${hold.gu1ReadsPerVerification} |
+
+Per waiting request includes its TCP connection and HTTP/1.1 state in the proxy. Wake-up is from
+the moment bench/hold.mjs posts a session's signed webhook to the first byte of that session's
+answer, with all ${hold.held} requests held and the webhooks posted 64 at a time.`}
 `;
 writeFileSync(`${OUT}report.md`, md);
 

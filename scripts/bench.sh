@@ -12,4 +12,6 @@ fi
 bash scripts/build.sh
 cargo build --release -p gu1-kyc-proxy --quiet
 (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+# bench/hold.mjs holds 10,000 requests at once: one socket each, in its process and the proxy's.
+ulimit -n 20000
 node bench/run.mjs
