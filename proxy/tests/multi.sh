@@ -128,6 +128,20 @@ cross_instance_wake() {
 }
 check "a webhook to A answers a request held on B" cross_instance_wake
 
+# A webhook posted straight to A, signed as gu1 signs, while gu1's own read still says pending.
+shared_state() {
+  new_entity
+  local id now body sig
+  id=$(curl -s -H "Authorization: Bearer $token" "$B/kyc/status" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  body="{\"event\":\"biometric.session_approved\",\"timestamp\":\"$now\",\"payload\":{\"id\":\"$id\",\"entityId\":\"$entity\",\"status\":\"approved\",\"updatedAt\":\"$now\"}}"
+  sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$webhook_secret" | awk '{print $NF}')
+  curl -sf -X POST "$A/webhooks/gu1" -H "X-Webhook-Signature: $sig" -d "$body" >/dev/null || return 1
+  sleep 0.2
+  curl -s -H "Authorization: Bearer $token" "$B/kyc/status" | grep -q '"status":"approved"'
+}
+check "a webhook's state received by A is served by B while gu1 lags" shared_state
+
 shared_rate_limit() {
   new_entity
   local codes="" i
