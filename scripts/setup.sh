@@ -2,7 +2,7 @@
 # Installs, idempotently, everything the build, the tests and the demo need on a fresh machine:
 # the wasm target and rust-src, wasm-bindgen-cli at the lockfile's version, wasm-pack, geckodriver,
 # binaryen (wasm-opt) from npm, Chromium + ChromeDriver, Firefox ESR and WebKitGTK's WebDriver (with
-# xvfb for its display) from Debian.
+# xvfb for its display) and redis-server from Debian.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -43,6 +43,9 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3 python3-ve
 need_apt_lean=()
 [ -x /usr/bin/WebKitWebDriver ] || need_apt_lean+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || need_apt_lean+=(xvfb)
+# Redis for the proxy's multi-instance tests (proxy/tests/multi.sh starts its own on a loopback
+# port; the package's service is not used).
+command -v redis-server >/dev/null || need_apt_lean+=(redis-server)
 if [ $((${#need_apt[@]} + ${#need_apt_lean[@]})) -gt 0 ]; then
   log "apt-get install ${need_apt[*]} ${need_apt_lean[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

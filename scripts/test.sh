@@ -4,7 +4,8 @@
 # simulator over HTTP, the package build checks, the npm pack tarball as the ecosystem checks it,
 # the end-to-end suites against the proxy serving the demo pages, and fresh apps (Vite, webpack,
 # Next.js, React, Vue, Svelte, Angular) on the tarballs; also the proxy's tests outside cargo
-# (tokens minted with jose and PyJWT, proxy/openapi.yaml linted). Prints each section's time.
+# (tokens minted with jose and PyJWT, proxy/openapi.yaml linted; two proxies sharing Redis).
+# Prints each section's time.
 # Installs what is missing first (scripts/setup.sh). Usage: scripts/test.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -56,6 +57,13 @@ bash proxy/tests/external.sh "$root/target/debug/gu1-kyc-proxy" "http://$proxy" 
 p=$(grep -Eo '^proxy-external: [0-9]+ passed' "$logs/proxy-external.log" | awk '{print $2}')
 f=$(grep -Eo '^proxy-external: [0-9]+ passed, [0-9]+ failed' "$logs/proxy-external.log" | awk '{print $4}')
 [ -n "$p" ] || { echo "the proxy's external tests did not report"; p=0 f=1; }
+passed=$((passed + p)) failed=$((failed + f))
+
+section "proxy-multi: two upstream-mode proxies sharing a real Redis (wake-ups, rate limit, outage)"
+bash proxy/tests/multi.sh "$root/target/debug/gu1-kyc-proxy" "${GU1_MULTI_PORT:-27890}" 2>&1 | tee "$logs/proxy-multi.log" || true
+p=$(grep -Eo '^proxy-multi: [0-9]+ passed' "$logs/proxy-multi.log" | awk '{print $2}')
+f=$(grep -Eo '^proxy-multi: [0-9]+ passed, [0-9]+ failed' "$logs/proxy-multi.log" | awk '{print $4}')
+[ -n "$p" ] || { echo "the proxy's multi-instance tests did not report"; p=0 f=1; }
 passed=$((passed + p)) failed=$((failed + f))
 
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner

@@ -67,15 +67,25 @@ async fn lookup(app: &App, claims: &Claims) -> Result<Option<Value>, Gu1Error> {
         None => app.gu1.current(claims.kind, &claims.entity_id).await?,
     };
     let found = owned(claims, found);
-    // A terminal status delivered by a signed webhook wins over a stale read of the same
-    // session (same kind, id and entity), unless gu1's read is newer.
+    // A terminal status delivered by a signed webhook (here, or to another instance and shared
+    // through Redis) wins over a stale read of the same session (same kind, id and entity),
+    // unless gu1's read is newer.
     Ok(match found {
-        Some(v) if is_active_value(claims.kind, &v) => Some(
-            app.fresh
-                .newer_than(claims.kind, &v)
-                .filter(|f| !is_active_value(claims.kind, f))
-                .unwrap_or(v),
-        ),
+        Some(v) if is_active_value(claims.kind, &v) => {
+            let mut kept = app.fresh.newer_than(claims.kind, &v);
+            if let (None, Some(cluster), Some(id)) =
+                (&kept, &app.cluster, v.get("id").and_then(Value::as_str))
+            {
+                if let Some((view, sent)) = cluster.fresh(claims.kind, id).await {
+                    app.fresh.insert(claims.kind, &view, sent);
+                    kept = app.fresh.newer_than(claims.kind, &v);
+                }
+            }
+            Some(
+                kept.filter(|f| !is_active_value(claims.kind, f))
+                    .unwrap_or(v),
+            )
+        }
         other => other,
     })
 }

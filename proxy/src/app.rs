@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::auth::{self, Limiter};
+use crate::cluster::Cluster;
 use crate::gu1::Gu1;
 use crate::middleware::{access_log, cors, no_store, Origins};
 use crate::token::Tokens;
@@ -51,6 +52,8 @@ pub struct App {
     pub max_wait: Duration,
     /// How often gu1 is read for the requests held on one scope when no webhook comes.
     pub wait_refresh: Duration,
+    /// Redis, shared with the other instances, when configured.
+    pub cluster: Option<Arc<Cluster>>,
 }
 
 impl App {
@@ -73,6 +76,7 @@ impl App {
             hub: Hub::default(),
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
             wait_refresh: Duration::from_secs(DEFAULT_WAIT_REFRESH_SECS),
+            cluster: None,
         }
     }
 }

@@ -48,7 +48,12 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
         claims.kind.as_str(),
         claims.session_id.as_deref().unwrap_or("")
     );
-    if let Err(wait) = app.limiter.take(&key) {
+    // One bucket for all instances when they share Redis; this instance's own otherwise.
+    let shared = match &app.cluster {
+        Some(c) if app.limiter.is_on() => c.take(&key, app.limiter.rate, app.limiter.burst).await,
+        _ => None,
+    };
+    if let Err(wait) = shared.unwrap_or_else(|| app.limiter.take(&key)) {
         return too_many(wait, "too many requests for this token");
     }
     req.extensions_mut().insert(claims);
@@ -65,11 +70,14 @@ pub fn too_many(wait: Duration, message: &str) -> Response {
 }
 
 /// A token bucket per token: `burst` requests at once, then `rate` per second. Off when `rate`
-/// is 0. Per instance: behind a load balancer each instance allows its own share.
+/// is 0. Per instance; instances that share Redis use one bucket there instead (`cluster`),
+/// and this one while Redis is away.
 #[derive(Debug)]
 pub struct Limiter {
-    rate: f64,
-    burst: f64,
+    /// Requests per second (0: off).
+    pub rate: f64,
+    /// Requests at once.
+    pub burst: f64,
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
 }
 
@@ -90,6 +98,11 @@ impl Limiter {
             return Limiter::new(0.0, 0.0);
         }
         Limiter::new(f64::from(n) / window.as_secs_f64(), f64::from(n))
+    }
+
+    /// Whether it limits anything.
+    pub fn is_on(&self) -> bool {
+        self.rate > 0.0
     }
 
     /// Gives back one request taken from `key`'s bucket (it turned out to cost nothing).

@@ -1,10 +1,11 @@
 //! `gu1-kyc-proxy check`: tests, from outside, an implementation of the browser endpoints
 //! (`proxy/openapi.yaml`) the way the page's client uses them: the answer's shape, "no session
-//! yet", tokens refused, CORS, caching, personal data, rate limiting. It never cancels anything.
+//! yet", tokens refused, CORS, caching, personal data, rate limiting, and blocking requests
+//! where the endpoint offers them (an `ETag`). It never cancels anything.
 
 use std::time::Duration;
 
-use reqwest::header::{self, HeaderMap};
+use reqwest::header::{self, HeaderMap, HeaderName};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -261,6 +262,35 @@ fn unauthorized(a: Result<Answer, String>) -> Result<String, String> {
     }
 }
 
+/// The answers to `If-None-Match` naming the current tag, without a wait and with `Prefer:
+/// wait=1` (`took`): both 304 (the state did not change meanwhile).
+fn blocking(
+    at_once: Result<Answer, String>,
+    held: Result<Answer, String>,
+    took: Duration,
+) -> Result<String, String> {
+    let at_once = at_once?;
+    if at_once.status != StatusCode::NOT_MODIFIED {
+        return Err(format!(
+            "sends an ETag but answers {} to If-None-Match naming it",
+            at_once.status
+        ));
+    }
+    let held = held?;
+    if held.status != StatusCode::NOT_MODIFIED {
+        return Err(format!(
+            "answers {} to If-None-Match with Prefer: wait=1",
+            held.status
+        ));
+    }
+    Ok(
+        match held.header(HeaderName::from_static("preference-applied")) {
+            Some(p) => format!("304; Prefer: wait=1 held {:.1} s ({p})", took.as_secs_f64()),
+            None => "304; Prefer: wait not honoured (answered at once)".into(),
+        },
+    )
+}
+
 async fn preflight(
     http: &reqwest::Client,
     url: &str,
@@ -372,6 +402,39 @@ pub async fn run(t: &Target) -> Vec<Outcome> {
             }
         }),
     ));
+    // Blocking requests are optional: checked only where the answer offers them (an ETag).
+    const BLOCKING: &str = "status: If-None-Match answers 304 (blocking requests)";
+    let tag = first
+        .as_ref()
+        .ok()
+        .filter(|a| a.status == StatusCode::OK)
+        .and_then(|a| a.header(header::ETAG))
+        .map(str::to_owned);
+    out.push(match tag {
+        None => skip(
+            BLOCKING,
+            "no ETag on the status answer: blocking requests not offered, the client polls",
+        ),
+        Some(tag) => {
+            let conditional = |prefer: Option<&str>| {
+                let mut r = http
+                    .get(&t.status_url)
+                    .bearer_auth(&t.token)
+                    .header(header::IF_NONE_MATCH, &tag);
+                if let Some(p) = prefer {
+                    r = r.header("prefer", p);
+                }
+                if let Some(o) = &t.origin {
+                    r = r.header(header::ORIGIN, o);
+                }
+                send(r)
+            };
+            let at_once = conditional(None).await;
+            let started = std::time::Instant::now();
+            let held = conditional(Some("wait=1")).await;
+            outcome(BLOCKING, blocking(at_once, held, started.elapsed()))
+        }
+    });
     out.push(outcome(
         "status: 401 without a token",
         unauthorized(get(None).await),

@@ -6,7 +6,8 @@
 //! Production code: [`app`] (shared state, routes), [`api`] (the browser endpoints), [`auth`]
 //! (tokens in requests, rate limit), [`webhooks`], [`middleware`] (CORS, `no-store`, access log),
 //! [`errors`], [`gu1`] (what the proxy needs from gu1), [`upstream`] (the real gu1 API),
-//! [`token`], [`wait`] (held status requests), [`serve`] (connections: timeouts, cap, open-file limit); [`check`] tests an implementation of the browser endpoints from outside.
+//! [`token`], [`wait`] (held status requests), [`cluster`] (what instances share through Redis),
+//! [`serve`] (connections: timeouts, cap, open-file limit); [`check`] tests an implementation of the browser endpoints from outside.
 //! Everything that exists only in simulate mode is in [`sim`], which production modules never
 //! import.
 
@@ -14,6 +15,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod check;
+pub mod cluster;
 pub mod errors;
 pub mod gu1;
 pub mod middleware;

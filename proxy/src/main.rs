@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use gu1_kyc_proxy::app::{self, App};
 use gu1_kyc_proxy::auth::Limiter;
 use gu1_kyc_proxy::check;
+use gu1_kyc_proxy::cluster::Cluster;
 use gu1_kyc_proxy::middleware::Origins;
 use gu1_kyc_proxy::serve::{self, Connections};
 use gu1_kyc_proxy::sim::{self, Demo, Simulate};
@@ -94,6 +95,11 @@ struct Limits {
     /// this interval for all of them, seconds.
     #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = app::DEFAULT_WAIT_REFRESH_SECS as f64)]
     wait_refresh_secs: f64,
+    /// Redis shared by several instances (redis://host:port): a webhook to any of them wakes
+    /// held requests on all, webhook states and per-token rate limits are shared. Without it,
+    /// or while it is down, each instance works alone.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
 }
 
 impl Limits {
@@ -107,6 +113,9 @@ impl Limits {
             self.starts_per_entity,
             Duration::from_secs(self.start_window_secs),
         );
+        if let Some(url) = self.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            app.cluster = Some(Arc::new(Cluster::new(url).unwrap_or_else(|e| fail(&e))));
+        }
         app.max_wait = Duration::from_secs(self.max_wait_secs);
         app.wait_refresh = Duration::from_secs_f64(self.wait_refresh_secs.clamp(0.05, 3600.0));
     }
@@ -404,6 +413,9 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
     let served = rt.block_on(async move {
         // On SIGTERM or Ctrl-C: held requests are answered (304) first, then the listeners
         // close and in-flight requests get `conns.drain` to finish.
+        if let Some(cluster) = &app.cluster {
+            cluster.start(app.clone());
+        }
         let (stop, stopping) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             terminated().await;

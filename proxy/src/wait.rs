@@ -218,21 +218,24 @@ impl Hub {
     /// the read the request is about to make: call before reading, then [`Waiter::arrived`].
     pub fn join(app: &Arc<App>, claims: &Claims) -> Waiter {
         let hub = &app.hub;
-        let topic = {
+        let (topic, rx) = {
             let mut topics = hub.lock();
             let sessions = topics
                 .entry((claims.kind, claims.entity_id.clone()))
                 .or_default();
-            sessions
+            let topic = sessions
                 .entry(claims.session_id.clone())
                 .or_insert_with(|| {
                     let topic = Arc::new(Topic::new());
                     tokio::spawn(refresher(app.clone(), claims.clone(), topic.clone()));
                     topic
                 })
-                .clone()
+                .clone();
+            // Under the lock: the refresher retires a topic only under it, when no one is
+            // subscribed, so it cannot retire this one between its creation and this line.
+            let rx = topic.state.subscribe();
+            (topic, rx)
         };
-        let rx = topic.state.subscribe();
         let read = topic.start_read();
         Waiter {
             topic,

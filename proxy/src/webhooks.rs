@@ -168,6 +168,11 @@ impl Fresh {
         (same_entity && not_older).then(|| kept.view.clone())
     }
 
+    /// How long a state is kept.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     /// How many states are held.
     pub fn len(&self) -> usize {
         self.lock().len()
@@ -344,20 +349,32 @@ async fn webhook(
     } else {
         return Json(json!({"ok": true})).into_response();
     };
-    if !is_active_value(kind, payload) && payload.get("status").is_some() {
+    let terminal = !is_active_value(kind, payload) && payload.get("status").is_some();
+    if terminal {
         app.fresh.insert(kind, payload, sent);
     }
     // Requests held on this entity (or session) read gu1 now, whatever the new status.
-    match (
-        payload.get("entityId").and_then(Value::as_str),
-        payload
-            .get("id")
-            .or_else(|| payload.get("validationId"))
-            .and_then(Value::as_str),
-    ) {
+    let entity = payload.get("entityId").and_then(Value::as_str);
+    let session = payload
+        .get("id")
+        .or_else(|| payload.get("validationId"))
+        .and_then(Value::as_str);
+    match (entity, session) {
         (Some(entity), _) => app.hub.wake(kind, entity),
         (None, Some(session)) => app.hub.wake_session(kind, session),
         (None, None) => {}
+    }
+    // And on the other instances, through Redis (only the browser's view of the state travels).
+    if let Some(cluster) = &app.cluster {
+        let view = terminal.then(|| {
+            let mut v = browser_view(kind, payload);
+            v["id"] = json!(session);
+            v
+        });
+        let ttl = app.fresh.ttl();
+        cluster
+            .webhook(kind, view.as_ref(), entity, session, sent, ttl)
+            .await;
     }
     Json(json!({"ok": true})).into_response()
 }

@@ -100,10 +100,20 @@ async fn our_proxy_passes_every_check() {
         let outcomes = check::run(&target(proxy, &tok)).await;
         let table = check::table(&outcomes);
         assert!(check::all_passed(&outcomes), "{table}");
+        // Without a session (KYC: 404) there is no ETag to send back: only that is skipped.
         assert!(
-            outcomes.iter().all(|o| o.verdict == Verdict::Pass),
-            "nothing skipped: {table}"
+            outcomes
+                .iter()
+                .all(|o| o.verdict == Verdict::Pass || !start && o.name.contains("If-None-Match")),
+            "nothing else skipped: {table}"
         );
+        if start {
+            let blocking = outcomes
+                .iter()
+                .find(|o| o.name.contains("If-None-Match"))
+                .unwrap();
+            assert!(blocking.note.contains("held"), "{table}");
+        }
         let rate = outcomes
             .iter()
             .find(|o| o.name.starts_with("rate limit"))
@@ -134,6 +144,10 @@ enum Flaw {
     RetryAfterMissing,
     RetryAfterGarbled,
     CancelWithoutToken,
+    /// Sends an ETag but answers 200 to If-None-Match naming it.
+    EtagIgnored,
+    /// No ETag at all: blocking requests not offered, which is allowed.
+    NoEtag,
 }
 
 struct StandIn {
@@ -214,6 +228,15 @@ async fn stand_in(
         let body = json!({"code": "RATE_LIMITED", "message": "slow down"}).to_string();
         return (StatusCode::TOO_MANY_REQUESTS, out, body).into_response();
     }
+    if flaw != Flaw::NoEtag {
+        out.insert("etag", "\"v1\"".parse().unwrap());
+        let matches = headers
+            .get("if-none-match")
+            .is_some_and(|v| v.to_str().unwrap_or_default() == "\"v1\"");
+        if matches && flaw != Flaw::EtagIgnored {
+            return (StatusCode::NOT_MODIFIED, out).into_response();
+        }
+    }
     let mut session = json!({"kind": "biometric", "id": "bio_1", "entityId": "ent_1", "status": "pending",
         "sessionUrl": "https://hosted.example/session/bio_1", "iframeAllow": "camera; microphone",
         "rejectionCode": null, "updatedAt": "2026-11-23T10:00:00Z"});
@@ -262,6 +285,16 @@ async fn serve_stand_in(flaw: Flaw) -> SocketAddr {
 async fn a_stand_in_without_flaws_passes_and_each_flaw_fails_its_check_with_its_reason() {
     let clean = check::run(&target(serve_stand_in(Flaw::None).await, TOKEN)).await;
     assert!(check::all_passed(&clean), "{}", check::table(&clean));
+    // Not offering blocking requests is allowed: that check is skipped, nothing fails.
+    let plain = check::run(&target(serve_stand_in(Flaw::NoEtag).await, TOKEN)).await;
+    assert!(check::all_passed(&plain), "{}", check::table(&plain));
+    assert!(
+        plain
+            .iter()
+            .any(|o| o.name.contains("If-None-Match") && matches!(o.verdict, Verdict::Skip(_))),
+        "{}",
+        check::table(&plain)
+    );
     let cases = [
         (
             Flaw::PersonalData,
@@ -328,6 +361,11 @@ async fn a_stand_in_without_flaws_passes_and_each_flaw_fails_its_check_with_its_
             "cancel: 401 without a token",
             "instead of 401",
         ),
+        (
+            Flaw::EtagIgnored,
+            "status: If-None-Match answers 304 (blocking requests)",
+            "sends an ETag but answers 200",
+        ),
     ];
     for (flaw, name, reason) in cases {
         let outcomes = check::run(&target(serve_stand_in(flaw).await, TOKEN)).await;
@@ -379,9 +417,9 @@ async fn the_check_command_prints_the_table_and_exits_non_zero_on_a_failure() {
         assert_eq!(out.status.code(), Some(code), "{stdout}");
         assert!(stdout.starts_with("check "), "{stdout}");
         let summary = if code == 0 {
-            "check: 11 passed, 0 failed, 0 skipped"
+            "check: 12 passed, 0 failed, 0 skipped"
         } else {
-            "check: 10 passed, 1 failed, 0 skipped"
+            "check: 11 passed, 1 failed, 0 skipped"
         };
         assert!(stdout.contains(summary), "{stdout}");
         assert!(

@@ -629,8 +629,30 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A child process, killed when the test ends, also when it fails.
+struct Proc(Option<std::process::Child>);
+
+impl Proc {
+    fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    fn wait_with_output(mut self) -> std::io::Result<std::process::Output> {
+        self.0.take().expect("running").wait_with_output()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// The binary in simulate mode on free ports; its proxy URL.
-fn spawn_simulator(extra: &[&str]) -> (std::process::Child, String) {
+fn spawn_simulator(extra: &[&str]) -> (Proc, String) {
     let (port, hosted) = (free_port(), free_port());
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_gu1-kyc-proxy"))
         .args(["simulate", "--listen", &format!("127.0.0.1:{port}")])
@@ -645,6 +667,7 @@ fn spawn_simulator(extra: &[&str]) -> (std::process::Child, String) {
         std::thread::sleep(Duration::from_millis(50));
         std::net::TcpStream::connect(addr).is_ok()
     });
+    let child = Proc(Some(child));
     assert!(up, "the simulator did not start");
     (child, format!("http://{addr}"))
 }
@@ -733,7 +756,7 @@ async fn held_on(
 
 #[tokio::test]
 async fn the_simulated_gu1_tells_the_proxy_by_signed_webhook_and_that_wakes_the_request() {
-    let (mut child, base) = spawn_simulator(&["--wait-refresh-secs", "30"]);
+    let (_child, base) = spawn_simulator(&["--wait-refresh-secs", "30"]);
     let http = reqwest::Client::new();
     // gu1 decides (control API): its webhook, not a read, answers the held request.
     let (e, held) = held_on(&http, &base, 10).await;
@@ -799,14 +822,11 @@ async fn the_simulated_gu1_tells_the_proxy_by_signed_webhook_and_that_wakes_the_
     .await;
     let r = held.await.unwrap();
     assert_eq!(r.status, 304, "no webhook, no refresh within the wait");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[tokio::test]
 async fn with_sim_webhooks_off_a_decision_waits_for_the_refresh() {
-    let (mut child, base) =
-        spawn_simulator(&["--sim-webhooks", "off", "--wait-refresh-secs", "1.5"]);
+    let (_child, base) = spawn_simulator(&["--sim-webhooks", "off", "--wait-refresh-secs", "1.5"]);
     let http = reqwest::Client::new();
     let (e, held) = held_on(&http, &base, 10).await;
     let entity = e["entityId"].as_str().unwrap();
@@ -827,6 +847,4 @@ async fn with_sim_webhooks_off_a_decision_waits_for_the_refresh() {
         took > Duration::from_millis(700) && took < Duration::from_millis(2000),
         "found by the refresh, not a webhook: {took:?}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -1,0 +1,284 @@
+//! What several proxy instances share through Redis (`--redis-url`): a webhook received by any
+//! instance wakes the requests held on every instance (pub/sub), the webhook's terminal state
+//! is kept for all of them with a time to live, and the per-token rate limit is one bucket.
+//!
+//! Redis is a help, never a dependency: while it cannot be reached every instance carries on
+//! alone (its own wake-ups, webhook states and buckets), logs one warning for the outage, and
+//! takes Redis up again when the subscription reconnects. No browser answer waits on an outage:
+//! Redis is not asked while it is known to be down.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::token::Kind;
+
+/// The pub/sub channel of webhooks.
+const CHANNEL: &str = "gu1-kyc-proxy:webhooks";
+
+/// A token bucket in one Redis hash: `tokens` and `at` (server time, seconds), refilled at
+/// `rate` per second up to `burst`; answers `{allowed, seconds to wait}`.
+const BUCKET: &str = r"
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(b[1]) or burst
+local at = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(wait)}
+";
+
+const UNKNOWN: u8 = 0;
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+
+/// The link to Redis.
+pub struct Cluster {
+    client: redis::Client,
+    conn: OnceLock<ConnectionManager>,
+    state: AtomicU8,
+    /// Tells this instance's own messages apart from the others'.
+    instance: String,
+    bucket: redis::Script,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("instance", &self.instance)
+            .field("up", &self.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+fn log(event: &str, message: &str) {
+    eprintln!(
+        "{}",
+        json!({"ts": crate::token::unix_now(), "event": event, "message": message})
+    );
+}
+
+impl Cluster {
+    /// A link to the Redis at `url` (`redis://host:port/db`); nothing is connected until
+    /// [`Cluster::start`].
+    pub fn new(url: &str) -> Result<Cluster, String> {
+        let client =
+            redis::Client::open(url).map_err(|e| format!("the Redis URL is not valid: {e}"))?;
+        let mut id = [0u8; 8];
+        let _ = getrandom::fill(&mut id);
+        Ok(Cluster {
+            client,
+            conn: OnceLock::new(),
+            state: AtomicU8::new(UNKNOWN),
+            instance: id.iter().map(|b| format!("{b:02x}")).collect(),
+            bucket: redis::Script::new(BUCKET),
+        })
+    }
+
+    /// Whether Redis answered last time it was asked.
+    pub fn is_up(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == UP
+    }
+
+    fn went_down(&self, why: &str) {
+        if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
+            log(
+                "redis_unavailable",
+                &format!("Redis cannot be reached ({why}): carrying on alone until it is back"),
+            );
+        }
+    }
+
+    fn came_up(&self) {
+        if self.state.swap(UP, Ordering::Relaxed) == DOWN {
+            log("redis_back", "Redis is reachable again: sharing resumed");
+        }
+    }
+
+    /// A connection for a command, while Redis is up.
+    fn conn(&self) -> Option<ConnectionManager> {
+        self.is_up().then(|| self.conn.get().cloned()).flatten()
+    }
+
+    /// Connects (in the background) and subscribes to the other instances' webhooks, for as long
+    /// as the runtime runs; call once, inside the runtime.
+    pub fn start(self: &Arc<Self>, app: Arc<App>) {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(1);
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), config) {
+            Ok(conn) => {
+                let _ = self.conn.set(conn);
+            }
+            Err(e) => self.went_down(&e.to_string()),
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let why = match this.listen(&app).await {
+                    Ok(()) => "the subscription ended".to_owned(),
+                    Err(e) => e.to_string(),
+                };
+                this.went_down(&why);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    /// Subscribes and applies the other instances' webhooks until the connection breaks.
+    async fn listen(&self, app: &App) -> redis::RedisResult<()> {
+        let mut pubsub =
+            tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub())
+                .await
+                .map_err(|_| {
+                    redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+                })??;
+        pubsub.subscribe(CHANNEL).await?;
+        // The command connection reconnects on its first use after an outage: use it once here,
+        // so no browser request's command is the one that finds the old connection broken.
+        if let Some(mut conn) = self.conn.get().cloned() {
+            let mut ok = false;
+            for _ in 0..3 {
+                let pong: redis::RedisResult<String> =
+                    redis::cmd("PING").query_async(&mut conn).await;
+                if pong.is_ok() {
+                    ok = true;
+                    break;
+                }
+            }
+            if !ok {
+                return Err(redis::RedisError::from(std::io::Error::from(
+                    std::io::ErrorKind::ConnectionRefused,
+                )));
+            }
+        }
+        self.came_up();
+        let mut messages = pubsub.on_message();
+        while let Some(msg) = messages.next().await {
+            let Ok(text) = msg.get_payload::<String>() else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            if v["from"].as_str() == Some(self.instance.as_str()) {
+                continue;
+            }
+            apply(app, &v);
+        }
+        Ok(())
+    }
+
+    /// Shares a webhook this instance received: its terminal state (the browser's view of it
+    /// only) for `ttl`, and a message that wakes the other instances' held requests.
+    pub async fn webhook(
+        &self,
+        kind: Kind,
+        view: Option<&Value>,
+        entity: Option<&str>,
+        session: Option<&str>,
+        sent: Option<i128>,
+        ttl: Duration,
+    ) {
+        let Some(mut conn) = self.conn() else {
+            return;
+        };
+        let message = json!({
+            "from": self.instance, "kind": kind.as_str(), "entityId": entity, "id": session,
+            "view": view, "sent": sent.map(|t| t.to_string()),
+        });
+        let mut pipe = redis::pipe();
+        if let (Some(view), Some(id)) = (view, session) {
+            let kept = json!({"view": view, "sent": sent.map(|t| t.to_string())});
+            pipe.set_ex(fresh_key(kind, id), kept.to_string(), ttl.as_secs().max(1))
+                .ignore();
+        }
+        pipe.publish(CHANNEL, message.to_string()).ignore();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            self.went_down(&e.to_string());
+        }
+    }
+
+    /// The shared terminal state of session `id`, when another instance received its webhook.
+    pub async fn fresh(&self, kind: Kind, id: &str) -> Option<(Value, Option<i128>)> {
+        let mut conn = self.conn()?;
+        let got: redis::RedisResult<Option<String>> = redis::cmd("GET")
+            .arg(fresh_key(kind, id))
+            .query_async(&mut conn)
+            .await;
+        match got {
+            Ok(text) => {
+                let v: Value = serde_json::from_str(&text?).ok()?;
+                let sent = v["sent"].as_str().and_then(|s| s.parse().ok());
+                Some((v["view"].clone(), sent))
+            }
+            Err(e) => {
+                self.went_down(&e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Takes one request from the shared bucket `key`: `Some(Ok)` when allowed, `Some(Err(wait))`
+    /// when not, `None` when Redis cannot say (the caller uses its own bucket).
+    pub async fn take(&self, key: &str, rate: f64, burst: f64) -> Option<Result<(), Duration>> {
+        let mut conn = self.conn()?;
+        let answer: redis::RedisResult<(i64, String)> = self
+            .bucket
+            .key(format!("gu1-kyc-proxy:rate:{key}"))
+            .arg(rate)
+            .arg(burst)
+            .invoke_async(&mut conn)
+            .await;
+        match answer {
+            Ok((1, _)) => Some(Ok(())),
+            Ok((_, wait)) => Some(Err(Duration::from_secs_f64(
+                wait.parse::<f64>().unwrap_or(1.0).clamp(0.0, 3600.0),
+            ))),
+            Err(e) => {
+                self.went_down(&e.to_string());
+                None
+            }
+        }
+    }
+}
+
+fn fresh_key(kind: Kind, id: &str) -> String {
+    format!("gu1-kyc-proxy:fresh:{}:{id}", kind.as_str())
+}
+
+/// Another instance's webhook, applied here: its state kept, the held requests woken.
+fn apply(app: &App, v: &Value) {
+    let kind = match v["kind"].as_str() {
+        Some("biometric") => Kind::Biometric,
+        Some("kyc") => Kind::Kyc,
+        _ => return,
+    };
+    let sent = v["sent"].as_str().and_then(|s| s.parse().ok());
+    if v["view"].is_object() {
+        app.fresh.insert(kind, &v["view"], sent);
+    }
+    match (v["entityId"].as_str(), v["id"].as_str()) {
+        (Some(entity), _) => app.hub.wake(kind, entity),
+        (None, Some(id)) => app.hub.wake_session(kind, id),
+        (None, None) => {}
+    }
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Two upstream-mode proxies sharing a real Redis, in front of one gu1 (the simulator's REST API),
+# as a load balancer would have them; the simulated gu1 sends its webhooks to proxy A only.
+# - a webhook received by A answers a request held on B, fast;
+# - the per-token rate limit is one bucket across A and B;
+# - Redis stopped: every request is still answered (held ones too), each proxy logs one warning;
+# - Redis back: a webhook to A wakes B again.
+# Needs redis-server (scripts/setup.sh installs it).
+# Usage: multi.sh PROXY_BINARY FIRST_PORT   (uses FIRST_PORT .. FIRST_PORT+4, loopback only:
+#        Redis, the simulator, its hosted pages, proxy A, proxy B)
+# Prints each check, then "proxy-multi: N passed, M failed"; exits non-zero on any failure.
+set -uo pipefail
+tests=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$tests/../.." && pwd)
+bin=$1 port=$2
+log="$root/target/test-logs"
+mkdir -p "$log"
+redis_port=$port sim_port=$((port + 1)) hosted_port=$((port + 2)) a_port=$((port + 3)) b_port=$((port + 4))
+sim=http://127.0.0.1:$sim_port A=http://127.0.0.1:$a_port B=http://127.0.0.1:$b_port
+token_secret=multi-tests-shared-secret-0123456789
+webhook_secret=multi-tests-webhook-secret
+
+passed=0 failed=0
+check() { # name, then a command that succeeds when the check holds
+  local name=$1; shift
+  if "$@"; then echo "ok    $name"; passed=$((passed + 1)); else echo "FAIL  $name"; failed=$((failed + 1)); fi
+}
+finish() {
+  echo "proxy-multi: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+}
+
+command -v redis-server >/dev/null || { echo "redis-server is not installed (scripts/setup.sh)"; failed=1; finish; }
+
+pids=() redis_pid=""
+stop_all() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  [ -z "$redis_pid" ] || kill "$redis_pid" 2>/dev/null
+  rm -f "$log"/multi-held-*
+}
+trap stop_all EXIT
+
+start_redis() {
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    >>"$log/multi-redis.log" 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 1 50); do
+    [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.1
+  done
+  echo "redis-server did not answer on $redis_port"
+  return 1
+}
+stop_redis() {
+  kill "$redis_pid" 2>/dev/null
+  wait "$redis_pid" 2>/dev/null
+  redis_pid=""
+}
+wait_health() { # url pid logfile
+  for _ in $(seq 1 100); do
+    curl -sf "$1/health" >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || { cat "$3"; return 1; }
+    sleep 0.1
+  done
+  echo "nothing answers on $1"
+  return 1
+}
+start_proxy() { # name port
+  GU1_API_KEY=sk_test_simulator "$bin" upstream --listen "127.0.0.1:$2" --api-base "$sim" \
+    --secret "$token_secret" --webhook-secret "$webhook_secret" \
+    --redis-url "redis://127.0.0.1:$redis_port" --rate 0.2 --burst 4 \
+    --wait-refresh-secs 60 >"$log/multi-proxy-$1.log" 2>&1 &
+  pids+=($!)
+  wait_health "http://127.0.0.1:$2" "${pids[-1]}" "$log/multi-proxy-$1.log"
+}
+
+: >"$log/multi-redis.log"
+start_redis || finish
+"$bin" simulate --listen "127.0.0.1:$sim_port" --hosted-listen "127.0.0.1:$hosted_port" \
+  --webhook-secret "$webhook_secret" --sim-webhook-url "$A/webhooks/gu1" --sim-webhook-delay-ms 0 \
+  >"$log/multi-simulator.log" 2>&1 &
+pids+=($!)
+wait_health "$sim" "${pids[-1]}" "$log/multi-simulator.log" || finish
+start_proxy a "$a_port" || finish
+start_proxy b "$b_port" || finish
+
+# A new entity with a session at gu1; sets $entity and $token.
+new_entity() {
+  entity=$(curl -sf -X POST "$sim/__control/sessions" -H 'Content-Type: application/json' -d '{}' \
+    | sed -E 's/.*"entityId":"([^"]+)".*/\1/')
+  token=$("$bin" token --entity "$entity" --secret "$token_secret")
+}
+etag_on() { # proxy
+  curl -s -D - -o /dev/null -H "Authorization: Bearer $token" "$1/kyc/status" \
+    | tr -d '\r' | awk 'tolower($1) == "etag:" {print $2}'
+}
+# Holds a status request on $1 for up to $2 seconds in the background; its answer goes to
+# $held.{code,body,head}.
+hold_on() {
+  local tag
+  tag=$(etag_on "$1")
+  held=$log/multi-held-$RANDOM
+  curl -s -o "$held.body" -D "$held.head" -w '%{http_code}' -H "Authorization: Bearer $token" \
+    -H "If-None-Match: $tag" -H "Prefer: wait=$2" "$1/kyc/status" >"$held.code" &
+  held_pid=$!
+  sleep 0.5
+}
+ms() { echo $(($(date +%s%N) / 1000000)); }
+decide() { # gu1 approves $entity; its webhook goes to A
+  curl -sf -X POST "$sim/__control/entities/$entity/set" -H 'Content-Type: application/json' \
+    -d '{"status": "approved"}' >/dev/null
+}
+held_answer() { # expected code, expected body text
+  [ "$(cat "$held.code")" = "$1" ] && { [ -z "$2" ] || grep -q "$2" "$held.body"; }
+}
+
+cross_instance_wake() {
+  new_entity
+  hold_on "$B" 20
+  local t0 t1
+  t0=$(ms)
+  decide
+  wait "$held_pid"
+  t1=$(ms)
+  echo "      woken on B $((t1 - t0)) ms after gu1 decided (webhook to A)"
+  held_answer 200 '"approved"' && [ $((t1 - t0)) -lt 1500 ]
+}
+check "a webhook to A answers a request held on B" cross_instance_wake
+
+# A webhook posted straight to A, signed as gu1 signs, while gu1's own read still says pending.
+shared_state() {
+  new_entity
+  local id now body sig
+  id=$(curl -s -H "Authorization: Bearer $token" "$B/kyc/status" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  body="{\"event\":\"biometric.session_approved\",\"timestamp\":\"$now\",\"payload\":{\"id\":\"$id\",\"entityId\":\"$entity\",\"status\":\"approved\",\"updatedAt\":\"$now\"}}"
+  sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$webhook_secret" | awk '{print $NF}')
+  curl -sf -X POST "$A/webhooks/gu1" -H "X-Webhook-Signature: $sig" -d "$body" >/dev/null || return 1
+  sleep 0.2
+  curl -s -H "Authorization: Bearer $token" "$B/kyc/status" | grep -q '"status":"approved"'
+}
+check "a webhook's state received by A is served by B while gu1 lags" shared_state
+
+shared_rate_limit() {
+  new_entity
+  local codes="" i
+  for i in 1 2 3; do
+    codes+="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$A/kyc/status") "
+    codes+="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$B/kyc/status") "
+  done
+  echo "      6 requests alternating A and B, burst 4: $codes"
+  [ "$(echo "$codes" | tr ' ' '\n' | grep -c 200)" -eq 4 ] && [ "$(echo "$codes" | tr ' ' '\n' | grep -c 429)" -eq 2 ]
+}
+check "the per-token rate limit is shared" shared_rate_limit
+
+stop_redis
+sleep 1.5
+answered_without_redis() {
+  new_entity
+  local codes="" i
+  for i in 1 2; do
+    codes+="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$A/kyc/status") "
+    codes+="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$B/kyc/status") "
+  done
+  echo "      without Redis: $codes"
+  [ "$codes" = "200 200 200 200 " ]
+}
+check "Redis down: status requests are answered" answered_without_redis
+held_without_redis() {
+  new_entity
+  hold_on "$B" 2
+  wait "$held_pid"
+  held_answer 304 '' && grep -qi '^preference-applied: wait=2' "$held.head"
+}
+check "Redis down: a held request ends with 304 as usual" held_without_redis
+local_wake_without_redis() {
+  new_entity
+  hold_on "$A" 20
+  decide
+  wait "$held_pid"
+  held_answer 200 '"approved"'
+}
+check "Redis down: a webhook still wakes its own instance" local_wake_without_redis
+one_warning() {
+  local a b
+  a=$(grep -c '"redis_unavailable"' "$log/multi-proxy-a.log")
+  b=$(grep -c '"redis_unavailable"' "$log/multi-proxy-b.log")
+  echo "      warnings logged: A $a, B $b"
+  [ "$a" -eq 1 ] && [ "$b" -eq 1 ]
+}
+check "Redis down: one warning per instance" one_warning
+
+start_redis
+back() {
+  for _ in $(seq 1 50); do
+    grep -q '"redis_back"' "$log/multi-proxy-a.log" && grep -q '"redis_back"' "$log/multi-proxy-b.log" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check "Redis back: both instances say so" back
+check "Redis back: a webhook to A answers a request held on B again" cross_instance_wake
+check "Redis back: still one warning per instance" one_warning
+
+finish
