@@ -787,9 +787,9 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
                 .and_then(|v| status::retry_after(&v, js_sys::Date::now(), js_sys::Date::parse));
             f.tag = header("ETag");
             f.held = header("Preference-Applied").is_some();
-            let held = f.held;
+            let (held, http) = (f.held, f.http);
             drop(live);
-            if resp.status() == 304 {
+            if http == 304 {
                 return finish(core, slot, Err(machine::Answer::Unchanged(held)), &JsValue::NULL);
             }
             after(core, &bounded(&value, MAX_BODY), slot, id, Step::Body);
