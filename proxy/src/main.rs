@@ -368,6 +368,12 @@ enum Mode {
     Simulate(Arc<Simulate>, SocketAddr),
 }
 
+/// One JSON line on stdout; a closed stdout is not a reason to stop shutting down.
+fn log_line(v: &serde_json::Value) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{v}");
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 async fn terminated() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -419,12 +425,11 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             terminated().await;
-            println!(
-                "{}",
-                serde_json::json!({"event": "shutting_down", "held": app.hub.waiting()})
-            );
+            let held = app.hub.waiting();
             app.hub.close();
             stop.send_replace(true);
+            // After the switch, and without println!'s panic: stdout may be a closed pipe.
+            log_line(&serde_json::json!({"event": "shutting_down", "held": held}));
         });
         match mode {
             Mode::Simulate(s, h) => sim::serve(s, listen, h, conns, stopping).await,
@@ -439,7 +444,7 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         }
     });
     match served {
-        Ok(()) => println!("{}", serde_json::json!({"event": "stopped"})),
+        Ok(()) => log_line(&serde_json::json!({"event": "stopped"})),
         Err(e) => fail(&e.to_string()),
     }
 }

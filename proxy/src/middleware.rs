@@ -65,6 +65,13 @@ pub fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
 }
 
+/// Writes one log line to stdout; a closed stdout (a supervisor gone) must not panic the
+/// request's task, as `println!` would.
+fn log_line(line: &serde_json::Value) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
 /// One JSON line per request: time, method, path (never the query), status, duration.
 pub async fn access_log(req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -74,7 +81,7 @@ pub async fn access_log(req: Request, next: Next) -> Response {
         "ts": crate::token::unix_now(), "event": "request", "method": method.as_str(), "path": path,
         "status": resp.status().as_u16(), "ms": started.elapsed().as_millis() as u64,
     });
-    println!("{line}");
+    log_line(&line);
     resp
 }
 
@@ -91,5 +98,5 @@ pub fn log_rejected(e: &hyper::Error) {
         "ts": crate::token::unix_now(), "event": "request", "method": null, "path": null,
         "status": status, "ms": 0, "rejected": true,
     });
-    println!("{line}");
+    log_line(&line);
 }

@@ -848,3 +848,33 @@ async fn with_sim_webhooks_off_a_decision_waits_for_the_refresh() {
         "found by the refresh, not a webhook: {took:?}"
     );
 }
+
+/// A supervisor that went away closed the proxy's stdout: the log lines fail, shutdown does not.
+#[tokio::test]
+async fn sigterm_stops_the_proxy_even_when_its_stdout_is_closed() {
+    let (mut child, base) = spawn_simulator(&[]);
+    drop(child.0.as_mut().unwrap().stdout.take());
+    let http = reqwest::Client::new();
+    let (_, held) = held_on(&http, &base, 20).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let r = tokio::time::timeout(Duration::from_secs(3), held)
+        .await
+        .expect("the held request is answered at once")
+        .unwrap();
+    assert_eq!((r.status, r.applied.as_deref()), (304, Some("wait=20")));
+    let proc = child.0.as_mut().unwrap();
+    let mut exited = None;
+    for _ in 0..100 {
+        exited = proc.try_wait().unwrap();
+        if exited.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = exited.expect("the proxy exits within 5 s");
+    assert!(status.success(), "exit: {status:?}");
+}
