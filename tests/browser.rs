@@ -4,7 +4,7 @@
 
 mod support;
 
-use gu1_kyc_web::mount;
+use gu1_kyc_web::{mount, Verification};
 use support::*;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -1563,18 +1563,25 @@ async fn malformed_huge_and_prototype_polluting_messages_change_nothing() {
 // Blocking requests: the ETag comes back in If-None-Match with Prefer: wait, the proxy holds the
 // request until the state changes (a webhook tells it) or the wait ends.
 
-#[wasm_bindgen_test]
-async fn a_decision_reaches_the_held_request_at_once() {
-    let sim = Sim::new(r#"{"honourWait":true}"#).await;
+/// A verification polled every 300 ms with 20 s waits, against a proxy that holds or not; gu1
+/// decides 1.5 s after the first status. Returns once `completed` settles (within `ms`).
+async fn decided_after_a_while(honour: bool, ms: u32) -> (Rec, Verification, Sim, Settled) {
+    let sim = Sim::new(&format!(r#"{{"honourWait":{honour}}}"#)).await;
     let rec = Rec::new();
     let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
     assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
     sleep(1_500).await;
-    // gu1 decides; the simulator's webhook tells the proxy, which answers the held request. Its
-    // own refresh of a held scope (every 5 s) is too slow for the deadline below.
     sim.set(r#"{"status":"approved"}"#).await;
-    let r = settle(&v.completed(), 2_500).await;
+    let r = settle(&v.completed(), ms).await;
     assert_eq!(r.status(), "approved", "errors: {:?}", rec.errors());
+    (rec, v, sim, r)
+}
+
+#[wasm_bindgen_test]
+async fn a_decision_reaches_the_held_request_at_once() {
+    // The simulator's webhook tells the proxy, which answers the held request; its own refresh
+    // of a held scope (every 5 s) is too slow for this deadline.
+    let (rec, v, sim, _) = decided_after_a_while(true, 2_500).await;
     let holds = sim.holds().await;
     assert_eq!(holds.len(), 2, "one plain request, then one held until the decision: {holds:?}");
     assert!(!holds[0].0 && holds[1].0, "{holds:?}");
@@ -1585,14 +1592,7 @@ async fn a_decision_reaches_the_held_request_at_once() {
 
 #[wasm_bindgen_test]
 async fn a_proxy_that_does_not_hold_is_polled_as_before() {
-    let sim = Sim::new(r#"{"honourWait":false}"#).await;
-    let rec = Rec::new();
-    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
-    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
-    sleep(1_500).await;
-    sim.set(r#"{"status":"approved"}"#).await;
-    let r = settle(&v.completed(), 5_000).await;
-    assert_eq!(r.status(), "approved");
+    let (rec, v, sim, _) = decided_after_a_while(false, 5_000).await;
     let holds = sim.holds().await;
     assert!(holds.len() >= 3, "polled: {holds:?}");
     assert!(holds.iter().all(|h| !h.0), "no ETag, so no request asks to wait: {holds:?}");

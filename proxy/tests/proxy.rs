@@ -290,14 +290,7 @@ fn iso(offset: i64) -> String {
 }
 
 fn sign_hex(body: &[u8]) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET).unwrap();
-    mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    gu1_kyc_proxy::sim::outbox::sign(WEBHOOK_SECRET, body)
 }
 
 #[tokio::test]
