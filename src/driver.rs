@@ -114,7 +114,12 @@ struct Listener {
 }
 
 impl Listener {
-    fn new(target: &EventTarget, kind: &'static str, core: &Rc<Core>, f: fn(&Rc<Core>, Event)) -> Listener {
+    fn new(
+        target: &EventTarget,
+        kind: &'static str,
+        core: &Rc<Core>,
+        f: fn(&Rc<Core>, Event),
+    ) -> Listener {
         let weak = Rc::downgrade(core);
         let closure = Closure::<dyn FnMut(Event)>::new(move |e| {
             if let Some(core) = weak.upgrade() {
@@ -355,7 +360,11 @@ pub fn feed(core: &Rc<Core>, input: Input, candidate: Option<JsValue>) {
             None => break,
         }
     }
-    let ended = core.live.borrow().as_ref().is_some_and(|d| d.machine.ended());
+    let ended = core
+        .live
+        .borrow()
+        .as_ref()
+        .is_some_and(|d| d.machine.ended());
     if ended {
         // Everything but the husk goes now, not at finalization.
         let driver = core.live.borrow_mut().take();
@@ -432,7 +441,10 @@ fn perform(core: &Rc<Core>, action: Action) {
                 set(&headers, "If-None-Match", &tag.into());
             }
             let init = object(&[
-                ("method", &(if slot == Slot::Status { "GET" } else { "POST" }).into()),
+                (
+                    "method",
+                    &(if slot == Slot::Status { "GET" } else { "POST" }).into(),
+                ),
                 ("headers", &headers),
                 ("cache", &"no-store".into()),
                 ("signal", abort.signal().as_ref()),
@@ -470,7 +482,9 @@ fn perform(core: &Rc<Core>, action: Action) {
             let id = d.next_id();
             let (rang, open) = gate();
             let Some(open) = open else { return };
-            let handle = WINDOW.with(|w| w.set_timeout_with_callback_and_timeout_and_arguments_0(&open, ms as i32));
+            let handle = WINDOW.with(|w| {
+                w.set_timeout_with_callback_and_timeout_and_arguments_0(&open, ms as i32)
+            });
             d.timers[t as usize] = Some(Alarm {
                 id,
                 handle: handle.unwrap_or(0),
@@ -485,7 +499,13 @@ fn perform(core: &Rc<Core>, action: Action) {
             drop(live);
             match shown {
                 // Adopted after its load event: ready is announced once mount has returned.
-                Some(true) => after(core, &Promise::resolve(&JsValue::UNDEFINED), Slot::Status, 0, Step::Loaded),
+                Some(true) => after(
+                    core,
+                    &Promise::resolve(&JsValue::UNDEFINED),
+                    Slot::Status,
+                    0,
+                    Step::Loaded,
+                ),
                 Some(false) => {}
                 None => feed(core, Input::FrameFailed, None),
             }
@@ -513,8 +533,16 @@ fn perform(core: &Rc<Core>, action: Action) {
                     let detail = object(&[("sessionUrl", &href.into())]);
                     (0, detail.clone(), detail)
                 }
-                Notice::Status => (1, core.status.borrow().clone(), core.status.borrow().clone()),
-                Notice::Complete => (2, core.status.borrow().clone(), core.status.borrow().clone()),
+                Notice::Status => (
+                    1,
+                    core.status.borrow().clone(),
+                    core.status.borrow().clone(),
+                ),
+                Notice::Complete => (
+                    2,
+                    core.status.borrow().clone(),
+                    core.status.borrow().clone(),
+                ),
                 Notice::Error(e, retrying) => (3, e.to_detail(retrying), e.to_js(Some(retrying))),
             };
             let target = d.container.clone();
@@ -525,7 +553,9 @@ fn perform(core: &Rc<Core>, action: Action) {
                 ("composed", &true.into()),
                 ("detail", &detail),
             ]);
-            if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(EVENTS[i], init.unchecked_ref()) {
+            if let Ok(event) =
+                web_sys::CustomEvent::new_with_event_init_dict(EVENTS[i], init.unchecked_ref())
+            {
                 // A listener that throws is reported by the browser and does not reach us.
                 let _ = target.dispatch_event(&event);
             }
@@ -580,9 +610,15 @@ impl Driver {
     fn show(&mut self, core: &Rc<Core>, url: SessionUrl, allow: Permissions) -> Option<bool> {
         let allow = permissions::render(allow);
         let mut adopted: Option<(HtmlIFrameElement, bool)> = None;
-        if let Ok(found) = self.container.query_selector_all(":scope > iframe[data-gu1-kyc]") {
+        if let Ok(found) = self
+            .container
+            .query_selector_all(":scope > iframe[data-gu1-kyc]")
+        {
             for i in 0..found.length() {
-                let Some(el) = found.item(i).and_then(|n| n.dyn_into::<HtmlIFrameElement>().ok()) else {
+                let Some(el) = found
+                    .item(i)
+                    .and_then(|n| n.dyn_into::<HtmlIFrameElement>().ok())
+                else {
                     continue;
                 };
                 let attr = |name: &str| el.get_attribute(name);
@@ -608,7 +644,11 @@ impl Driver {
                     .ok()?
                     .dyn_into()
                     .ok()?;
-                for (k, v) in [("allow", allow.as_str()), ("referrerpolicy", REFERRER_POLICY), ("data-gu1-kyc", "")] {
+                for (k, v) in [
+                    ("allow", allow.as_str()),
+                    ("referrerpolicy", REFERRER_POLICY),
+                    ("data-gu1-kyc", ""),
+                ] {
                     iframe.set_attribute(k, v).ok()?;
                 }
                 (iframe, false)
@@ -616,7 +656,12 @@ impl Driver {
         };
         iframe.set_title(&self.title);
         let style = iframe.style();
-        for (k, v) in [("display", "block"), ("width", "100%"), ("height", &self.height), ("border", "0")] {
+        for (k, v) in [
+            ("display", "block"),
+            ("width", "100%"),
+            ("height", &self.height),
+            ("border", "0"),
+        ] {
             let _ = style.set_property(k, v);
         }
         if !iframe.is_connected() {
@@ -626,7 +671,9 @@ impl Driver {
             }
         }
         let load = (!loaded).then(|| {
-            Listener::new(iframe.as_ref(), "load", core, |core, _| feed(core, Input::FrameLoaded, None))
+            Listener::new(iframe.as_ref(), "load", core, |core, _| {
+                feed(core, Input::FrameLoaded, None)
+            })
         });
         self.frame = Some(Frame {
             iframe,
@@ -661,9 +708,13 @@ fn on_message(core: &Rc<Core>, e: Event) {
 }
 
 fn network(core: &Rc<Core>, slot: Slot, why: &str) {
-    finish(core, slot, Err(status::failed(Code::Network, why, 0, None)), &JsValue::NULL);
+    finish(
+        core,
+        slot,
+        Err(status::failed(Code::Network, why, 0, None)),
+        &JsValue::NULL,
+    );
 }
-
 
 /// The request of `slot` is over: the machine hears what it came to.
 fn finish(
@@ -790,7 +841,12 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
             let (held, http) = (f.held, f.http);
             drop(live);
             if http == 304 {
-                return finish(core, slot, Err(machine::Answer::Unchanged(held)), &JsValue::NULL);
+                return finish(
+                    core,
+                    slot,
+                    Err(machine::Answer::Unchanged(held)),
+                    &JsValue::NULL,
+                );
             }
             after(core, &bounded(&value, MAX_BODY), slot, id, Step::Body);
         }
@@ -822,6 +878,9 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
     }
 }
 
-fn body_answer(f: &Flight, json: Option<&JsValue>) -> Result<Option<status::Answer>, machine::Answer> {
+fn body_answer(
+    f: &Flight,
+    json: Option<&JsValue>,
+) -> Result<Option<status::Answer>, machine::Answer> {
     status::interpret(f.http, json, f.retry_after_ms)
 }

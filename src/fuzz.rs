@@ -184,10 +184,23 @@ mod sequences {
 
     /// `flags`: bit 0 an `ETag`, bit 1 `Preference-Applied`.
     fn answer(a: u8, id: u8, u: u8, extra: u8, flags: u8) -> Answer {
-        let statuses = ["none", "pending", "in_progress", "in_review", "Weird", "approved", "rejected", "expired"];
+        let statuses = [
+            "none",
+            "pending",
+            "in_progress",
+            "in_review",
+            "Weird",
+            "approved",
+            "rejected",
+            "expired",
+        ];
         match a {
             0..=5 => Answer::Session(Session {
-                status: if a == 0 { Status::None } else { Status::parse(statuses[(a + extra) as usize % statuses.len()]) },
+                status: if a == 0 {
+                    Status::None
+                } else {
+                    Status::parse(statuses[(a + extra) as usize % statuses.len()])
+                },
                 id: Some(id.to_string()),
                 url: match u {
                     0 => None,
@@ -241,9 +254,19 @@ mod sequences {
     fn run(cfg: Config, steps: Vec<Step>) -> Result<(), TestCaseError> {
         let mut m = Machine::new(cfg.clone(), 0.0);
         let mut w = World::default();
-        let feed = |m: &mut Machine, w: &mut World, input: Input, jitter: f64| -> Result<(), TestCaseError> {
+        let feed = |m: &mut Machine,
+                    w: &mut World,
+                    input: Input,
+                    jitter: f64|
+         -> Result<(), TestCaseError> {
             let quiet_answer = match &input {
-                Input::Answered(Slot::Status, Answer::Failed { retry_after_ms: Some(r), .. }) if w.fetching[0] => Some(*r),
+                Input::Answered(
+                    Slot::Status,
+                    Answer::Failed {
+                        retry_after_ms: Some(r),
+                        ..
+                    },
+                ) if w.fetching[0] => Some(*r),
                 _ => None,
             };
             let kept_terminal = matches!(&input, Input::Answered(slot, Answer::Session(s)) if w.fetching[*slot as usize] && s.status.is_terminal());
@@ -253,8 +276,17 @@ mod sequences {
             if w.fetching[0] {
                 match &input {
                     Input::Answered(Slot::Status, a) => {
-                        let held = w.waiting && matches!(a, Answer::Unchanged(true) | Answer::Session(Session { held: true, .. }));
-                        w.not_before = if held { w.sent + cfg.poll_ms as f64 } else { 0.0 };
+                        let held = w.waiting
+                            && matches!(
+                                a,
+                                Answer::Unchanged(true)
+                                    | Answer::Session(Session { held: true, .. })
+                            );
+                        w.not_before = if held {
+                            w.sent + cfg.poll_ms as f64
+                        } else {
+                            0.0
+                        };
                         if let Answer::Session(s) = a {
                             w.tagged = s.tag;
                         }
@@ -298,40 +330,84 @@ mod sequences {
             for a in &batch {
                 if was_ended || ends_here {
                     prop_assert!(
-                        !matches!(a, Action::Fetch(..) | Action::RefreshToken(_) | Action::Arm(..) | Action::ShowFrame(..) | Action::Navigate(_)),
-                        "nothing starts at or after the end: {:?} in {:?}", a, batch
+                        !matches!(
+                            a,
+                            Action::Fetch(..)
+                                | Action::RefreshToken(_)
+                                | Action::Arm(..)
+                                | Action::ShowFrame(..)
+                                | Action::Navigate(_)
+                        ),
+                        "nothing starts at or after the end: {:?} in {:?}",
+                        a,
+                        batch
                     );
                 }
                 if was_ended {
-                    prop_assert!(matches!(a, Action::CancelDone(None)), "after the end only cancel() answers: {:?}", a);
+                    prop_assert!(
+                        matches!(a, Action::CancelDone(None)),
+                        "after the end only cancel() answers: {:?}",
+                        a
+                    );
                 }
                 if is_destroy && !was_ended {
                     prop_assert!(
-                        matches!(a, Action::Disarm(_) | Action::Abort(_) | Action::RemoveFrame | Action::Settle(Err(_)) | Action::CancelDone(None)),
-                        "destroy only releases: {:?}", a
+                        matches!(
+                            a,
+                            Action::Disarm(_)
+                                | Action::Abort(_)
+                                | Action::RemoveFrame
+                                | Action::Settle(Err(_))
+                                | Action::CancelDone(None)
+                        ),
+                        "destroy only releases: {:?}",
+                        a
                     );
                 }
                 if let Some(t) = w.expect_timer.take() {
-                    prop_assert_eq!(a, &Action::Arm(t.0, t.1), "a request is timed, its wait included");
+                    prop_assert_eq!(
+                        a,
+                        &Action::Arm(t.0, t.1),
+                        "a request is timed, its wait included"
+                    );
                 }
                 match a {
                     Action::Fetch(slot, wait) => {
                         let i = *slot as usize;
-                        prop_assert!(!w.fetching[i] && !w.refreshing[i], "one request in flight per slot");
+                        prop_assert!(
+                            !w.fetching[i] && !w.refreshing[i],
+                            "one request in flight per slot"
+                        );
                         if *slot == Slot::Status {
                             prop_assert!(!w.hidden, "no poll while hidden");
-                            prop_assert!(w.now >= w.quiet_until, "no poll before the quiet time ({} < {})", w.now, w.quiet_until);
+                            prop_assert!(
+                                w.now >= w.quiet_until,
+                                "no poll before the quiet time ({} < {})",
+                                w.now,
+                                w.quiet_until
+                            );
                             let may_wait = w.tagged && !w.no_wait;
-                            prop_assert_eq!(*wait, if may_wait { cfg.wait_s } else { 0 }, "waits only after an ETag, until one overran");
+                            prop_assert_eq!(
+                                *wait,
+                                if may_wait { cfg.wait_s } else { 0 },
+                                "waits only after an ETag, until one overran"
+                            );
                             if timed_poll {
-                                prop_assert!(w.now >= w.not_before, "after a held answer, a poll interval between requests");
+                                prop_assert!(
+                                    w.now >= w.not_before,
+                                    "after a held answer, a poll interval between requests"
+                                );
                             }
                             w.waiting = *wait > 0;
                             w.sent = w.now;
                         } else {
                             prop_assert_eq!(*wait, 0);
                         }
-                        let timer = if *slot == Slot::Status { Timer::StatusRequest } else { Timer::CancelRequest };
+                        let timer = if *slot == Slot::Status {
+                            Timer::StatusRequest
+                        } else {
+                            Timer::CancelRequest
+                        };
                         w.expect_timer = Some((timer, cfg.request_timeout_ms + wait * 1_000));
                         w.fetching[i] = true;
                     }
@@ -384,8 +460,15 @@ mod sequences {
             prop_assert_eq!(w.completes, u32::from(w.ended && w.terminal_kept));
             prop_assert_eq!(m.ended(), w.ended);
             if w.ended {
-                prop_assert!(w.timers.iter().all(Option::is_none), "every timer fired or was disarmed: {:?}", w.timers);
-                prop_assert!(!w.fetching.iter().chain(&w.refreshing).any(|b| *b), "nothing in flight after the end");
+                prop_assert!(
+                    w.timers.iter().all(Option::is_none),
+                    "every timer fired or was disarmed: {:?}",
+                    w.timers
+                );
+                prop_assert!(
+                    !w.fetching.iter().chain(&w.refreshing).any(|b| *b),
+                    "nothing in flight after the end"
+                );
                 prop_assert!(!w.frame, "no frame after the end");
                 prop_assert_eq!(w.cancels, 0, "every cancel() settled by the end");
             }
@@ -405,13 +488,19 @@ mod sequences {
                     None => continue,
                 },
                 Step::Answer(stale, a, id, u, extra, flags) => {
-                    let slot = if a % 2 == 0 && w.fetching[1] { Slot::Cancel } else { Slot::Status };
+                    let slot = if a % 2 == 0 && w.fetching[1] {
+                        Slot::Cancel
+                    } else {
+                        Slot::Status
+                    };
                     if !stale && !w.fetching[slot as usize] {
                         continue;
                     }
                     Input::Answered(slot, answer(a, id, u, extra, flags))
                 }
-                Step::Token(cancel, ok) => Input::TokenRefreshed(if cancel { Slot::Cancel } else { Slot::Status }, ok),
+                Step::Token(cancel, ok) => {
+                    Input::TokenRefreshed(if cancel { Slot::Cancel } else { Slot::Status }, ok)
+                }
                 Step::Loaded => Input::FrameLoaded,
                 Step::Hint => Input::Hint,
                 Step::Visible(v) => Input::Visible(v),
@@ -434,18 +523,26 @@ mod sequences {
     }
 
     fn config() -> impl Strategy<Value = Config> {
-        (100u32..5_000, any::<bool>(), any::<bool>(), any::<bool>(), 100u32..20_000, prop_oneof![Just(0u32), 1u32..30]).prop_map(
-            |(poll_ms, pinned, can_refresh, can_cancel, request_timeout_ms, wait_s)| Config {
-                poll_ms,
-                timeout_ms: 600_000,
-                request_timeout_ms,
-                wait_s,
-                session_url: pinned.then(|| url(1)),
-                allow: None,
-                can_refresh,
-                can_cancel,
-            },
+        (
+            100u32..5_000,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            100u32..20_000,
+            prop_oneof![Just(0u32), 1u32..30],
         )
+            .prop_map(
+                |(poll_ms, pinned, can_refresh, can_cancel, request_timeout_ms, wait_s)| Config {
+                    poll_ms,
+                    timeout_ms: 600_000,
+                    request_timeout_ms,
+                    wait_s,
+                    session_url: pinned.then(|| url(1)),
+                    allow: None,
+                    can_refresh,
+                    can_cancel,
+                },
+            )
     }
 
     proptest! {

@@ -197,7 +197,9 @@ pub struct Config {
 enum Flight {
     Idle,
     /// Waiting for the request; `refreshed` once the token was refreshed for it.
-    Fetching { refreshed: bool },
+    Fetching {
+        refreshed: bool,
+    },
     /// Waiting for `refreshToken()`.
     Refreshing,
 }
@@ -475,7 +477,9 @@ impl Machine {
         self.push(Action::Fetch(slot, wait));
         self.arm(
             Timer::request(slot),
-            self.cfg.request_timeout_ms.saturating_add(wait.saturating_mul(1_000)),
+            self.cfg
+                .request_timeout_ms
+                .saturating_add(wait.saturating_mul(1_000)),
         );
     }
 
@@ -566,11 +570,14 @@ impl Machine {
                 self.quiet_until = 0.0;
                 self.schedule(false, waited && held);
             }
-            (Slot::Status, Answer::Failed {
-                error,
-                retry_after_ms,
-                http,
-            }) => {
+            (
+                Slot::Status,
+                Answer::Failed {
+                    error,
+                    retry_after_ms,
+                    http,
+                },
+            ) => {
                 // No answer to a waiting request, or none in time: ask for no more waits.
                 self.no_wait |= waited && http == 0;
                 self.failures = self.failures.saturating_add(1);
@@ -700,7 +707,11 @@ impl Machine {
         self.actions.retain(|a| {
             matches!(
                 a,
-                Action::Keep | Action::Disarm(_) | Action::Abort(_) | Action::RemoveFrame | Action::CancelDone(_)
+                Action::Keep
+                    | Action::Disarm(_)
+                    | Action::Abort(_)
+                    | Action::RemoveFrame
+                    | Action::CancelDone(_)
             )
         });
         for t in Timer::ALL {
@@ -784,7 +795,9 @@ mod tests {
         /// Started, first poll sent.
         fn polling(cfg: Config) -> T {
             let mut t = T::new(cfg);
-            assert!(t.feed(Input::Due(Timer::Poll)).contains(&Fetch(Slot::Status, 0)));
+            assert!(t
+                .feed(Input::Due(Timer::Poll))
+                .contains(&Fetch(Slot::Status, 0)));
             t
         }
 
@@ -827,7 +840,10 @@ mod tests {
         let mut t = T::new(config());
         assert_eq!(t.m.armed, 0b11);
         let a = t.feed(Input::Due(Timer::Poll));
-        assert_eq!(a, [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]);
+        assert_eq!(
+            a,
+            [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]
+        );
     }
 
     #[test]
@@ -894,7 +910,14 @@ mod tests {
     fn interval_stretches_while_nothing_changes_and_snaps_back() {
         let mut t = T::polling(config());
         let mut delays = vec![];
-        for status in ["pending", "pending", "pending", "pending", "pending", "in_progress"] {
+        for status in [
+            "pending",
+            "pending",
+            "pending",
+            "pending",
+            "pending",
+            "in_progress",
+        ] {
             let a = t.answer(session(status, "s", None));
             delays.extend(a.iter().filter_map(|a| match a {
                 Arm(Timer::Poll, ms) => Some(*ms),
@@ -974,7 +997,10 @@ mod tests {
         let mut t = T::polling(config());
         t.answer(Answer::Unauthorized);
         t.feed(Input::Visible(false));
-        assert_eq!(fetches(&t.feed(Input::TokenRefreshed(Slot::Status, true))), 0);
+        assert_eq!(
+            fetches(&t.feed(Input::TokenRefreshed(Slot::Status, true))),
+            0
+        );
         assert_eq!(fetches(&t.feed(Input::Visible(true))), 1);
     }
 
@@ -994,7 +1020,10 @@ mod tests {
 
         cfg.can_refresh = false;
         let mut t = T::polling(cfg);
-        assert_eq!(errors(&t.answer(Answer::Unauthorized)), [(Code::Unauthorized, false)]);
+        assert_eq!(
+            errors(&t.answer(Answer::Unauthorized)),
+            [(Code::Unauthorized, false)]
+        );
     }
 
     #[test]
@@ -1013,15 +1042,23 @@ mod tests {
         let a = t.answer(session("pending", "s", Some(U1)));
         assert!(a.contains(&ShowFrame(url(U1), permissions::DEFAULT)));
         t.feed(Input::Due(Timer::Poll));
-        assert!(!t.answer(session("pending", "s", Some(U1))).iter().any(|a| matches!(a, ShowFrame(..) | Navigate(_))));
+        assert!(!t
+            .answer(session("pending", "s", Some(U1)))
+            .iter()
+            .any(|a| matches!(a, ShowFrame(..) | Navigate(_))));
         t.feed(Input::Due(Timer::Poll));
-        assert!(t.answer(session("pending", "s", Some(U2))).contains(&Navigate(url(U2))));
+        assert!(t
+            .answer(session("pending", "s", Some(U2)))
+            .contains(&Navigate(url(U2))));
 
         let mut cfg = config();
         cfg.session_url = Some(url(U1));
         let mut t = T::polling(cfg);
         let a = t.answer(session("pending", "s", Some(U2)));
-        assert!(!a.iter().any(|a| matches!(a, ShowFrame(..) | Navigate(_))), "{a:?}");
+        assert!(
+            !a.iter().any(|a| matches!(a, ShowFrame(..) | Navigate(_))),
+            "{a:?}"
+        );
     }
 
     #[test]
@@ -1057,15 +1094,27 @@ mod tests {
             codes.extend(errors(&t.answer(session(s, "s", None))));
             t.feed(Input::Due(Timer::Poll));
         }
-        assert_eq!(codes, [(Code::UnknownStatus, true), (Code::UnknownStatus, true)]);
+        assert_eq!(
+            codes,
+            [(Code::UnknownStatus, true), (Code::UnknownStatus, true)]
+        );
     }
 
     #[test]
     fn status_changes_are_told_once_each() {
         let mut t = T::polling(config());
         let mut told = 0;
-        for (s, id) in [("pending", "a"), ("pending", "a"), ("pending", "b"), ("in_review", "b")] {
-            told += t.answer(session(s, id, None)).iter().filter(|a| **a == Emit(Notice::Status)).count();
+        for (s, id) in [
+            ("pending", "a"),
+            ("pending", "a"),
+            ("pending", "b"),
+            ("in_review", "b"),
+        ] {
+            told += t
+                .answer(session(s, id, None))
+                .iter()
+                .filter(|a| **a == Emit(Notice::Status))
+                .count();
             t.feed(Input::Due(Timer::Poll));
         }
         assert_eq!(told, 3);
@@ -1120,10 +1169,16 @@ mod tests {
                 Abort(Slot::Status),
                 RemoveFrame,
                 Emit(Notice::Error(
-                    KycError::new(Code::Timeout, "no terminal status within timeoutMs (60000 ms)"),
+                    KycError::new(
+                        Code::Timeout,
+                        "no terminal status within timeoutMs (60000 ms)"
+                    ),
                     false
                 )),
-                Settle(Err(KycError::new(Code::Timeout, "no terminal status within timeoutMs (60000 ms)"))),
+                Settle(Err(KycError::new(
+                    Code::Timeout,
+                    "no terminal status within timeoutMs (60000 ms)"
+                ))),
             ]
         );
     }
@@ -1137,7 +1192,10 @@ mod tests {
         let a = t.feed(Input::Destroy);
         for action in &a {
             assert!(
-                matches!(action, Disarm(_) | Abort(_) | RemoveFrame | Settle(Err(_)) | CancelDone(None)),
+                matches!(
+                    action,
+                    Disarm(_) | Abort(_) | RemoveFrame | Settle(Err(_)) | CancelDone(None)
+                ),
                 "{action:?}"
             );
         }
@@ -1153,9 +1211,19 @@ mod tests {
         let mut t2 = T::polling(config());
         t2.answer(session("pending", "s", None));
         let a = t2.feed(Input::Cancel);
-        assert_eq!(a, [Fetch(Slot::Cancel, 0), Arm(Timer::CancelRequest, 5_000)]);
-        assert_eq!(t2.feed(Input::Cancel), [CancelDone(None)], "a second call waits for the outcome");
-        let a = t2.feed(Input::Answered(Slot::Cancel, session("cancelled", "s", None)));
+        assert_eq!(
+            a,
+            [Fetch(Slot::Cancel, 0), Arm(Timer::CancelRequest, 5_000)]
+        );
+        assert_eq!(
+            t2.feed(Input::Cancel),
+            [CancelDone(None)],
+            "a second call waits for the outcome"
+        );
+        let a = t2.feed(Input::Answered(
+            Slot::Cancel,
+            session("cancelled", "s", None),
+        ));
         assert!(a.contains(&Emit(Notice::Status)));
         assert!(a.contains(&Emit(Notice::Complete)));
         assert_eq!(a.last(), Some(&CancelDone(None)));
@@ -1165,7 +1233,10 @@ mod tests {
 
     #[test]
     fn cancel_confirmed_without_a_result_polls_and_waits() {
-        for answer in [session("pending", "s", None), failed(Code::ProxyError, 409, None)] {
+        for answer in [
+            session("pending", "s", None),
+            failed(Code::ProxyError, 409, None),
+        ] {
             let mut t = T::polling(config());
             t.answer(session("pending", "s", None));
             t.feed(Input::Cancel);
@@ -1179,14 +1250,19 @@ mod tests {
     fn cancel_errors_reject_the_call_and_the_verification_goes_on() {
         let mut t = T::polling(config());
         t.feed(Input::Cancel);
-        let a = t.feed(Input::Answered(Slot::Cancel, failed(Code::ProxyError, 500, None)));
+        let a = t.feed(Input::Answered(
+            Slot::Cancel,
+            failed(Code::ProxyError, 500, None),
+        ));
         assert!(matches!(a.last(), Some(CancelDone(Some(e))) if e.code == Code::ProxyError));
         assert!(!t.m.ended());
 
         let mut cfg = config();
         cfg.can_cancel = false;
         let mut t = T::polling(cfg);
-        assert!(matches!(&t.feed(Input::Cancel)[..], [CancelDone(Some(e))] if e.code == Code::InvalidOptions));
+        assert!(
+            matches!(&t.feed(Input::Cancel)[..], [CancelDone(Some(e))] if e.code == Code::InvalidOptions)
+        );
     }
 
     #[test]
@@ -1205,19 +1281,32 @@ mod tests {
     #[test]
     fn a_callback_destroying_mid_batch_drops_what_was_queued() {
         let mut t = T::polling(config());
-        t.m.handle(Input::Answered(Slot::Status, session("Weird", "s", None)), 0.0, 0.5);
+        t.m.handle(
+            Input::Answered(Slot::Status, session("Weird", "s", None)),
+            0.0,
+            0.5,
+        );
         // The driver performed the first actions, up to the status event, whose listener
         // destroyed the verification.
         while t.m.poll_action() != Some(Emit(Notice::Status)) {}
         let rest = t.feed(Input::Destroy);
-        assert!(!rest.iter().any(|a| matches!(a, Emit(_) | Arm(..) | Fetch(..))), "{rest:?}");
+        assert!(
+            !rest
+                .iter()
+                .any(|a| matches!(a, Emit(_) | Arm(..) | Fetch(..))),
+            "{rest:?}"
+        );
     }
 
     // Blocking requests: `ETag`, `If-None-Match`, `Prefer: wait`.
 
     fn tagged(status: &str, held: bool) -> Answer {
         match session(status, "s", Some(U1)) {
-            Answer::Session(s) => Answer::Session(Session { tag: true, held, ..s }),
+            Answer::Session(s) => Answer::Session(Session {
+                tag: true,
+                held,
+                ..s
+            }),
             _ => unreachable!(),
         }
     }
@@ -1229,7 +1318,10 @@ mod tests {
         assert!(a.contains(&Arm(Timer::Poll, 1_000)), "{a:?}");
         t.now = 1_000.0;
         let a = t.feed(Input::Due(Timer::Poll));
-        assert_eq!(a, [Fetch(Slot::Status, 20), Arm(Timer::StatusRequest, 25_000)]);
+        assert_eq!(
+            a,
+            [Fetch(Slot::Status, 20), Arm(Timer::StatusRequest, 25_000)]
+        );
         t
     }
 
@@ -1246,7 +1338,12 @@ mod tests {
         // Held, then the state changed: kept, told, and the next request at once.
         t.now = 30_000.0;
         let a = t.answer(tagged("in_review", true));
-        assert!(a.contains(&Keep) && a.contains(&Emit(Notice::Status)) && a.contains(&Arm(Timer::Poll, 0)), "{a:?}");
+        assert!(
+            a.contains(&Keep)
+                && a.contains(&Emit(Notice::Status))
+                && a.contains(&Arm(Timer::Poll, 0)),
+            "{a:?}"
+        );
     }
 
     #[test]
@@ -1264,7 +1361,10 @@ mod tests {
         cfg.wait_s = 0;
         let mut t = T::polling(cfg);
         t.answer(tagged("pending", false));
-        assert_eq!(t.feed(Input::Due(Timer::Poll)), [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]);
+        assert_eq!(
+            t.feed(Input::Due(Timer::Poll)),
+            [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]
+        );
     }
 
     #[test]
@@ -1272,14 +1372,20 @@ mod tests {
         // 304 without `Preference-Applied`: unchanged, the interval stretches.
         let mut t = waiting();
         t.now = 1_010.0;
-        assert!(t.answer(Answer::Unchanged(false)).contains(&Arm(Timer::Poll, 1_500)));
+        assert!(t
+            .answer(Answer::Unchanged(false))
+            .contains(&Arm(Timer::Poll, 1_500)));
         // `Preference-Applied` on an answer to a request that did not ask: not held.
         let mut t = T::polling(config());
-        assert!(t.answer(Answer::Unchanged(true)).contains(&Arm(Timer::Poll, 1_500)));
+        assert!(t
+            .answer(Answer::Unchanged(true))
+            .contains(&Arm(Timer::Poll, 1_500)));
         // 200 at once (the state had changed): the base interval.
         let mut t = waiting();
         t.now = 1_010.0;
-        assert!(t.answer(tagged("in_review", false)).contains(&Arm(Timer::Poll, 1_000)));
+        assert!(t
+            .answer(tagged("in_review", false))
+            .contains(&Arm(Timer::Poll, 1_000)));
     }
 
     #[test]
@@ -1305,7 +1411,10 @@ mod tests {
         t.feed(Input::Due(Timer::Poll));
         t.answer(tagged("pending", false));
         t.now = 50_000.0;
-        assert_eq!(t.feed(Input::Due(Timer::Poll)), [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]);
+        assert_eq!(
+            t.feed(Input::Due(Timer::Poll)),
+            [Fetch(Slot::Status, 0), Arm(Timer::StatusRequest, 5_000)]
+        );
 
         // No answer at all (the connection failed) to a waiting request: the same.
         let mut t = waiting();
@@ -1329,7 +1438,12 @@ mod tests {
         let a = t.feed(Input::Hint);
         assert_eq!(
             a,
-            [Disarm(Timer::StatusRequest), Abort(Slot::Status), Fetch(Slot::Status, 20), Arm(Timer::StatusRequest, 25_000)]
+            [
+                Disarm(Timer::StatusRequest),
+                Abort(Slot::Status),
+                Fetch(Slot::Status, 20),
+                Arm(Timer::StatusRequest, 25_000)
+            ]
         );
         t.now = 6_000.0;
         assert_eq!(fetches(&t.feed(Input::Refresh)), 1);
@@ -1352,7 +1466,12 @@ mod tests {
     fn destroy_while_held_aborts_the_request() {
         let mut t = waiting();
         let a = t.feed(Input::Destroy);
-        assert!(a.contains(&Abort(Slot::Status)) && a.contains(&Disarm(Timer::StatusRequest)), "{a:?}");
-        assert!(t.feed(Input::Answered(Slot::Status, Answer::Unchanged(true))).is_empty());
+        assert!(
+            a.contains(&Abort(Slot::Status)) && a.contains(&Disarm(Timer::StatusRequest)),
+            "{a:?}"
+        );
+        assert!(t
+            .feed(Input::Answered(Slot::Status, Answer::Unchanged(true)))
+            .is_empty());
     }
 }

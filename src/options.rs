@@ -274,7 +274,15 @@ mod tests {
     fn numbers_default_and_bound() {
         assert_eq!(check_number(0, &Given::Absent), Ok(2_000));
         assert_eq!(check_number(0, &Given::Num(250.4)), Ok(250));
-        for bad in [0.0, -1.0, 99.0, 3_600_001.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        for bad in [
+            0.0,
+            -1.0,
+            99.0,
+            3_600_001.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
             let e = check_number(0, &Given::Num(bad)).unwrap_err();
             assert_eq!(e.code, Code::InvalidOptions);
             assert!(e.message.starts_with("pollIntervalMs "), "{}", e.message);
@@ -300,7 +308,10 @@ mod tests {
         assert_eq!(h(Given::Absent).unwrap(), "700px");
         assert_eq!(h(Given::Num(640.0)).unwrap(), "640px");
         assert_eq!(h(Given::Str(" 80vh ".into())).unwrap(), "80vh");
-        assert_eq!(h(Given::Str("calc(100% - 2rem)".into())).unwrap(), "calc(100% - 2rem)");
+        assert_eq!(
+            h(Given::Str("calc(100% - 2rem)".into())).unwrap(),
+            "calc(100% - 2rem)"
+        );
         for bad in ["", "1px; background: red", "url(x)\"", "<b>"] {
             assert!(h(Given::Str(bad.into())).is_err(), "{bad}");
         }
@@ -316,7 +327,14 @@ mod tests {
     fn tokens_fit_a_header() {
         assert!(valid_token("abc.def"));
         assert!(valid_token("caf\u{e9}\u{a0}\u{100}"));
-        for bad in ["", "a\nb", "a\u{7f}", "a\u{85}b", "\u{9f}", &"x".repeat(8_193)] {
+        for bad in [
+            "",
+            "a\nb",
+            "a\u{7f}",
+            "a\u{85}b",
+            "\u{9f}",
+            &"x".repeat(8_193),
+        ] {
             assert!(!valid_token(bad));
         }
     }

@@ -42,7 +42,10 @@ fn scan(value: &str) -> (Permissions, Option<&str>) {
             at += 1;
         }
         let start = at;
-        while bytes.get(at).is_some_and(|&b| b != b';' && !b.is_ascii_whitespace()) {
+        while bytes
+            .get(at)
+            .is_some_and(|&b| b != b';' && !b.is_ascii_whitespace())
+        {
             at += 1;
         }
         // Cut at ASCII bytes, so always on character boundaries.
@@ -51,7 +54,10 @@ fn scan(value: &str) -> (Permissions, Option<&str>) {
             at += 1;
         }
         at += 1;
-        match KNOWN_FEATURES.iter().position(|k| k.eq_ignore_ascii_case(name)) {
+        match KNOWN_FEATURES
+            .iter()
+            .position(|k| k.eq_ignore_ascii_case(name))
+        {
             Some(i) => set |= 1 << i,
             None if !name.is_empty() => {
                 unknown.get_or_insert(name);
@@ -121,7 +127,10 @@ mod tests {
 
     #[test]
     fn option_allow_refuses_unknown_features() {
-        assert_eq!(render(check("camera; microphone").unwrap()), "camera; microphone");
+        assert_eq!(
+            render(check("camera; microphone").unwrap()),
+            "camera; microphone"
+        );
         assert_eq!(render(check("CAMERA *").unwrap()), "camera");
         assert_eq!(check("camera; payment").unwrap_err(), "payment");
         assert_eq!(check("usb").unwrap_err(), "usb");

@@ -34,7 +34,12 @@ pub fn retry_after(value: &str, now_ms: f64, parse_date: impl FnOnce(&str) -> f6
 }
 
 /// A failed request's answer: what to report, the HTTP status (0 when none came), the pause asked.
-pub(crate) fn failed(code: Code, message: &str, http: u16, retry_after_ms: Option<u32>) -> machine::Answer {
+pub(crate) fn failed(
+    code: Code,
+    message: &str,
+    http: u16,
+    retry_after_ms: Option<u32>,
+) -> machine::Answer {
     machine::Answer::Failed {
         error: KycError::new(code, message),
         http,
@@ -201,7 +206,12 @@ pub const COPIED: [&str; 6] = [
 ];
 
 /// Fields only a KYC validation has.
-const KYC_SHAPED: [&str; 4] = ["providerSessionUrl", "provider", "isCurrent", "integrationCode"];
+const KYC_SHAPED: [&str; 4] = [
+    "providerSessionUrl",
+    "provider",
+    "isCurrent",
+    "integrationCode",
+];
 /// Fields only a biometric session has.
 const BIOMETRIC_SHAPED: [&str; 3] = ["sessionUrl", "mode", "hostedSessionId"];
 
@@ -251,7 +261,10 @@ pub fn read_answer<V: Value>(v: &V) -> Result<Option<Answer>, &'static str> {
         Some(s) => Status::parse(&s),
         None => return Err("the answer has no status"),
     };
-    let has = |keys: &[&str]| keys.iter().any(|k| v.field(k).is_some_and(|f| !f.is_null()));
+    let has = |keys: &[&str]| {
+        keys.iter()
+            .any(|k| v.field(k).is_some_and(|f| !f.is_null()))
+    };
     let kind = match string("kind")?.as_deref() {
         Some("kyc") => Some(Kind::Kyc),
         Some("biometric") => Some(Kind::Biometric),
@@ -334,20 +347,31 @@ mod tests {
         assert_eq!(retry_after(d, at - 3_000.0, date), Some(3_000));
         assert_eq!(retry_after(d, at + 5_000.0, date), Some(0));
         assert_eq!(retry_after(d, at - 1e9, date), Some(MAX_RETRY_AFTER_MS));
-        assert_eq!(retry_after("Sun, 06 Foo 1994 08:49:37 GMT", 0.0, |_| f64::NAN), None);
+        assert_eq!(
+            retry_after("Sun, 06 Foo 1994 08:49:37 GMT", 0.0, |_| f64::NAN),
+            None
+        );
         for bad in ["", "-1", "1.5", "soon", "Sun, 06 Nov 1994 08:49 GMT"] {
             assert_eq!(retry_after(bad, 0.0, no_date), None, "{bad}");
         }
     }
 
-    fn answer(http: u16, body: Option<&str>, retry: Option<u32>) -> Result<Option<Answer>, machine::Answer> {
+    fn answer(
+        http: u16,
+        body: Option<&str>,
+        retry: Option<u32>,
+    ) -> Result<Option<Answer>, machine::Answer> {
         let json: Option<serde_json::Value> = body.and_then(|b| serde_json::from_str(b).ok());
         interpret(http, json.as_ref(), retry)
     }
 
     fn code(r: Result<Option<Answer>, machine::Answer>) -> (&'static str, u16, Option<u32>) {
         match r {
-            Err(machine::Answer::Failed { error, http, retry_after_ms }) => (error.code.as_str(), http, retry_after_ms),
+            Err(machine::Answer::Failed {
+                error,
+                http,
+                retry_after_ms,
+            }) => (error.code.as_str(), http, retry_after_ms),
             Err(machine::Answer::Unauthorized) => ("UNAUTHORIZED", 0, None),
             other => panic!("{other:?}"),
         }
@@ -355,21 +379,41 @@ mod tests {
 
     #[test]
     fn http_answers_map_to_codes() {
-        assert!(matches!(answer(200, Some(r#"{"status":"pending"}"#), None), Ok(Some(_))));
+        assert!(matches!(
+            answer(200, Some(r#"{"status":"pending"}"#), None),
+            Ok(Some(_))
+        ));
         assert_eq!(answer(200, Some("null"), None), Ok(None));
         assert_eq!(answer(404, Some(r#"{"code":"NOT_FOUND"}"#), None), Ok(None));
-        assert_eq!(answer(404, Some(r#"{"error":"NOT_FOUND"}"#), None), Ok(None));
-        assert_eq!(code(answer(404, Some("{}"), None)), ("PROXY_ERROR", 404, None));
+        assert_eq!(
+            answer(404, Some(r#"{"error":"NOT_FOUND"}"#), None),
+            Ok(None)
+        );
+        assert_eq!(
+            code(answer(404, Some("{}"), None)),
+            ("PROXY_ERROR", 404, None)
+        );
         assert_eq!(code(answer(200, None, None)), ("BAD_RESPONSE", 200, None));
-        assert_eq!(code(answer(200, Some("[]"), None)), ("BAD_RESPONSE", 200, None));
+        assert_eq!(
+            code(answer(200, Some("[]"), None)),
+            ("BAD_RESPONSE", 200, None)
+        );
         assert_eq!(code(answer(401, None, None)).0, "UNAUTHORIZED");
         assert_eq!(code(answer(403, None, None)).0, "UNAUTHORIZED");
-        assert_eq!(code(answer(429, None, Some(5))), ("RATE_LIMITED", 429, Some(5)));
-        assert_eq!(code(answer(503, None, Some(5))), ("PROXY_ERROR", 503, Some(5)));
+        assert_eq!(
+            code(answer(429, None, Some(5))),
+            ("RATE_LIMITED", 429, Some(5))
+        );
+        assert_eq!(
+            code(answer(503, None, Some(5))),
+            ("PROXY_ERROR", 503, Some(5))
+        );
         assert_eq!(code(answer(500, None, Some(5))), ("PROXY_ERROR", 500, None));
         assert_eq!(code(answer(409, None, None)), ("PROXY_ERROR", 409, None));
         match answer(502, None, None) {
-            Err(machine::Answer::Failed { error, .. }) => assert_eq!(error.message, "the proxy answered HTTP 502"),
+            Err(machine::Answer::Failed { error, .. }) => {
+                assert_eq!(error.message, "the proxy answered HTTP 502")
+            }
             other => panic!("{other:?}"),
         }
     }

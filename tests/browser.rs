@@ -1394,7 +1394,9 @@ async fn five_megabyte_body_is_refused_as_a_bad_response() {
 async fn five_megabyte_chunked_body_is_bounded_without_content_length() {
     let mem = || {
         let m: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
-        m.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length()
+        m.buffer()
+            .unchecked_into::<js_sys::ArrayBuffer>()
+            .byte_length()
     };
     let before = mem();
     fault_case(
@@ -1415,7 +1417,10 @@ async fn five_megabyte_chunked_body_is_bounded_without_content_length() {
 async fn container_that_cannot_hold_an_iframe_is_a_fatal_error() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let opts = rec.options(&sim, &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()));
+    let opts = rec.options(
+        &sim,
+        &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()),
+    );
     js_sys::Reflect::set(&opts, &"container".into(), &xml_container()).unwrap();
     let v = mount(opts).expect("the options are valid");
     let r = settle(&v.completed(), 3_000).await;
@@ -1583,9 +1588,16 @@ async fn a_decision_reaches_the_held_request_at_once() {
     // of a held scope (every 5 s) is too slow for this deadline.
     let (rec, v, sim, _) = decided_after_a_while(true, 2_500).await;
     let holds = sim.holds().await;
-    assert_eq!(holds.len(), 2, "one plain request, then one held until the decision: {holds:?}");
+    assert_eq!(
+        holds.len(),
+        2,
+        "one plain request, then one held until the decision: {holds:?}"
+    );
     assert!(!holds[0].0 && holds[1].0, "{holds:?}");
-    assert!(holds[1].1 >= 1_000 && holds[1].2 == 200, "held, then answered with the decision: {holds:?}");
+    assert!(
+        holds[1].1 >= 1_000 && holds[1].2 == 200,
+        "held, then answered with the decision: {holds:?}"
+    );
     assert_eq!(rec.statuses(), vec!["pending", "approved"]);
     rec.done(v);
 }
@@ -1595,14 +1607,20 @@ async fn a_proxy_that_does_not_hold_is_polled_as_before() {
     let (rec, v, sim, _) = decided_after_a_while(false, 5_000).await;
     let holds = sim.holds().await;
     assert!(holds.len() >= 3, "polled: {holds:?}");
-    assert!(holds.iter().all(|h| !h.0), "no ETag, so no request asks to wait: {holds:?}");
+    assert!(
+        holds.iter().all(|h| !h.0),
+        "no ETag, so no request asks to wait: {holds:?}"
+    );
     assert_eq!(rec.count("gu1kyc:error"), 0);
     rec.done(v);
 }
 
 /// Faults: the session as it is, tagged `"t"`, then `next`.
 fn tagged_then(sim: &Sim, next: &str) -> String {
-    let body = format!(r#"{{\"status\":\"pending\",\"id\":\"{}\"}}"#, s(&sim.raw, "id"));
+    let body = format!(
+        r#"{{\"status\":\"pending\",\"id\":\"{}\"}}"#,
+        s(&sim.raw, "id")
+    );
     format!(r#"[{{"status":200,"body":"{body}","headers":{{"ETag":"\"t\""}}}},{next}]"#)
 }
 
@@ -1611,13 +1629,20 @@ async fn a_proxy_answering_every_wait_at_once_is_not_hammered() {
     let sim = Sim::new(r#"{"honourWait":true}"#).await;
     // The first answer is tagged; then eight answers of "held, nothing changed" that were not
     // held at all.
-    sim.faults(&tagged_then(&sim, r#"{"status":304,"count":8,"headers":{"ETag":"\"t\"","Preference-Applied":"wait=20"}}"#)).await;
+    sim.faults(&tagged_then(
+        &sim,
+        r#"{"status":304,"count":8,"headers":{"ETag":"\"t\"","Preference-Applied":"wait=20"}}"#,
+    ))
+    .await;
     let rec = Rec::new();
     let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
     assert!(sim.wait_requests("status", 9, 6_000).await);
     let gaps = sim.gaps("status").await;
     let storm = &gaps[..8];
-    assert!(storm.iter().all(|g| *g >= 250.0), "one request per pollIntervalMs at most: {gaps:?}");
+    assert!(
+        storm.iter().all(|g| *g >= 250.0),
+        "one request per pollIntervalMs at most: {gaps:?}"
+    );
     let holds = sim.holds().await;
     assert!(holds[1..9].iter().all(|h| h.0 && h.2 == 304), "{holds:?}");
     assert_eq!(rec.count("gu1kyc:error"), 0);
@@ -1631,16 +1656,29 @@ async fn a_proxy_answering_every_wait_at_once_is_not_hammered() {
 async fn a_proxy_holding_longer_than_promised_ends_the_waits() {
     let sim = Sim::new(r#"{"honourWait":true}"#).await;
     // Asked to wait 1 s, the proxy holds 4 s: the client gives up at 1.5 s.
-    sim.faults(&tagged_then(&sim, r#"{"delayMs":4000,"status":304,"headers":{"Preference-Applied":"wait=1"}}"#)).await;
+    sim.faults(&tagged_then(
+        &sim,
+        r#"{"delayMs":4000,"status":304,"headers":{"Preference-Applied":"wait=1"}}"#,
+    ))
+    .await;
     let rec = Rec::new();
-    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":1,"requestTimeoutMs":500}"#);
+    let v = rec.mount(
+        &sim,
+        r#"{"pollIntervalMs":300,"waitSeconds":1,"requestTimeoutMs":500}"#,
+    );
     assert!(rec.wait("gu1kyc:error", 1, 5_000).await);
     assert_eq!(rec.errors_retrying(true), vec!["NETWORK"]);
     assert!(sim.wait_requests("status", 3, 5_000).await);
     let aborted = sim.aborted("status").await;
-    assert!(!aborted.is_empty() && get(&aborted[0], "wait").is_truthy(), "the held request was abandoned");
+    assert!(
+        !aborted.is_empty() && get(&aborted[0], "wait").is_truthy(),
+        "the held request was abandoned"
+    );
     let holds = sim.holds().await;
-    assert!(holds[1..].iter().all(|h| !h.0), "no more waits after one overran: {holds:?}");
+    assert!(
+        holds[1..].iter().all(|h| !h.0),
+        "no more waits after one overran: {holds:?}"
+    );
     sim.set(r#"{"status":"approved"}"#).await;
     assert_eq!(settle(&v.completed(), 4_000).await.status(), "approved");
     rec.done(v);
@@ -1663,11 +1701,23 @@ async fn destroy_aborts_the_held_request() {
         sleep(50).await;
         aborted = sim.aborted("status").await;
     }
-    assert_eq!(aborted.len(), 1, "the held request was aborted: {}", sim.log_json().await);
+    assert_eq!(
+        aborted.len(),
+        1,
+        "the held request was aborted: {}",
+        sim.log_json().await
+    );
     assert!(get(&aborted[0], "wait").is_truthy());
     let after = get(&aborted[0], "atMs").as_f64().unwrap_or(f64::MAX) - destroyed_at;
-    assert!(after < 800.0, "the proxy saw the abort {after} ms after destroy()");
-    assert_eq!(sim.requests("status").await, 1, "nothing but the first request was answered");
+    assert!(
+        after < 800.0,
+        "the proxy saw the abort {after} ms after destroy()"
+    );
+    assert_eq!(
+        sim.requests("status").await,
+        1,
+        "nothing but the first request was answered"
+    );
     rec.done(v);
 }
 
@@ -1681,11 +1731,18 @@ async fn hidden_while_held_the_request_ends_and_no_other_follows_until_shown() {
     set_hidden(true);
     sleep(2_500).await;
     let holds = sim.holds().await;
-    assert_eq!(holds.len(), 2, "the held request answered, no other while hidden: {holds:?}");
+    assert_eq!(
+        holds.len(),
+        2,
+        "the held request answered, no other while hidden: {holds:?}"
+    );
     assert!(holds[1].0 && holds[1].2 == 304, "{holds:?}");
     set_hidden(false);
     // The request on return is held too (1 s): it is logged when answered.
-    assert!(sim.wait_requests("status", 3, 2_000).await, "one request on return");
+    assert!(
+        sim.wait_requests("status", 3, 2_000).await,
+        "one request on return"
+    );
     let holds = sim.holds().await;
     assert!(holds[2].0, "{holds:?}");
     rec.done(v);

@@ -169,7 +169,11 @@ impl Sim {
             .iter()
             .map(|e| {
                 let n = |k| get(&e, k).as_f64().unwrap_or(-1.0);
-                (get(&e, "wait").is_truthy(), n("heldMs") as u64, n("status") as u16)
+                (
+                    get(&e, "wait").is_truthy(),
+                    n("heldMs") as u64,
+                    n("status") as u16,
+                )
             })
             .collect()
     }
