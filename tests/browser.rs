@@ -650,14 +650,7 @@ async fn destroy_mid_request_aborts_it() {
     assert_eq!(r.code(), "DESTROYED");
     // The proxy holds its answer for 1.5 s; an aborted fetch closes the connection, which the
     // simulator logs as an aborted request at the moment it notices.
-    let mut aborted = sim.aborted("status").await;
-    for _ in 0..16 {
-        if !aborted.is_empty() {
-            break;
-        }
-        sleep(50).await;
-        aborted = sim.aborted("status").await;
-    }
+    let aborted = sim.wait_aborted("status", 800).await;
     assert_eq!(
         aborted.len(),
         1,
@@ -1684,23 +1677,26 @@ async fn a_proxy_holding_longer_than_promised_ends_the_waits() {
     rec.done(v);
 }
 
-#[wasm_bindgen_test]
-async fn destroy_aborts_the_held_request() {
+/// A verification against a proxy that holds, polled every 300 ms with `wait` s waits, once
+/// its first status is in.
+async fn held(wait: u32) -> (Sim, Rec, Verification) {
     let sim = Sim::new(r#"{"honourWait":true}"#).await;
     let rec = Rec::new();
-    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":20}"#);
+    let v = rec.mount(
+        &sim,
+        &format!(r#"{{"pollIntervalMs":300,"waitSeconds":{wait}}}"#),
+    );
     assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    (sim, rec, v)
+}
+
+#[wasm_bindgen_test]
+async fn destroy_aborts_the_held_request() {
+    let (sim, rec, v) = held(20).await;
     sleep(1_000).await;
     let destroyed_at = sim.clock_ms().await;
     v.destroy();
-    let mut aborted = sim.aborted("status").await;
-    for _ in 0..16 {
-        if !aborted.is_empty() {
-            break;
-        }
-        sleep(50).await;
-        aborted = sim.aborted("status").await;
-    }
+    let aborted = sim.wait_aborted("status", 800).await;
     assert_eq!(
         aborted.len(),
         1,
@@ -1723,10 +1719,7 @@ async fn destroy_aborts_the_held_request() {
 
 #[wasm_bindgen_test]
 async fn hidden_while_held_the_request_ends_and_no_other_follows_until_shown() {
-    let sim = Sim::new(r#"{"honourWait":true}"#).await;
-    let rec = Rec::new();
-    let v = rec.mount(&sim, r#"{"pollIntervalMs":300,"waitSeconds":1}"#);
-    assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    let (sim, rec, v) = held(1).await;
     sleep(500).await;
     set_hidden(true);
     sleep(2_500).await;

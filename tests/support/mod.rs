@@ -186,6 +186,20 @@ impl Sim {
         js_sys::Array::from(&v).iter().collect()
     }
 
+    /// `aborted(endpoint)` once it is not empty, or after `ms` (the proxy logs an abort when it
+    /// notices the connection closed).
+    pub async fn wait_aborted(&self, endpoint: &str, ms: u32) -> Vec<JsValue> {
+        let mut aborted = self.aborted(endpoint).await;
+        for _ in 0..ms / 50 {
+            if !aborted.is_empty() {
+                break;
+            }
+            sleep(50).await;
+            aborted = self.aborted(endpoint).await;
+        }
+        aborted
+    }
+
     /// The simulator's clock (ms), as its request log stamps entries (`atMs`).
     pub async fn clock_ms(&self) -> f64 {
         let log = request_log(&self.entity()).await.expect("log");
