@@ -36,7 +36,7 @@ function weigh(files) {
 const nm = (p) => `${ROOT}bench/node_modules/${p}`;
 const peerVersion = (p) => JSON.parse(readFileSync(nm(`${p}/package.json`), "utf8")).version;
 const weight = [
-  { name: "gu1-kyc-web (drop-in: loader + glue + wasm)", ...weigh([`${ROOT}pkg/gu1-kyc.js`, `${ROOT}pkg/gu1_kyc_web.js`, `${ROOT}pkg/gu1_kyc_web_bg.wasm`]) },
+  { name: "gu1-kyc-web (drop-in: gu1-kyc.js, the loader with the glue, + wasm)", ...weigh([`${ROOT}pkg/gu1-kyc.js`, `${ROOT}pkg/gu1_kyc_web_bg.wasm`]) },
   { name: "gu1-kyc-web (npm: glue + wasm)", ...weigh([`${ROOT}pkg/gu1_kyc_web.js`, `${ROOT}pkg/gu1_kyc_web_bg.wasm`]) },
   { name: `persona ${peerVersion("persona")} (dist/persona.js)`, ...weigh([nm("persona/dist/persona.js")]) },
   { name: `@didit-protocol/sdk-web ${peerVersion("@didit-protocol/sdk-web")} (umd.min)`, ...weigh([nm("@didit-protocol/sdk-web/dist/didit-sdk.umd.min.js")]) },

@@ -1,12 +1,15 @@
 // gu1-kyc-web drop-in: one classic <script src=".../gu1-kyc.js" async> and one element,
 //   <gu1-kyc status-url="/kyc/status" token="…"></gu1-kyc>
-// No build step. The wasm and its glue are loaded from next to this file; the wasm download
-// starts as soon as this script runs, in parallel with the glue. The element mirrors mount()'s
-// options as kebab-case attributes and dispatches the same gu1kyc:* DOM events.
+// No build step for the page. scripts/build.sh bundles this file with the package's glue into
+// one classic script (pkg/gu1-kyc.js), so the page fetches two files: this script and the wasm,
+// from next to it; the wasm download starts as soon as this script runs. The element mirrors
+// mount()'s options as kebab-case attributes and dispatches the same gu1kyc:* DOM events.
 // With a `session-url` (and no `allow` override) the element puts the hosted iframe in place as
 // soon as it connects, before the wasm has arrived; mount() then adopts that iframe (same src,
 // allow and referrerpolicy) instead of loading the hosted page a second time. The URL rule here is
 // the library's own (https:, or http: on a loopback host, no credentials); mount() checks it again.
+import init, { mount } from "../pkg/gu1_kyc_web.js";
+
 (function () {
   "use strict";
   if (typeof window === "undefined" || !window.customElements || window.customElements.get("gu1-kyc")) return;
@@ -17,14 +20,7 @@
 
   function load() {
     if (!ready) {
-      var wasm = fetch(new URL("gu1_kyc_web_bg.wasm", base));
-      // When the glue fails too (a CDN without CORS), nothing awaits this: mark it handled.
-      wasm.catch(function () {});
-      ready = import(new URL("gu1_kyc_web.js", base).href).then(function (glue) {
-        return glue.default({ module_or_path: wasm }).then(function () {
-          return glue;
-        });
-      });
+      ready = init({ module_or_path: fetch(new URL("gu1_kyc_web_bg.wasm", base)) });
       // A failed load is not kept: the next connect (or element) downloads again.
       ready.catch(() => (ready = null));
     }
@@ -109,9 +105,9 @@
       var el = this;
       if (!this._verification) earlyFrame(this);
       load().then(
-        function (glue) {
+        function () {
           if (generation !== el._generation || !el.isConnected) return;
-          el._mount(glue);
+          el._mount();
         },
         function (err) {
           el._dropEarly();
@@ -145,7 +141,7 @@
       if (f) f.remove();
     }
 
-    _mount(glue) {
+    _mount() {
       var options = { container: this };
       var name;
       for (name in STRINGS) if (this.hasAttribute(name)) options[STRINGS[name]] = this.getAttribute(name);
@@ -153,7 +149,7 @@
       if (this._token !== undefined && this._token !== null) options.token = this._token;
       if (typeof this.refreshToken === "function") options.refreshToken = this.refreshToken;
       try {
-        this._verification = glue.mount(options);
+        this._verification = mount(options);
       } catch (err) {
         this._dropEarly();
         this._fail(err && err.code ? err.code : "INVALID_OPTIONS", err && err.message ? err.message : String(err));
@@ -169,8 +165,8 @@
     }
   }
 
-  // Defining upgrades the elements already parsed (their iframes go in first), then the wasm and
-  // glue downloads start, whether or not an element exists yet.
+  // Defining upgrades the elements already parsed (their iframes go in first), then the wasm
+  // download starts, whether or not an element exists yet.
   window.customElements.define("gu1-kyc", Gu1Kyc);
   load();
 })();

@@ -30,7 +30,11 @@ node scripts/minify-names.mjs pkg/gu1_kyc_web_bg.wasm pkg/gu1_kyc_web.js --keep 
 # further module to fetch.
 esbuild --log-level=warning --bundle --minify --format=esm --allow-overwrite pkg/gu1_kyc_web.js --outfile=pkg/gu1_kyc_web.js
 rm -rf pkg/snippets
-esbuild --log-level=warning --minify js/gu1-kyc.js --outfile=pkg/gu1-kyc.js
+# The drop-in is one classic script: the loader (js/gu1-kyc.js) with the glue bundled in, so a
+# page fetches the script and the wasm, nothing else. It always passes the wasm to init(), so the
+# glue's default wasm URL (import.meta.url, which a classic script lacks) is never read.
+esbuild --log-level=warning --log-override:empty-import-meta=silent --bundle --minify \
+  --format=iife js/gu1-kyc.js --outfile=pkg/gu1-kyc.js
 node -e '
   const fs = require("fs");
   const p = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));
@@ -41,7 +45,13 @@ node -e '
                 "./package.json": "./package.json" };
   fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");
 '
+total=0
 for f in pkg/gu1_kyc_web_bg.wasm pkg/gu1_kyc_web.js pkg/gu1-kyc.js; do
-  printf '%-28s %7d bytes  %6d gzip\n' "$f" "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
+  gz=$(gzip -9c "$f" | wc -c)
+  printf '%-28s %7d bytes  %6d gzip\n' "$f" "$(stat -c %s "$f")" "$gz"
+  [ "$f" = pkg/gu1_kyc_web.js ] || total=$((total + gz))
 done
+# What a drop-in page loads: gu1-kyc.js (loader and glue) and the wasm. An npm page loads the
+# glue (in its bundle) and the wasm instead.
+printf '%-28s %22d gzip (budget 24000)\n' "drop-in page (script + wasm)" "$total"
 node scripts/package.mjs

@@ -68,7 +68,7 @@ if (dts.includes("[Symbol.dispose]()") && !dts.includes("readonly dispose: uniqu
 write(
   "gu1-kyc.d.ts",
   `// The <gu1-kyc> element that gu1-kyc.js defines. gu1-kyc.js is a classic script: load it with
-// <script src=".../gu1-kyc.js" async>, next to gu1_kyc_web.js and gu1_kyc_web_bg.wasm.
+// <script src=".../gu1-kyc.js" async>, next to gu1_kyc_web_bg.wasm (the glue is bundled in).
 import type { Result, Verification } from "./gu1_kyc_web.js";
 
 export interface Gu1KycElement extends HTMLElement {

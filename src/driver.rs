@@ -48,8 +48,10 @@ extern "C" {
     fn catch(this: &Thenable, f: &Function);
 }
 
-// The one JavaScript helper: reading a body with a bound is a loop over promises that web-sys can
-// only spell as one continuation per chunk. It is IO only; what the text means is decided here.
+// The JavaScript helpers, IO only (what an answer means is decided here): a request and its answer
+// read in one call (headers as a plain object, the body with a bound: a loop over promises that
+// web-sys can only spell as one continuation per chunk), a promise's outcome as one callback, a
+// DOM event dispatched.
 #[wasm_bindgen(inline_js = r#"
 export async function bounded(r, max) {
   if (!r.body || r.headers.get("Content-Length") > max) return null;
@@ -63,13 +65,38 @@ export async function bounded(r, max) {
 }
 export function settled(p, f) {
   p.then((v) => f(true, v), (e) => f(false, e));
+}
+export async function exchange(url, post, token, wait, tag, signal, max) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = "Bearer " + token;
+  if (wait) headers.Prefer = "wait=" + wait, headers["If-None-Match"] = tag;
+  const r = await fetch(url, { method: post ? "POST" : "GET", headers, cache: "no-store", signal }).catch(() => null);
+  const h = r && r.headers;
+  return r && [r.status, h.get("Retry-After"), h.get("ETag"), h.has("Preference-Applied"), r.status == 304 ? null : await bounded(r, max)];
+}
+export function emit(target, type, detail) {
+  target.dispatchEvent(new CustomEvent(type, { bubbles: true, composed: true, detail }));
 }"#)]
 extern "C" {
-    /// The body's text, or `null` when it is declared or found longer than `max` bytes (the
-    /// rest is never read). Rejects when the body is cut off.
-    fn bounded(response: &JsValue, max: u32) -> Promise;
     /// Calls `f(true, value)` or `f(false, reason)` once `p` settles.
     fn settled(p: &Promise, f: &JsValue);
+    /// One request: `fetch(url)` (GET, or POST when `post`) with `Accept: application/json`,
+    /// `Authorization: Bearer <token>` when there is a token, `Prefer: wait=<wait>` and
+    /// `If-None-Match: <tag>` when `wait` is not 0, `cache: "no-store"` and the abort signal.
+    /// Resolves with `null` when no answer came, else with `[HTTP status, Retry-After, ETag,
+    /// whether Preference-Applied came, the body as by bounded() (null for a 304)]`; rejects
+    /// when the body is cut off.
+    fn exchange(
+        url: &str,
+        post: bool,
+        token: Option<&str>,
+        wait: u32,
+        tag: &JsValue,
+        signal: &web_sys::AbortSignal,
+        max: u32,
+    ) -> Promise;
+    /// Dispatches a `CustomEvent` that bubbles and crosses shadow roots.
+    fn emit(target: &Element, kind: &str, detail: &JsValue);
 }
 
 /// The page's document.
@@ -164,11 +191,6 @@ struct Flight {
     id: u32,
     abort: Option<AbortController>,
     gate: Option<Function>,
-    /// The answer so far: HTTP status, `Retry-After`, `ETag`, `Preference-Applied`.
-    http: u16,
-    retry_after_ms: Option<u32>,
-    tag: Option<String>,
-    held: bool,
 }
 
 impl Drop for Flight {
@@ -203,8 +225,7 @@ impl Drop for Alarm {
 #[derive(Clone, Copy, Debug)]
 enum Step {
     Alarm(machine::Timer),
-    Head,
-    Body,
+    Answer,
     Token,
     Loaded,
 }
@@ -230,8 +251,9 @@ struct Driver {
     timers: [Option<Alarm>; 4],
     flights: [Option<Flight>; 2],
     next_id: u32,
-    /// The `ETag` of the last status answer, sent back in `If-None-Match` by waiting requests.
-    tag: Option<String>,
+    /// The `ETag` of the last status answer (a string, else `null`), sent back in
+    /// `If-None-Match` by waiting requests.
+    tag: JsValue,
     /// The snapshot of the answer being handled (`Action::Keep`).
     candidate: JsValue,
 }
@@ -313,7 +335,7 @@ pub fn mount(o: Options) -> Rc<Core> {
         timers: Default::default(),
         flights: Default::default(),
         next_id: 0,
-        tag: None,
+        tag: JsValue::NULL,
         candidate: JsValue::NULL,
     }));
     LIVE.with(|l| l.borrow_mut().push(core.clone()));
@@ -428,37 +450,32 @@ fn perform(core: &Rc<Core>, action: Action) {
                 drop(live);
                 return network(core, slot, "the request could not be built");
             };
-            let headers = object(&[("Accept", &"application/json".into())]);
-            if let Some(t) = &d.token {
-                let mut v = String::from("Bearer ");
-                v.push_str(t);
-                set(&headers, "Authorization", &v.into());
-            }
-            if let (true, Some(tag)) = (wait > 0, &d.tag) {
-                let mut v = String::from("wait=");
-                crate::error::push_u32(&mut v, wait);
-                set(&headers, "Prefer", &v.into());
-                set(&headers, "If-None-Match", &tag.into());
-            }
-            let init = object(&[
-                (
-                    "method",
-                    &(if slot == Slot::Status { "GET" } else { "POST" }).into(),
-                ),
-                ("headers", &headers),
-                ("cache", &"no-store".into()),
-                ("signal", abort.signal().as_ref()),
-            ]);
-            let url = &d.urls[slot as usize];
-            let p = WINDOW.with(|w| w.fetch_with_str_and_init(url, init.unchecked_ref()));
-            d.flights[slot as usize] = Some(Flight::new(id, Some(abort), None));
+            let wait = if d.tag.is_string() { wait } else { 0 };
+            let p = exchange(
+                &d.urls[slot as usize],
+                slot == Slot::Cancel,
+                d.token.as_deref(),
+                wait,
+                &d.tag,
+                &abort.signal(),
+                MAX_BODY,
+            );
+            d.flights[slot as usize] = Some(Flight {
+                id,
+                abort: Some(abort),
+                gate: None,
+            });
             drop(live);
-            after(core, &p, slot, id, Step::Head);
+            after(core, &p, slot, id, Step::Answer);
         }
         Action::RefreshToken(slot) => {
             let id = d.next_id();
             let (gate, open) = gate();
-            d.flights[slot as usize] = Some(Flight::new(id, None, open));
+            d.flights[slot as usize] = Some(Flight {
+                id,
+                abort: None,
+                gate: open,
+            });
             let f = d.refresh_token.clone();
             drop(live);
             let called = f.map_or(Ok(JsValue::UNDEFINED), |f| f.call0(&JsValue::UNDEFINED));
@@ -548,17 +565,8 @@ fn perform(core: &Rc<Core>, action: Action) {
             let target = d.container.clone();
             let callback = d.callbacks[i].clone();
             drop(live);
-            let init = object(&[
-                ("bubbles", &true.into()),
-                ("composed", &true.into()),
-                ("detail", &detail),
-            ]);
-            if let Ok(event) =
-                web_sys::CustomEvent::new_with_event_init_dict(EVENTS[i], init.unchecked_ref())
-            {
-                // A listener that throws is reported by the browser and does not reach us.
-                let _ = target.dispatch_event(&event);
-            }
+            // A listener that throws is reported by the browser and does not reach us.
+            emit(&target, EVENTS[i], &detail);
             call(callback.as_ref(), options::CALLBACKS[i], &arg);
         }
         Action::Settle(outcome) => {
@@ -575,20 +583,6 @@ fn perform(core: &Rc<Core>, action: Action) {
                     Some(e) => fns[1].call1(&JsValue::UNDEFINED, &e.to_js(None)),
                 };
             }
-        }
-    }
-}
-
-impl Flight {
-    fn new(id: u32, abort: Option<AbortController>, gate: Option<Function>) -> Flight {
-        Flight {
-            id,
-            abort,
-            gate,
-            http: 0,
-            retry_after_ms: None,
-            tag: None,
-            held: false,
         }
     }
 }
@@ -708,37 +702,26 @@ fn on_message(core: &Rc<Core>, e: Event) {
 }
 
 fn network(core: &Rc<Core>, slot: Slot, why: &str) {
-    finish(
-        core,
-        slot,
-        Err(status::failed(Code::Network, why, 0, None)),
-        &JsValue::NULL,
-    );
+    finish(core, slot, Err(status::failed(Code::Network, why, 0, None)));
 }
 
-/// The request of `slot` is over: the machine hears what it came to.
+/// The request of `slot` is over: the machine hears what it came to, and the answer's snapshot
+/// becomes the candidate for `Action::Keep`.
 fn finish(
     core: &Rc<Core>,
     slot: Slot,
-    answer: Result<Option<status::Answer>, machine::Answer>,
-    json: &JsValue,
+    answer: Result<(machine::Session, JsValue), machine::Answer>,
 ) {
-    let mut live = core.live.borrow_mut();
-    let flight = live.as_mut().and_then(|d| d.flights[slot as usize].take());
+    let flight = core
+        .live
+        .borrow_mut()
+        .as_mut()
+        .and_then(|d| d.flights[slot as usize].take());
+    drop(flight);
     let (answer, candidate) = match answer {
         Err(a) => (a, None),
-        Ok(a) => {
-            let (mut session, snapshot) = snapshot(a, json);
-            if let (Slot::Status, Some(d), Some(f)) = (slot, live.as_mut(), &flight) {
-                session.tag = f.tag.is_some();
-                session.held = f.held;
-                d.tag = f.tag.clone();
-            }
-            (machine::Answer::Session(session), Some(snapshot))
-        }
+        Ok((session, snapshot)) => (machine::Answer::Session(session), Some(snapshot)),
     };
-    drop(live);
-    drop(flight);
     feed(core, Input::Answered(slot, answer), candidate);
 }
 
@@ -824,43 +807,47 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
     }
     let mut live = core.live.borrow_mut();
     let Some(d) = live.as_mut() else { return };
-    let Some(f) = d.flights[slot as usize].as_mut().filter(|f| f.id == id) else {
+    if !d.flights[slot as usize]
+        .as_ref()
+        .is_some_and(|f| f.id == id)
+    {
         // Aborted, timed out or destroyed meanwhile.
         return;
-    };
+    }
     match (step, ok) {
-        (Step::Head, true) => {
-            let resp: web_sys::Response = value.clone().unchecked_into();
-            let h = resp.headers();
-            let header = |name| h.get(name).ok().flatten();
-            f.http = resp.status();
-            f.retry_after_ms = header("Retry-After")
+        (Step::Answer, true) if !value.is_null() => {
+            let field = |i| Reflect::get_u32(&value, i).unwrap_or(JsValue::NULL);
+            let http = field(0).as_f64().unwrap_or(0.0) as u16;
+            let retry_after_ms = field(1)
+                .as_string()
                 .and_then(|v| status::retry_after(&v, js_sys::Date::now(), js_sys::Date::parse));
-            f.tag = header("ETag");
-            f.held = header("Preference-Applied").is_some();
-            let (held, http) = (f.held, f.http);
+            let (tag, held, body) = (field(2), field(3).is_truthy(), field(4));
             drop(live);
             if http == 304 {
-                return finish(
-                    core,
-                    slot,
-                    Err(machine::Answer::Unchanged(held)),
-                    &JsValue::NULL,
-                );
+                return finish(core, slot, Err(machine::Answer::Unchanged(held)));
             }
-            after(core, &bounded(&value, MAX_BODY), slot, id, Step::Body);
+            let json = json_parse(&body).ok().filter(|_| !body.is_null());
+            let answer = match status::interpret(http, json.as_ref(), retry_after_ms) {
+                Err(a) => Err(a),
+                Ok(a) => {
+                    let (mut session, snapshot) = snapshot(a, &json.unwrap_or(JsValue::NULL));
+                    if slot == Slot::Status {
+                        session.tag = tag.is_string();
+                        session.held = held;
+                        if let Some(d) = core.live.borrow_mut().as_mut() {
+                            d.tag = tag;
+                        }
+                    }
+                    Ok((session, snapshot))
+                }
+            };
+            finish(core, slot, answer);
         }
-        (Step::Body, true) => {
-            let json = json_parse(&value).ok().filter(|_| !value.is_null());
-            let answer = body_answer(f, json.as_ref());
-            drop(live);
-            finish(core, slot, answer, &json.unwrap_or(JsValue::NULL));
-        }
-        (Step::Head, false) => {
+        (Step::Answer, true) => {
             drop(live);
             network(core, slot, "the proxy could not be reached");
         }
-        (Step::Body, false) => {
+        (Step::Answer, false) => {
             drop(live);
             network(core, slot, "the answer was cut off");
         }
@@ -876,11 +863,4 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
         }
         (Step::Loaded | Step::Alarm(_), _) => {}
     }
-}
-
-fn body_answer(
-    f: &Flight,
-    json: Option<&JsValue>,
-) -> Result<Option<status::Answer>, machine::Answer> {
-    status::interpret(f.http, json, f.retry_after_ms)
 }

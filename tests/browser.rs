@@ -1632,8 +1632,12 @@ async fn a_proxy_answering_every_wait_at_once_is_not_hammered() {
     assert!(sim.wait_requests("status", 9, 6_000).await);
     let gaps = sim.gaps("status").await;
     let storm = &gaps[..8];
+    // Requests are timed from when the previous one was sent, so a late delivery shortens the
+    // gap the server sees after it by as much as it lengthened the one before: the rate is
+    // what must hold (one per 300 ms; a client re-asking at once would make it one per few ms).
+    let total: f64 = storm.iter().sum();
     assert!(
-        storm.iter().all(|g| *g >= 250.0),
+        total >= 8.0 * 270.0 && storm.iter().all(|g| *g >= 100.0),
         "one request per pollIntervalMs at most: {gaps:?}"
     );
     let holds = sim.holds().await;
