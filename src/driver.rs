@@ -4,8 +4,10 @@
 //! Ownership: a `Driver` owns the iframe, the listeners, the timers and the requests in flight
 //! through values whose `Drop` releases them, and the `Core` (what JavaScript's `Verification`
 //! holds) owns the driver until the verification ends, then drops it: what is left is a husk
-//! of three handles (`completed`, the last snapshot, the empty driver slot). Closures given to
-//! the browser hold only a `Weak` to the core.
+//! of four fields (`completed`, the last snapshot, the empty driver slot, the key). The browser
+//! calls back through one function made once (`dispatch`), with the verification's key and what
+//! the call is for: no closure is made per request, timer or listener, and a call for a
+//! verification that has ended finds nothing and does nothing.
 //!
 //! `feed` is the one way in: borrow the driver, hand the machine its input, release the
 //! borrow; then take the actions one at a time and perform each with no borrow held while
@@ -15,11 +17,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, Element, Event, EventTarget, HtmlIFrameElement, MessageEvent};
+use web_sys::{AbortController, Element, EventTarget, HtmlIFrameElement, MessageEvent};
 
 use crate::error::{set, Code};
 use crate::machine::{self, Action, Config, Input, Machine, Notice, Slot};
@@ -35,23 +37,17 @@ extern "C" {
     static WINDOW: web_sys::Window;
     #[wasm_bindgen(thread_local_v2, js_name = document)]
     static DOCUMENT: web_sys::Document;
-    /// A built-in function that ignores its argument: no closure to keep alive.
-    #[wasm_bindgen(thread_local_v2, js_name = Boolean)]
-    static INERT: Function;
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     pub(crate) fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(what: &str, thrown: &JsValue);
-    /// A promise, for `then` and `catch` with a plain function (js-sys takes closures only).
-    type Thenable;
-    #[wasm_bindgen(method)]
-    fn catch(this: &Thenable, f: &Function);
 }
 
 // The JavaScript helpers, IO only (what an answer means is decided here): a request and its answer
-// read in one call (headers as a plain object, the body with a bound: a loop over promises that
-// web-sys can only spell as one continuation per chunk), a promise's outcome as one callback, a
-// DOM event dispatched.
+// read in one call (the body with a bound: a loop over promises that web-sys can only spell as one
+// continuation per chunk), a DOM event dispatched, and the three ways the browser calls back (a
+// promise settled, an event listened to, a promise made) routed to the one `dispatch` function
+// with the two numbers that say what for, so no closure is made per callback.
 #[wasm_bindgen(inline_js = r#"
 export async function bounded(r, max) {
   if (!r.body || r.headers.get("Content-Length") > max) return null;
@@ -63,8 +59,19 @@ export async function bounded(r, max) {
     parts.push(value);
   }
 }
-export function settled(p, f) {
-  p.then((v) => f(true, v), (e) => f(false, e));
+export function settled(p, f, a, b) {
+  p.then((v) => f(a, b, true, v), (e) => f(a, b, false, e));
+}
+export function listen(target, type, f, a, b) {
+  const l = (e) => f(a, b, true, e);
+  target.addEventListener(type, l);
+  return l;
+}
+export function deferred(handled) {
+  const d = [];
+  d[0] = new Promise((res, rej) => ((d[1] = res), (d[2] = rej)));
+  if (handled) d[0].catch(Boolean);
+  return d;
 }
 export async function exchange(url, post, token, wait, tag, signal, max) {
   const headers = { Accept: "application/json" };
@@ -78,8 +85,13 @@ export function emit(target, type, detail) {
   target.dispatchEvent(new CustomEvent(type, { bubbles: true, composed: true, detail }));
 }"#)]
 extern "C" {
-    /// Calls `f(true, value)` or `f(false, reason)` once `p` settles.
-    fn settled(p: &Promise, f: &JsValue);
+    /// Calls `f(a, b, true, value)` or `f(a, b, false, reason)` once `p` settles.
+    fn settled(p: &Promise, f: &JsValue, a: u32, b: u32);
+    /// Listens to `kind` events on `target` with `(e) => f(a, b, true, e)`, returned for
+    /// removal.
+    fn listen(target: &EventTarget, kind: &str, f: &JsValue, a: u32, b: u32) -> Function;
+    /// `[promise, resolve, reject]`; the promise marked handled when `handled`.
+    fn deferred(handled: bool) -> JsValue;
     /// One request: `fetch(url)` (GET, or POST when `post`) with `Accept: application/json`,
     /// `Authorization: Bearer <token>` when there is a token, `Prefer: wait=<wait>` and
     /// `If-None-Match: <tag>` when `wait` is not 0, `cache: "no-store"` and the abort signal.
@@ -117,9 +129,25 @@ const EVENTS: [&str; 4] = [
 
 thread_local! {
     /// Verifications still running, so they live on without a JavaScript handle and so a second
-    /// mount into the same container replaces the first.
+    /// mount into the same container replaces the first. Callbacks find theirs here by key: one
+    /// that has ended is gone, and its late callbacks do nothing.
     static LIVE: RefCell<Vec<Rc<Core>>> = const { RefCell::new(Vec::new()) };
+    static NEXT_KEY: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The one function the browser calls back (promises, listeners, timers), made once and
+    /// kept for the life of the page.
+    static DISPATCH: JsValue =
+        Closure::<dyn Fn(u32, u32, bool, JsValue)>::new(dispatch).into_js_value();
 }
+
+// What a callback is for, in bits 1..5 of its second number (bit 0: the slot; above: the id of
+// the flight or alarm it belongs to).
+const ANSWER: u32 = 0;
+const TOKEN: u32 = 1;
+const LOADED: u32 = 2;
+const MESSAGE: u32 = 3;
+const VISIBLE: u32 = 4;
+/// `ALARM + timer`.
+const ALARM: u32 = 5;
 
 /// What `Verification` holds.
 #[derive(Debug)]
@@ -129,35 +157,25 @@ pub struct Core {
     /// The last snapshot, or `null`.
     pub status: RefCell<JsValue>,
     live: RefCell<Option<Box<Driver>>>,
+    /// Names this verification in callbacks.
+    key: u32,
 }
 
-/// An event listener owned by this value: dropping it removes the listener, then frees the
-/// closure, so the browser can never call into freed memory.
+/// An event listener owned by this value: dropping it removes the listener.
 #[derive(Debug)]
 struct Listener {
     target: EventTarget,
     kind: &'static str,
-    closure: Closure<dyn FnMut(Event)>,
+    f: Function,
 }
 
 impl Listener {
-    fn new(
-        target: &EventTarget,
-        kind: &'static str,
-        core: &Rc<Core>,
-        f: fn(&Rc<Core>, Event),
-    ) -> Listener {
-        let weak = Rc::downgrade(core);
-        let closure = Closure::<dyn FnMut(Event)>::new(move |e| {
-            if let Some(core) = weak.upgrade() {
-                f(&core, e);
-            }
-        });
-        let _ = target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
+    fn new(target: &EventTarget, kind: &'static str, core: &Core, step: u32) -> Listener {
+        let f = DISPATCH.with(|d| listen(target, kind, d, core.key, step << 1));
         Listener {
             target: target.clone(),
             kind,
-            closure,
+            f,
         }
     }
 }
@@ -166,7 +184,7 @@ impl Drop for Listener {
     fn drop(&mut self) {
         let _ = self
             .target
-            .remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
+            .remove_event_listener_with_callback(self.kind, &self.f);
     }
 }
 
@@ -184,13 +202,12 @@ impl Drop for Frame {
     }
 }
 
-/// A request or `refreshToken()` call in flight. Dropping it aborts the request and opens the
-/// gate the refresh is raced against, so every continuation runs once and frees itself.
+/// A request or `refreshToken()` call in flight. Dropping it aborts the request; whatever
+/// settles later finds no flight of its id and is ignored.
 #[derive(Debug)]
 struct Flight {
     id: u32,
     abort: Option<AbortController>,
-    gate: Option<Function>,
 }
 
 impl Drop for Flight {
@@ -198,36 +215,20 @@ impl Drop for Flight {
         if let Some(c) = &self.abort {
             c.abort();
         }
-        if let Some(g) = &self.gate {
-            let _ = g.call0(&JsValue::UNDEFINED);
-        }
     }
 }
 
-/// A timer armed with `setTimeout` resolving a promise the driver waits on. Dropping it clears
-/// the timeout and settles the promise, so its continuation runs once, finds the alarm gone and
-/// frees itself.
+/// A timer armed with `setTimeout`. Dropping it clears the timeout.
 #[derive(Debug)]
 struct Alarm {
     id: u32,
     handle: i32,
-    open: Function,
 }
 
 impl Drop for Alarm {
     fn drop(&mut self) {
         WINDOW.with(|w| w.clear_timeout_with_handle(self.handle));
-        let _ = self.open.call0(&JsValue::UNDEFINED);
     }
-}
-
-/// Where a continuation picks up.
-#[derive(Clone, Copy, Debug)]
-enum Step {
-    Alarm(machine::Timer),
-    Answer,
-    Token,
-    Loaded,
 }
 
 #[derive(Debug)]
@@ -284,12 +285,9 @@ pub fn mount(o: Options) -> Rc<Core> {
         feed(&previous, Input::Destroy, None);
     }
 
-    let mut settle = None;
-    let completed = Promise::new(&mut |res, rej| settle = Some([res, rej]));
     // Marked handled so a page that never awaits it sees no unhandled rejection; handlers the
     // page attaches still see the rejection.
-    INERT.with(|inert| completed.unchecked_ref::<Thenable>().catch(inert));
-    let settle = settle.unwrap_or_else(|| INERT.with(|i| [i.clone(), i.clone()]));
+    let (completed, settle) = promise(true);
 
     let [poll_ms, timeout_ms, request_timeout_ms, wait_s] = o.numbers;
     let machine = Machine::new(
@@ -305,18 +303,21 @@ pub fn mount(o: Options) -> Rc<Core> {
         },
         js_sys::Date::now(),
     );
+    let key = NEXT_KEY.with(|k| {
+        k.set(k.get().wrapping_add(1));
+        k.get()
+    });
     let core = Rc::new(Core {
         completed,
         status: RefCell::new(JsValue::NULL),
         live: RefCell::new(None),
+        key,
     });
     let window: EventTarget = WINDOW.with(|w| w.clone().into());
     let doc = document();
     let listeners = [
-        Listener::new(&window, "message", &core, on_message),
-        Listener::new(doc.as_ref(), "visibilitychange", &core, |core, _| {
-            feed(core, Input::Visible(!document().hidden()), None)
-        }),
+        Listener::new(&window, "message", &core, MESSAGE),
+        Listener::new(doc.as_ref(), "visibilitychange", &core, VISIBLE),
     ];
     *core.live.borrow_mut() = Some(Box::new(Driver {
         machine,
@@ -346,12 +347,14 @@ pub fn mount(o: Options) -> Rc<Core> {
 
 /// `cancel()`: a promise settled by the machine's `CancelDone`, or `completed` after the end.
 pub fn cancel(core: &Rc<Core>) -> Promise {
-    let mut fns = None;
-    let promise = Promise::new(&mut |res, rej| fns = Some([res, rej]));
-    match core.live.borrow_mut().as_mut() {
-        Some(d) => d.cancel_new = fns,
+    let promise = match core.live.borrow_mut().as_mut() {
+        Some(d) => {
+            let (p, fns) = promise(false);
+            d.cancel_new = Some(fns);
+            p
+        }
         None => return core.completed.clone(),
-    }
+    };
     feed(core, Input::Cancel, None);
     if let Some(d) = core.live.borrow_mut().as_mut() {
         if let Some(f) = d.cancel_new.take() {
@@ -419,25 +422,53 @@ fn object(entries: &[(&str, &JsValue)]) -> JsValue {
     o
 }
 
-/// Runs `step` once `promise` settles, whichever way: one self-freeing closure per step,
-/// called exactly once.
-fn after(core: &Rc<Core>, promise: &Promise, slot: Slot, id: u32, step: Step) {
-    let weak = Rc::downgrade(core);
-    let f = Closure::once_into_js(move |ok: bool, value: JsValue| {
-        if let Some(core) = weak.upgrade() {
-            resume(&core, slot, id, step, ok, value);
-        }
-    });
-    settled(promise, &f);
+/// Runs `step` of the slot's flight `id` once `promise` settles, whichever way.
+fn after(core: &Core, promise: &Promise, slot: Slot, id: u32, step: u32) {
+    DISPATCH.with(|f| settled(promise, f, core.key, id << 5 | step << 1 | slot as u32));
 }
 
-/// A promise and the function that resolves it: what a refresh is raced against and what a
-/// timer resolves. Its owner calls the function when dropped, so the continuation waiting on
-/// the promise always runs once and frees itself.
-fn gate() -> (Promise, Option<Function>) {
-    let mut open = None;
-    let promise = Promise::new(&mut |res, _| open = Some(res));
-    (promise, open)
+/// A new promise and its resolve and reject functions.
+fn promise(handled: bool) -> (Promise, [Function; 2]) {
+    let d = deferred(handled);
+    let item = |i| Reflect::get_u32(&d, i).unwrap_or_default();
+    (
+        item(0).unchecked_into(),
+        [item(1).unchecked_into(), item(2).unchecked_into()],
+    )
+}
+
+/// Every call the browser makes into the client: `key` names the verification, `b` what the call
+/// is for (see `ANSWER` and the other steps).
+fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) {
+    let found = LIVE.with(|l| l.borrow().iter().find(|c| c.key == key).cloned());
+    let Some(core) = found else { return };
+    let slot = if b & 1 == 0 {
+        Slot::Status
+    } else {
+        Slot::Cancel
+    };
+    let (id, step) = (b >> 5, (b >> 1) & 15);
+    match step {
+        MESSAGE => on_message(&core, value),
+        VISIBLE => feed(&core, Input::Visible(!document().hidden()), None),
+        LOADED => feed(&core, Input::FrameLoaded, None),
+        ANSWER | TOKEN => resume(&core, slot, id, step, ok, value),
+        _ => {
+            let t = machine::Timer::ALL[(step - ALARM) as usize & 3];
+            // Due unless disarmed or re-armed meanwhile.
+            let due = core.live.borrow_mut().as_mut().is_some_and(|d| {
+                let alarm = &mut d.timers[t as usize];
+                let ours = alarm.as_ref().is_some_and(|a| a.id == id);
+                if ours {
+                    *alarm = None;
+                }
+                ours
+            });
+            if due {
+                feed(&core, Input::Due(t), None);
+            }
+        }
+    }
 }
 
 fn perform(core: &Rc<Core>, action: Action) {
@@ -463,30 +494,23 @@ fn perform(core: &Rc<Core>, action: Action) {
             d.flights[slot as usize] = Some(Flight {
                 id,
                 abort: Some(abort),
-                gate: None,
             });
             drop(live);
-            after(core, &p, slot, id, Step::Answer);
+            after(core, &p, slot, id, ANSWER);
         }
         Action::RefreshToken(slot) => {
             let id = d.next_id();
-            let (gate, open) = gate();
-            d.flights[slot as usize] = Some(Flight {
-                id,
-                abort: None,
-                gate: open,
-            });
+            d.flights[slot as usize] = Some(Flight { id, abort: None });
             let f = d.refresh_token.clone();
             drop(live);
             let called = f.map_or(Ok(JsValue::UNDEFINED), |f| f.call0(&JsValue::UNDEFINED));
             match called {
-                Ok(v) => {
-                    let raced = Promise::race(&Array::of2(&Promise::resolve(&v), &gate));
-                    after(core, &raced, slot, id, Step::Token);
-                }
+                // A refresh that never settles is ended by the request timer; a late answer
+                // then finds no flight of its id.
+                Ok(v) => after(core, &Promise::resolve(&v), slot, id, TOKEN),
                 Err(thrown) => {
                     report("refreshToken", &thrown);
-                    resume(core, slot, id, Step::Token, false, thrown);
+                    resume(core, slot, id, TOKEN, false, thrown);
                 }
             }
         }
@@ -497,18 +521,22 @@ fn perform(core: &Rc<Core>, action: Action) {
         }
         Action::Arm(t, ms) => {
             let id = d.next_id();
-            let (rang, open) = gate();
-            let Some(open) = open else { return };
-            let handle = WINDOW.with(|w| {
-                w.set_timeout_with_callback_and_timeout_and_arguments_0(&open, ms as i32)
+            let b = id << 5 | (ALARM + t as u32) << 1;
+            let handle = DISPATCH.with(|f| {
+                WINDOW.with(|w| {
+                    w.set_timeout_with_callback_and_timeout_and_arguments_3(
+                        f.unchecked_ref(),
+                        ms as i32,
+                        &core.key.into(),
+                        &b.into(),
+                        &JsValue::TRUE,
+                    )
+                })
             });
             d.timers[t as usize] = Some(Alarm {
                 id,
                 handle: handle.unwrap_or(0),
-                open,
             });
-            drop(live);
-            after(core, &rang, Slot::Status, id, Step::Alarm(t));
         }
         Action::Disarm(t) => d.timers[t as usize] = None,
         Action::ShowFrame(url, allow) => {
@@ -521,7 +549,7 @@ fn perform(core: &Rc<Core>, action: Action) {
                     &Promise::resolve(&JsValue::UNDEFINED),
                     Slot::Status,
                     0,
-                    Step::Loaded,
+                    LOADED,
                 ),
                 Some(false) => {}
                 None => feed(core, Input::FrameFailed, None),
@@ -664,11 +692,7 @@ impl Driver {
                 return None;
             }
         }
-        let load = (!loaded).then(|| {
-            Listener::new(iframe.as_ref(), "load", core, |core, _| {
-                feed(core, Input::FrameLoaded, None)
-            })
-        });
+        let load = (!loaded).then(|| Listener::new(iframe.as_ref(), "load", core, LOADED));
         self.frame = Some(Frame {
             iframe,
             url,
@@ -680,7 +704,7 @@ impl Driver {
 
 /// A message from the hosted page: a hint to poll now, when it comes from the iframe's
 /// origin and window and names a status event. Never a completion.
-fn on_message(core: &Rc<Core>, e: Event) {
+fn on_message(core: &Rc<Core>, e: JsValue) {
     let hint = {
         let live = core.live.borrow();
         let Some(d) = live.as_ref() else { return };
@@ -785,26 +809,7 @@ fn snapshot(a: Option<status::Answer>, json: &JsValue) -> (machine::Session, JsV
 }
 
 /// A continuation: the promise behind `step` of the slot's flight `id` settled.
-fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsValue) {
-    match step {
-        Step::Loaded => return feed(core, Input::FrameLoaded, None),
-        Step::Alarm(t) => {
-            // Due unless disarmed or re-armed meanwhile (dropping an alarm settles its promise).
-            let due = core.live.borrow_mut().as_mut().is_some_and(|d| {
-                let slot = &mut d.timers[t as usize];
-                let ours = slot.as_ref().is_some_and(|a| a.id == id);
-                if ours {
-                    *slot = None;
-                }
-                ours
-            });
-            if due {
-                feed(core, Input::Due(t), None);
-            }
-            return;
-        }
-        _ => {}
-    }
+fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: u32, ok: bool, value: JsValue) {
     let mut live = core.live.borrow_mut();
     let Some(d) = live.as_mut() else { return };
     if !d.flights[slot as usize]
@@ -815,7 +820,7 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
         return;
     }
     match (step, ok) {
-        (Step::Answer, true) if !value.is_null() => {
+        (ANSWER, true) if !value.is_null() => {
             let field = |i| Reflect::get_u32(&value, i).unwrap_or(JsValue::NULL);
             let http = field(0).as_f64().unwrap_or(0.0) as u16;
             let retry_after_ms = field(1)
@@ -843,15 +848,15 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
             };
             finish(core, slot, answer);
         }
-        (Step::Answer, true) => {
+        (ANSWER, true) => {
             drop(live);
             network(core, slot, "the proxy could not be reached");
         }
-        (Step::Answer, false) => {
+        (ANSWER, false) => {
             drop(live);
             network(core, slot, "the answer was cut off");
         }
-        (Step::Token, _) => {
+        _ => {
             let token = value.as_string().filter(|t| ok && valid_token(t));
             let got = token.is_some();
             if got {
@@ -861,6 +866,5 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: Step, ok: bool, value: JsV
             drop(live);
             feed(core, Input::TokenRefreshed(slot, got), None);
         }
-        (Step::Loaded | Step::Alarm(_), _) => {}
     }
 }
