@@ -2,8 +2,9 @@
 //   <gu1-kyc status-url="/kyc/status" token="…"></gu1-kyc>
 // No build step for the page. scripts/build.sh bundles this file with the package's glue into
 // one classic script (pkg/gu1-kyc.js), so the page fetches two files: this script and the wasm,
-// from next to it; the wasm download starts as soon as this script runs. The element mirrors
-// mount()'s options as kebab-case attributes and dispatches the same gu1kyc:* DOM events.
+// from next to it; the wasm download starts in the task right after the one that runs this
+// script. The element mirrors mount()'s options as kebab-case attributes and dispatches the same
+// gu1kyc:* DOM events.
 // With a `session-url` (and no `allow` override) the element puts the hosted iframe in place as
 // soon as it connects, before the wasm has arrived; mount() then adopts that iframe (same src,
 // allow and referrerpolicy) instead of loading the hosted page a second time. The URL rule here is
@@ -25,6 +26,15 @@ import init, { mount } from "../pkg/gu1_kyc_web.js";
       ready.catch(() => (ready = null));
     }
     return ready;
+  }
+
+  // Runs `f` in a task of its own, ahead of the page's other queued tasks where the browser has
+  // prioritised tasks (else in the next one). The first fetch() of a fresh page and init() cost
+  // several milliseconds of main thread: run in the task that has just put the early iframe in
+  // place, they would hold back its navigation and first paint.
+  function soon(f) {
+    var s = window.scheduler;
+    return s && s.postTask ? s.postTask(f, { priority: "user-blocking" }) : new Promise(function (r) { setTimeout(r); }).then(f);
   }
 
   var LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
@@ -104,7 +114,7 @@ import init, { mount } from "../pkg/gu1_kyc_web.js";
       var generation = ++this._generation;
       var el = this;
       if (!this._verification) earlyFrame(this);
-      load().then(
+      soon(load).then(
         function () {
           if (generation !== el._generation || !el.isConnected) return;
           el._mount();
@@ -166,7 +176,7 @@ import init, { mount } from "../pkg/gu1_kyc_web.js";
   }
 
   // Defining upgrades the elements already parsed (their iframes go in first), then the wasm
-  // download starts, whether or not an element exists yet.
+  // download starts, in the next task, whether or not an element exists yet.
   window.customElements.define("gu1-kyc", Gu1Kyc);
-  load();
+  soon(load).catch(function () {});
 })();
