@@ -616,8 +616,9 @@ fn perform(core: &Rc<Core>, action: Action) {
 }
 
 impl Driver {
+    /// A new flight or alarm id, within the 27 bits a callback's second number carries.
     fn next_id(&mut self) -> u32 {
-        self.next_id = self.next_id.wrapping_add(1);
+        self.next_id = self.next_id.wrapping_add(1) & (u32::MAX >> 5);
         self.next_id
     }
 
