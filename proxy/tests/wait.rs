@@ -162,6 +162,13 @@ impl Rig {
         get(&self.http, &self.proxy, token, inm, prefer).await
     }
 
+    /// A status request for `tag` asking to wait (`prefer`), sent in its own task.
+    fn hold(&self, token: &str, tag: &str, prefer: &str) -> tokio::task::JoinHandle<Got> {
+        let (http, proxy) = (self.http.clone(), self.proxy.clone());
+        let (token, tag, prefer) = (token.to_owned(), tag.to_owned(), prefer.to_owned());
+        tokio::spawn(async move { get(&http, &proxy, &token, Some(&tag), Some(&prefer)).await })
+    }
+
     /// Posts a signed webhook naming `entity`'s session `id` with `status`.
     async fn webhook(&self, entity: &str, id: &str, status: &str) -> u16 {
         let body = serde_json::to_vec(&json!({
@@ -307,15 +314,7 @@ async fn a_webhook_answers_the_held_request_at_once() {
     let (entity, id) = rig.entity("biometric", true).await;
     let tok = mint(&entity, Kind::Biometric);
     let tag = rig.get(&tok, None, None).await.etag.unwrap();
-    let held = {
-        let (http, proxy, tok, tag) = (
-            rig.http.clone(),
-            rig.proxy.clone(),
-            tok.clone(),
-            tag.clone(),
-        );
-        tokio::spawn(async move { get(&http, &proxy, &tok, Some(&tag), Some("wait=20")).await })
-    };
+    let held = rig.hold(&tok, &tag, "wait=20");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!held.is_finished(), "held while nothing changes");
     // gu1 decides, then tells the proxy.
@@ -343,12 +342,8 @@ async fn a_webhook_wakes_even_when_gu1_still_lags_and_only_its_own_entity() {
     let other_tok = mint(&other, Kind::Biometric);
     let tag = rig.get(&tok, None, None).await.etag.unwrap();
     let other_tag = rig.get(&other_tok, None, None).await.etag.unwrap();
-    let spawn = |tok: String, tag: String| {
-        let (http, proxy) = (rig.http.clone(), rig.proxy.clone());
-        tokio::spawn(async move { get(&http, &proxy, &tok, Some(&tag), Some("wait=2")).await })
-    };
-    let mine = spawn(tok, tag);
-    let theirs = spawn(other_tok, other_tag);
+    let mine = rig.hold(&tok, &tag, "wait=2");
+    let theirs = rig.hold(&other_tok, &other_tag, "wait=2");
     tokio::time::sleep(Duration::from_millis(200)).await;
     // gu1's read still says pending: the webhook's terminal state is what the page gets.
     assert_eq!(rig.webhook(&entity, &id, "approved").await, 200);
@@ -373,15 +368,7 @@ async fn held_requests_share_one_gu1_read_per_interval() {
     let before = rig.reads(&entity);
     let started = Instant::now();
     let waiters: Vec<_> = (0..WAITERS)
-        .map(|_| {
-            let (http, proxy, tok, tag) = (
-                rig.http.clone(),
-                rig.proxy.clone(),
-                tok.clone(),
-                tag.clone(),
-            );
-            tokio::spawn(async move { get(&http, &proxy, &tok, Some(&tag), Some("wait=2")).await })
-        })
+        .map(|_| rig.hold(&tok, &tag, "wait=2"))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rig.app.hub.waiting(), WAITERS);
@@ -422,15 +409,7 @@ async fn without_a_webhook_the_refresh_finds_the_change() {
     let (entity, _) = rig.entity("biometric", true).await;
     let tok = mint(&entity, Kind::Biometric);
     let tag = rig.get(&tok, None, None).await.etag.unwrap();
-    let held = {
-        let (http, proxy, tok, tag) = (
-            rig.http.clone(),
-            rig.proxy.clone(),
-            tok.clone(),
-            tag.clone(),
-        );
-        tokio::spawn(async move { get(&http, &proxy, &tok, Some(&tag), Some("wait=10")).await })
-    };
+    let held = rig.hold(&tok, &tag, "wait=10");
     tokio::time::sleep(Duration::from_millis(100)).await;
     rig.set(&entity, json!({"status": "in_progress"})).await;
     let changed = Instant::now();
