@@ -9,7 +9,7 @@
 // soon as it connects, before the wasm has arrived; mount() then adopts that iframe (same src,
 // allow and referrerpolicy) instead of loading the hosted page a second time. The URL rule here is
 // the library's own (https:, or http: on a loopback host, no credentials); mount() checks it again.
-import init, { mount } from "../pkg/gu1_kyc_web.js";
+import { initSync, mount } from "../pkg/gu1_kyc_web.js";
 
 (function () {
   "use strict";
@@ -21,7 +21,21 @@ import init, { mount } from "../pkg/gu1_kyc_web.js";
 
   function load() {
     if (!ready) {
-      ready = init({ module_or_path: fetch(new URL("gu1_kyc_web_bg.wasm", base)) });
+      // Compiled while it downloads. Streaming compilation refuses a wasm not sent as
+      // application/wasm without reading it: the body is then read whole and compiled (a failed
+      // download is not fetched again here; the next connect does that). Compiling here and
+      // instantiating with initSync() keeps the glue's own loading code out of this script.
+      ready = fetch(new URL("gu1_kyc_web_bg.wasm", base))
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return WebAssembly.compileStreaming(r).catch(function (e) {
+            if (r.bodyUsed) throw e;
+            return r.arrayBuffer().then(WebAssembly.compile);
+          });
+        })
+        .then(function (module) {
+          initSync({ module: module });
+        });
       // A failed load is not kept: the next connect (or element) downloads again.
       ready.catch(() => (ready = null));
     }

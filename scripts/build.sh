@@ -23,9 +23,11 @@ features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-e
 # then wasm-opt drops what they held (README's size table).
 # -ocimfs=20: a function with one caller is inlined into it only when small (binaryen's default
 # inlines every such function): 0.9 KB more raw, 255 B less gzip. Then -Oz, the control flow
-# rebuilt (--flatten --rereloop) and -Oz again, to a fixed point.
+# rebuilt (--flatten --rereloop) and -Oz again, to a fixed point. --low-memory-unused lets it
+# fold constant offsets into loads and stores: Rust's wasm layout puts the 1 MiB stack below the
+# data, so the lowest 1 KiB is reached only by a stack that has already overflowed.
 node scripts/prune-table.mjs pkg/gu1_kyc_web_bg.wasm target/wasm-release/pruned.wat
-wasm-opt target/wasm-release/pruned.wat -ocimfs=20 -Oz --flatten --rereloop -Oz --converge \
+wasm-opt target/wasm-release/pruned.wat --low-memory-unused -ocimfs=20 -Oz --flatten --rereloop -Oz --converge \
   --strip-debug --strip-producers --strip-target-features "${features[@]}" -o pkg/gu1_kyc_web_bg.wasm
 # Shorter names on the JS/wasm boundary: binaryen renames the wasm's imports (one module "a") and
 # exports, and minify-names.mjs applies its mapping to the glue, failing unless the two match both
@@ -39,10 +41,12 @@ node scripts/minify-names.mjs pkg/gu1_kyc_web_bg.wasm pkg/gu1_kyc_web.js --keep 
 esbuild --log-level=warning --bundle --minify --format=esm --allow-overwrite pkg/gu1_kyc_web.js --outfile=pkg/gu1_kyc_web.js
 rm -rf pkg/snippets
 # The drop-in is one classic script: the loader (js/gu1-kyc.js) with the glue bundled in, so a
-# page fetches the script and the wasm, nothing else. It always passes the wasm to init(), so the
-# glue's default wasm URL (import.meta.url, which a classic script lacks) is never read.
-esbuild --log-level=warning --log-override:empty-import-meta=silent --bundle --minify \
+# page fetches the script and the wasm, nothing else. It compiles the wasm itself and instantiates
+# it with initSync(), so the glue's init() (and its default wasm URL, import.meta.url, which a
+# classic script lacks) is left out of the bundle; the check below makes sure of it.
+esbuild --log-level=warning --bundle --minify \
   --format=iife js/gu1-kyc.js --outfile=pkg/gu1-kyc.js
+! grep -q 'import\.meta' pkg/gu1-kyc.js || { echo "build: the drop-in bundle reads import.meta" >&2; exit 1; }
 node -e '
   const fs = require("fs");
   const p = JSON.parse(fs.readFileSync("pkg/package.json", "utf8"));

@@ -21,7 +21,7 @@ use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, Element, EventTarget, HtmlIFrameElement, MessageEvent};
+use web_sys::{AbortController, Element, EventTarget, HtmlIFrameElement};
 
 use crate::error::{set, Code};
 use crate::machine::{self, Action, Config, Input, Machine, Notice, Slot};
@@ -60,7 +60,7 @@ export async function bounded(r, max) {
   }
 }
 export function settled(p, f, a, b) {
-  p.then((v) => f(a, b, true, v), (e) => f(a, b, false, e));
+  Promise.resolve(p).then((v) => f(a, b, true, v), (e) => f(a, b, false, e));
 }
 export function listen(target, type, f, a, b) {
   const l = (e) => f(a, b, true, e);
@@ -85,8 +85,9 @@ export function emit(target, type, detail) {
   target.dispatchEvent(new CustomEvent(type, { bubbles: true, composed: true, detail }));
 }"#)]
 extern "C" {
-    /// Calls `f(a, b, true, value)` or `f(a, b, false, reason)` once `p` settles.
-    fn settled(p: &Promise, f: &JsValue, a: u32, b: u32);
+    /// Calls `f(a, b, true, value)` or `f(a, b, false, reason)` once `p` settles (`p` may be
+    /// any value: one that is not a promise counts as fulfilled).
+    fn settled(p: &JsValue, f: &JsValue, a: u32, b: u32);
     /// Listens to `kind` events on `target` with `(e) => f(a, b, true, e)`, returned for
     /// removal.
     fn listen(target: &EventTarget, kind: &str, f: &JsValue, a: u32, b: u32) -> Function;
@@ -104,7 +105,7 @@ extern "C" {
         token: Option<&str>,
         wait: u32,
         tag: &JsValue,
-        signal: &web_sys::AbortSignal,
+        signal: &JsValue,
         max: u32,
     ) -> Promise;
     /// Dispatches a `CustomEvent` that bubbles and crosses shadow roots.
@@ -114,6 +115,17 @@ extern "C" {
 /// The page's document.
 pub fn document() -> web_sys::Document {
     DOCUMENT.with(Clone::clone)
+}
+
+/// `o[key]` (`undefined` when the read throws). The driver reads every DOM property it needs
+/// this way rather than through a getter of its own, so each is not one more import.
+pub(crate) fn prop(o: &JsValue, key: &str) -> JsValue {
+    Reflect::get(o, &JsValue::from_str(key)).unwrap_or_default()
+}
+
+/// Whether the document is hidden (`visibilitychange` pauses polling).
+fn hidden() -> bool {
+    prop(&document(), "hidden").is_truthy()
 }
 
 /// The iframe's `referrerpolicy`: the hosted page learns the integrator's origin, not the path.
@@ -281,7 +293,8 @@ fn unlist(pick: &dyn Fn(&Driver) -> bool) -> Option<Rc<Core>> {
 /// Starts a verification.
 pub fn mount(o: Options) -> Rc<Core> {
     // A container hosts one verification: mounting again replaces the previous one.
-    if let Some(previous) = unlist(&|d| d.container == o.container) {
+    let container: &JsValue = &o.container;
+    if let Some(previous) = unlist(&|d| AsRef::<JsValue>::as_ref(&d.container) == container) {
         feed(&previous, Input::Destroy, None);
     }
 
@@ -340,7 +353,7 @@ pub fn mount(o: Options) -> Rc<Core> {
         candidate: JsValue::NULL,
     }));
     LIVE.with(|l| l.borrow_mut().push(core.clone()));
-    feed(&core, Input::Visible(!doc.hidden()), None);
+    feed(&core, Input::Visible(!hidden()), None);
     feed(&core, Input::Start, None);
     core
 }
@@ -423,14 +436,14 @@ fn object(entries: &[(&str, &JsValue)]) -> JsValue {
 }
 
 /// Runs `step` of the slot's flight `id` once `promise` settles, whichever way.
-fn after(core: &Core, promise: &Promise, slot: Slot, id: u32, step: u32) {
+fn after(core: &Core, promise: &JsValue, slot: Slot, id: u32, step: u32) {
     DISPATCH.with(|f| settled(promise, f, core.key, id << 5 | step << 1 | slot as u32));
 }
 
 /// A new promise and its resolve and reject functions.
 fn promise(handled: bool) -> (Promise, [Function; 2]) {
     let d = deferred(handled);
-    let item = |i| Reflect::get_u32(&d, i).unwrap_or_default();
+    let item = |i: u32| Reflect::get(&d, &i.into()).unwrap_or_default();
     (
         item(0).unchecked_into(),
         [item(1).unchecked_into(), item(2).unchecked_into()],
@@ -450,7 +463,7 @@ fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) {
     let (id, step) = (b >> 5, (b >> 1) & 15);
     match step {
         MESSAGE => on_message(&core, value),
-        VISIBLE => feed(&core, Input::Visible(!document().hidden()), None),
+        VISIBLE => feed(&core, Input::Visible(!hidden()), None),
         LOADED => feed(&core, Input::FrameLoaded, None),
         ANSWER | TOKEN => resume(&core, slot, id, step, ok, value),
         _ => {
@@ -488,7 +501,7 @@ fn perform(core: &Rc<Core>, action: Action) {
                 d.token.as_deref(),
                 wait,
                 &d.tag,
-                &abort.signal(),
+                &prop(&abort, "signal"),
                 MAX_BODY,
             );
             d.flights[slot as usize] = Some(Flight {
@@ -503,11 +516,11 @@ fn perform(core: &Rc<Core>, action: Action) {
             d.flights[slot as usize] = Some(Flight { id, abort: None });
             let f = d.refresh_token.clone();
             drop(live);
-            let called = f.map_or(Ok(JsValue::UNDEFINED), |f| f.call0(&JsValue::UNDEFINED));
+            let called = f.map_or(Ok(JsValue::UNDEFINED), |f| f.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED));
             match called {
                 // A refresh that never settles is ended by the request timer; a late answer
                 // then finds no flight of its id.
-                Ok(v) => after(core, &Promise::resolve(&v), slot, id, TOKEN),
+                Ok(v) => after(core, &v, slot, id, TOKEN),
                 Err(thrown) => {
                     report("refreshToken", &thrown);
                     resume(core, slot, id, TOKEN, false, thrown);
@@ -544,20 +557,14 @@ fn perform(core: &Rc<Core>, action: Action) {
             drop(live);
             match shown {
                 // Adopted after its load event: ready is announced once mount has returned.
-                Some(true) => after(
-                    core,
-                    &Promise::resolve(&JsValue::UNDEFINED),
-                    Slot::Status,
-                    0,
-                    LOADED,
-                ),
+                Some(true) => after(core, &JsValue::UNDEFINED, Slot::Status, 0, LOADED),
                 Some(false) => {}
                 None => feed(core, Input::FrameFailed, None),
             }
         }
         Action::Navigate(url) => {
             if let Some(f) = d.frame.as_mut() {
-                f.iframe.set_src(&url.href);
+                let _ = f.iframe.set_attribute("src", &url.href);
                 f.url = url;
             }
         }
@@ -660,9 +667,10 @@ impl Driver {
         let (iframe, loaded) = match adopted {
             Some(a) => a,
             None => {
-                let iframe: HtmlIFrameElement = self
-                    .container
-                    .owner_document()?
+                // An Element's ownerDocument is a Document.
+                let doc: web_sys::Document =
+                    prop(&self.container, "ownerDocument").unchecked_into();
+                let iframe: HtmlIFrameElement = doc
                     .create_element("iframe")
                     .ok()?
                     .dyn_into()
@@ -677,8 +685,8 @@ impl Driver {
                 (iframe, false)
             }
         };
-        iframe.set_title(&self.title);
-        let style = iframe.style();
+        let _ = iframe.set_attribute("title", &self.title);
+        let style: web_sys::CssStyleDeclaration = prop(&iframe, "style").unchecked_into();
         for (k, v) in [
             ("display", "block"),
             ("width", "100%"),
@@ -687,8 +695,8 @@ impl Driver {
         ] {
             let _ = style.set_property(k, v);
         }
-        if !iframe.is_connected() {
-            iframe.set_src(&url.href);
+        if !prop(&iframe, "isConnected").is_truthy() {
+            let _ = iframe.set_attribute("src", &url.href);
             if self.container.append_child(&iframe).is_err() {
                 return None;
             }
@@ -711,15 +719,12 @@ fn on_message(core: &Rc<Core>, e: JsValue) {
         let Some(d) = live.as_ref() else { return };
         // Only a MessageEvent has a `source` window; any other event named "message" stops at
         // the source check below.
-        let e: &MessageEvent = e.unchecked_ref();
         let Some(f) = &d.frame else { return };
-        let from_frame = match (e.source(), f.iframe.content_window()) {
-            (Some(src), Some(win)) => JsValue::from(src) == JsValue::from(win),
-            _ => false,
-        };
-        from_frame
-            && e.origin() == f.url.origin
-            && messages::message_type(&e.data()).is_some_and(|t| messages::is_hint(&t))
+        let source = prop(&e, "source");
+        source.is_object()
+            && source == prop(&f.iframe, "contentWindow")
+            && prop(&e, "origin").as_string().as_deref() == Some(&f.url.origin)
+            && messages::message_type(&prop(&e, "data")).is_some_and(|t| messages::is_hint(&t))
     };
     if hint {
         feed(core, Input::Hint, None);
@@ -822,7 +827,7 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: u32, ok: bool, value: JsVa
     }
     match (step, ok) {
         (ANSWER, true) if !value.is_null() => {
-            let field = |i| Reflect::get_u32(&value, i).unwrap_or(JsValue::NULL);
+            let field = |i: u32| Reflect::get(&value, &i.into()).unwrap_or(JsValue::NULL);
             let http = field(0).as_f64().unwrap_or(0.0) as u16;
             let retry_after_ms = field(1)
                 .as_string()

@@ -84,8 +84,8 @@ impl KycError {
         // error is reachable from Rust through the settled `completed` promise, a cycle across
         // the wasm boundary that the JS collector cannot see through.
         let _ = js_sys::Reflect::get(&err, &JsValue::from_str("stack"));
-        err.set_name("KycError");
         let obj: &JsValue = err.as_ref();
+        set(obj, "name", &JsValue::from_str("KycError"));
         set(obj, "code", &JsValue::from_str(self.code.as_str()));
         if let Some(r) = retrying {
             set(obj, "retrying", &JsValue::from_bool(r));

@@ -43,6 +43,12 @@ pub enum Given {
     Other,
 }
 
+/// A non-negative number rounded to the nearest whole one (halves up), without the standard
+/// library's `round` (a function of its own in wasm).
+fn whole(n: f64) -> u32 {
+    (n + 0.5) as u32
+}
+
 /// Checks a numeric option (`NUMBERS[i]`) and rounds it to a whole number.
 pub fn check_number(i: usize, value: &Given) -> Result<u32, KycError> {
     let (name, default, min, max) = NUMBERS[i];
@@ -59,7 +65,7 @@ pub fn check_number(i: usize, value: &Given) -> Result<u32, KycError> {
         push_u32(&mut m, max);
         return Err(KycError::option(name, &m));
     }
-    Ok(n.round() as u32)
+    Ok(whole(n))
 }
 
 /// Whether a token can go into an `Authorization` header: not empty, at most 8 KiB, no
@@ -79,7 +85,7 @@ pub fn check_height(value: &Given) -> Result<String, KycError> {
         Given::Absent => return Ok(DEFAULT_HEIGHT.into()),
         Given::Num(px) if px.is_finite() && *px > 0.0 && *px <= 100_000.0 => {
             let mut s = String::new();
-            push_u32(&mut s, px.round() as u32);
+            push_u32(&mut s, whole(*px));
             s.push_str("px");
             return Ok(s);
         }
@@ -190,7 +196,9 @@ impl Options {
         let r = Reader(obj);
         let document = crate::driver::document();
         let container = resolve_container(&document, &r.raw("container")?)?;
-        let base = document.base_uri().ok().flatten().unwrap_or_default();
+        let base = crate::driver::prop(&document, "baseURI")
+            .as_string()
+            .unwrap_or_default();
         let status_url = match r.string("statusUrl")? {
             Some(s) => parse_proxy_url("statusUrl", &s, &base)?,
             None => return Err(KycError::option("statusUrl", "is required")),

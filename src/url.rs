@@ -81,12 +81,26 @@ fn unsafe_url(why: &str) -> KycError {
     KycError::new(Code::UnsafeSessionUrl, m)
 }
 
-fn parse(raw: &str, base: Option<&str>) -> Option<(web_sys::Url, UrlParts<wasm_bindgen::JsValue>)> {
-    let url = match base {
-        Some(b) => web_sys::Url::new_with_base(raw, b),
-        None => web_sys::Url::new(raw),
-    }
-    .ok()?;
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A URL as the browser's parser made it.
+    #[wasm_bindgen(js_name = URL)]
+    type Parsed;
+    /// `new URL(raw, base)`, `base` undefined (left out) when `None`.
+    #[wasm_bindgen(catch, constructor, js_class = "URL")]
+    fn new(raw: &str, base: Option<&str>) -> Result<Parsed, wasm_bindgen::JsValue>;
+}
+
+/// A string property of a parsed URL.
+fn text(url: &wasm_bindgen::JsValue, key: &str) -> String {
+    crate::driver::prop(url, key).as_string().unwrap_or_default()
+}
+
+fn parse(
+    raw: &str,
+    base: Option<&str>,
+) -> Option<(wasm_bindgen::JsValue, UrlParts<wasm_bindgen::JsValue>)> {
+    let url: wasm_bindgen::JsValue = Parsed::new(raw, base).ok()?.into();
     let part = |key: &str| js_sys::Reflect::get(&url, &key.into()).unwrap_or_default();
     let parts = UrlParts {
         protocol: part("protocol"),
@@ -104,8 +118,8 @@ pub fn parse_session_url(raw: &str) -> Result<SessionUrl, KycError> {
     let (url, parts) = parse(raw, None).ok_or_else(|| unsafe_url("is not an absolute URL"))?;
     session_url_policy(&parts).map_err(unsafe_url)?;
     Ok(SessionUrl {
-        href: url.href(),
-        origin: url.origin(),
+        href: text(&url, "href"),
+        origin: text(&url, "origin"),
     })
 }
 
@@ -119,7 +133,7 @@ pub fn parse_proxy_url(name: &str, raw: &str, base: &str) -> Result<String, KycE
         match parse(raw, Some(base)) {
             None => "is not a valid URL",
             Some((url, parts)) => match proxy_url_policy(&parts) {
-                Ok(()) => return Ok(url.href()),
+                Ok(()) => return Ok(text(&url, "href")),
                 Err(why) => why,
             },
         }

@@ -166,3 +166,26 @@ test("drop-in: a wasm download that failed before any element connected is not r
     await context.close();
   }
 });
+
+test("drop-in: a wasm served without the application/wasm type is read whole and works", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  try {
+    const served = [];
+    // Streaming compilation refuses this type; the loader then reads the body and compiles it.
+    await page.route(WASM, async (route) => {
+      const response = await route.fetch();
+      served.push(response.status());
+      await route.fulfill({ response, headers: { ...response.headers(), "content-type": "application/octet-stream" } });
+    });
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(BASE + "/early-check.html");
+    await mountedOnce(page, "__events", 0);
+    await approve(page, "__events");
+    assert.deepEqual(served, [200], "one request for the wasm");
+    assert.deepEqual(errors, [], "no page error");
+  } finally {
+    await context.close();
+  }
+});
