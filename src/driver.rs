@@ -21,7 +21,7 @@ use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, Element, EventTarget, HtmlIFrameElement};
+use web_sys::{Element, EventTarget, HtmlIFrameElement};
 
 use crate::error::{set, Code};
 use crate::machine::{self, Action, Config, Input, Machine, Notice, Slot};
@@ -33,14 +33,54 @@ use crate::{messages, options};
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(thread_local_v2, js_name = window)]
-    static WINDOW: web_sys::Window;
     #[wasm_bindgen(thread_local_v2, js_name = document)]
     static DOCUMENT: web_sys::Document;
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     pub(crate) fn json_parse(text: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_namespace = console, js_name = error)]
-    fn console_error(what: &str, thrown: &JsValue);
+    fn console_error(format: &str, name: &str, thrown: &JsValue);
+
+    // Calls that cannot throw with the arguments given here (constant attribute and property
+    // names, a known tag, callbacks made by `listen`), declared without web-sys's `catch`: no
+    // exception check per call. Anything that can throw keeps one (`Reflect.get` on page
+    // objects, selectors, `appendChild`, `JSON.parse`, `URL`, integrator callbacks).
+    /// A DOM object these methods are called on (seen through `dom()`).
+    #[derive(Debug)]
+    type Dom;
+    #[wasm_bindgen(method, js_name = setAttribute)]
+    fn set_attr(this: &Dom, name: &str, value: &str);
+    #[wasm_bindgen(method, js_name = setProperty)]
+    fn set_style(this: &Dom, name: &str, value: &str);
+    #[wasm_bindgen(method, js_name = createElement)]
+    fn create(this: &Dom, tag: &str) -> JsValue;
+    #[wasm_bindgen(method, js_name = removeEventListener)]
+    fn unlisten(this: &Dom, kind: &str, f: &Function);
+    /// With a constant selector: it parses.
+    #[wasm_bindgen(method, js_name = querySelectorAll)]
+    fn select_all(this: &Dom, selector: &str) -> web_sys::NodeList;
+    /// Item `i` of an array the helpers made (`deferred`, `exchange`).
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    fn item(array: &JsValue, i: u32) -> JsValue;
+    /// A new element into an element: always a valid insertion.
+    #[wasm_bindgen(method, js_name = appendChild)]
+    fn append(this: &Dom, child: &Dom);
+    /// `setTimeout(f, ms, a, b, c)`: `f(a, b, c)` after `ms`.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(f: &JsValue, ms: i32, a: u32, b: u32, c: bool) -> i32;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: i32);
+    #[wasm_bindgen(js_name = AbortController)]
+    #[derive(Debug)]
+    type Abort;
+    #[wasm_bindgen(constructor, js_class = "AbortController")]
+    fn new() -> Abort;
+    #[wasm_bindgen(method, js_name = abort)]
+    fn abort(this: &Abort);
+}
+
+/// Any DOM object, for the calls declared on `Dom`.
+fn dom(v: &JsValue) -> &Dom {
+    v.unchecked_ref()
 }
 
 // The JavaScript helpers, IO only (what an answer means is decided here): a request and its answer
@@ -194,9 +234,7 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.kind, &self.f);
+        dom(&self.target).unlisten(self.kind, &self.f);
     }
 }
 
@@ -219,7 +257,7 @@ impl Drop for Frame {
 #[derive(Debug)]
 struct Flight {
     id: u32,
-    abort: Option<AbortController>,
+    abort: Option<Abort>,
 }
 
 impl Drop for Flight {
@@ -239,7 +277,7 @@ struct Alarm {
 
 impl Drop for Alarm {
     fn drop(&mut self) {
-        WINDOW.with(|w| w.clear_timeout_with_handle(self.handle));
+        clear_timeout(self.handle);
     }
 }
 
@@ -326,8 +364,9 @@ pub fn mount(o: Options) -> Rc<Core> {
         live: RefCell::new(None),
         key,
     });
-    let window: EventTarget = WINDOW.with(|w| w.clone().into());
     let doc = document();
+    // The page's window, where the hosted page's messages arrive.
+    let window: EventTarget = prop(&doc, "defaultView").unchecked_into();
     let listeners = [
         Listener::new(&window, "message", &core, MESSAGE),
         Listener::new(doc.as_ref(), "visibilitychange", &core, VISIBLE),
@@ -421,10 +460,7 @@ fn call(f: Option<&Function>, name: &str, arg: &JsValue) {
 }
 
 fn report(name: &str, thrown: &JsValue) {
-    let mut m = String::from("gu1-kyc-web: ");
-    m.push_str(name);
-    m.push_str(" threw");
-    console_error(&m, thrown);
+    console_error("gu1-kyc-web: %s threw", name, thrown);
 }
 
 fn object(entries: &[(&str, &JsValue)]) -> JsValue {
@@ -443,7 +479,7 @@ fn after(core: &Core, promise: &JsValue, slot: Slot, id: u32, step: u32) {
 /// A new promise and its resolve and reject functions.
 fn promise(handled: bool) -> (Promise, [Function; 2]) {
     let d = deferred(handled);
-    let item = |i: u32| Reflect::get(&d, &i.into()).unwrap_or_default();
+    let item = |i| item(&d, i);
     (
         item(0).unchecked_into(),
         [item(1).unchecked_into(), item(2).unchecked_into()],
@@ -490,10 +526,7 @@ fn perform(core: &Rc<Core>, action: Action) {
     match action {
         Action::Fetch(slot, wait) => {
             let id = d.next_id();
-            let Ok(abort) = AbortController::new() else {
-                drop(live);
-                return network(core, slot, "the request could not be built");
-            };
+            let abort = Abort::new();
             let wait = if d.tag.is_string() { wait } else { 0 };
             let p = exchange(
                 &d.urls[slot as usize],
@@ -516,7 +549,9 @@ fn perform(core: &Rc<Core>, action: Action) {
             d.flights[slot as usize] = Some(Flight { id, abort: None });
             let f = d.refresh_token.clone();
             drop(live);
-            let called = f.map_or(Ok(JsValue::UNDEFINED), |f| f.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED));
+            let called = f.map_or(Ok(JsValue::UNDEFINED), |f| {
+                f.call1(&JsValue::UNDEFINED, &JsValue::UNDEFINED)
+            });
             match called {
                 // A refresh that never settles is ended by the request timer; a late answer
                 // then finds no flight of its id.
@@ -535,21 +570,8 @@ fn perform(core: &Rc<Core>, action: Action) {
         Action::Arm(t, ms) => {
             let id = d.next_id();
             let b = id << 5 | (ALARM + t as u32) << 1;
-            let handle = DISPATCH.with(|f| {
-                WINDOW.with(|w| {
-                    w.set_timeout_with_callback_and_timeout_and_arguments_3(
-                        f.unchecked_ref(),
-                        ms as i32,
-                        &core.key.into(),
-                        &b.into(),
-                        &JsValue::TRUE,
-                    )
-                })
-            });
-            d.timers[t as usize] = Some(Alarm {
-                id,
-                handle: handle.unwrap_or(0),
-            });
+            let handle = DISPATCH.with(|f| set_timeout(f, ms as i32, core.key, b, true));
+            d.timers[t as usize] = Some(Alarm { id, handle });
         }
         Action::Disarm(t) => d.timers[t as usize] = None,
         Action::ShowFrame(url, allow) => {
@@ -564,7 +586,7 @@ fn perform(core: &Rc<Core>, action: Action) {
         }
         Action::Navigate(url) => {
             if let Some(f) = d.frame.as_mut() {
-                let _ = f.iframe.set_attribute("src", &url.href);
+                dom(&f.iframe).set_attr("src", &url.href);
                 f.url = url;
             }
         }
@@ -640,66 +662,55 @@ impl Driver {
     fn show(&mut self, core: &Rc<Core>, url: SessionUrl, allow: Permissions) -> Option<bool> {
         let allow = permissions::render(allow);
         let mut adopted: Option<(HtmlIFrameElement, bool)> = None;
-        if let Ok(found) = self
-            .container
-            .query_selector_all(":scope > iframe[data-gu1-kyc]")
-        {
-            for i in 0..found.length() {
-                let Some(el) = found
-                    .item(i)
-                    .and_then(|n| n.dyn_into::<HtmlIFrameElement>().ok())
-                else {
-                    continue;
-                };
-                let attr = |name: &str| el.get_attribute(name);
-                let mark = attr("data-gu1-kyc");
-                let placed = matches!(mark.as_deref(), Some("early" | "loaded"));
-                let same = attr("src").as_deref() == Some(&url.href)
-                    && attr("allow").as_deref() == Some(&allow)
-                    && attr("referrerpolicy").as_deref() == Some(REFERRER_POLICY);
-                if adopted.is_none() && placed && same {
-                    adopted = Some((el, mark.as_deref() == Some("loaded")));
-                } else {
-                    el.remove();
-                }
+        let found = dom(&self.container).select_all(":scope > iframe[data-gu1-kyc]");
+        for i in 0..found.length() {
+            let Some(el) = found
+                .item(i)
+                .and_then(|n| n.dyn_into::<HtmlIFrameElement>().ok())
+            else {
+                continue;
+            };
+            let attr = |name: &str| el.get_attribute(name);
+            let mark = attr("data-gu1-kyc");
+            let placed = matches!(mark.as_deref(), Some("early" | "loaded"));
+            let same = attr("src").as_deref() == Some(&url.href)
+                && attr("allow").as_deref() == Some(&allow)
+                && attr("referrerpolicy").as_deref() == Some(REFERRER_POLICY);
+            if adopted.is_none() && placed && same {
+                adopted = Some((el, mark.as_deref() == Some("loaded")));
+            } else {
+                el.remove();
             }
         }
         let (iframe, loaded) = match adopted {
             Some(a) => a,
             None => {
                 // An Element's ownerDocument is a Document.
-                let doc: web_sys::Document =
-                    prop(&self.container, "ownerDocument").unchecked_into();
-                let iframe: HtmlIFrameElement = doc
-                    .create_element("iframe")
-                    .ok()?
-                    .dyn_into()
-                    .ok()?;
+                let doc = prop(&self.container, "ownerDocument");
+                let iframe: HtmlIFrameElement = dom(&doc).create("iframe").dyn_into().ok()?;
                 for (k, v) in [
                     ("allow", allow.as_str()),
                     ("referrerpolicy", REFERRER_POLICY),
                     ("data-gu1-kyc", ""),
                 ] {
-                    iframe.set_attribute(k, v).ok()?;
+                    dom(&iframe).set_attr(k, v);
                 }
                 (iframe, false)
             }
         };
-        let _ = iframe.set_attribute("title", &self.title);
-        let style: web_sys::CssStyleDeclaration = prop(&iframe, "style").unchecked_into();
+        dom(&iframe).set_attr("title", &self.title);
+        let style = prop(&iframe, "style");
         for (k, v) in [
             ("display", "block"),
             ("width", "100%"),
             ("height", &self.height),
             ("border", "0"),
         ] {
-            let _ = style.set_property(k, v);
+            dom(&style).set_style(k, v);
         }
         if !prop(&iframe, "isConnected").is_truthy() {
-            let _ = iframe.set_attribute("src", &url.href);
-            if self.container.append_child(&iframe).is_err() {
-                return None;
-            }
+            dom(&iframe).set_attr("src", &url.href);
+            dom(&self.container).append(dom(&iframe));
         }
         let load = (!loaded).then(|| Listener::new(iframe.as_ref(), "load", core, LOADED));
         self.frame = Some(Frame {
@@ -714,7 +725,7 @@ impl Driver {
 /// A message from the hosted page: a hint to poll now, when it comes from the iframe's
 /// origin and window and names a status event. Never a completion.
 fn on_message(core: &Rc<Core>, e: JsValue) {
-    let hint = {
+    let from_frame = {
         let live = core.live.borrow();
         let Some(d) = live.as_ref() else { return };
         // Only a MessageEvent has a `source` window; any other event named "message" stops at
@@ -724,9 +735,12 @@ fn on_message(core: &Rc<Core>, e: JsValue) {
         source.is_object()
             && source == prop(&f.iframe, "contentWindow")
             && prop(&e, "origin").as_string().as_deref() == Some(&f.url.origin)
-            && messages::message_type(&prop(&e, "data")).is_some_and(|t| messages::is_hint(&t))
     };
-    if hint {
+    // The data is read with no borrow held: page code can dispatch a MessageEvent of its own
+    // making, whose data may be a proxy that throws from places no call here catches.
+    if from_frame
+        && messages::message_type(&prop(&e, "data")).is_some_and(|t| messages::is_hint(&t))
+    {
         feed(core, Input::Hint, None);
     }
 }
@@ -786,8 +800,7 @@ fn snapshot(a: Option<status::Answer>, json: &JsValue) -> (machine::Session, JsV
             (Some(a), "terminal") => a.status.is_terminal().into(),
             (Some(a), "sessionUrl") => text(&a.session_url),
             (Some(a), "iframeAllow") => text(&a.iframe_allow),
-            (Some(_), _) => Reflect::get(json, &key.into())
-                .ok()
+            (Some(_), _) => Some(crate::error::get(json, key))
                 .filter(JsValue::is_string)
                 .unwrap_or(JsValue::NULL),
         };
@@ -827,7 +840,7 @@ fn resume(core: &Rc<Core>, slot: Slot, id: u32, step: u32, ok: bool, value: JsVa
     }
     match (step, ok) {
         (ANSWER, true) if !value.is_null() => {
-            let field = |i: u32| Reflect::get(&value, &i.into()).unwrap_or(JsValue::NULL);
+            let field = |i| item(&value, i);
             let http = field(0).as_f64().unwrap_or(0.0) as u16;
             let retry_after_ms = field(1)
                 .as_string()

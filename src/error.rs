@@ -83,7 +83,7 @@ impl KycError {
         // `Verification` whose `destroy()` made this error) reachable from the error, and the
         // error is reachable from Rust through the settled `completed` promise, a cycle across
         // the wasm boundary that the JS collector cannot see through.
-        let _ = js_sys::Reflect::get(&err, &JsValue::from_str("stack"));
+        get(&err, "stack");
         let obj: &JsValue = err.as_ref();
         set(obj, "name", &JsValue::from_str("KycError"));
         set(obj, "code", &JsValue::from_str(self.code.as_str()));
@@ -117,9 +117,21 @@ impl From<KycError> for JsValue {
     }
 }
 
-/// `Reflect.set` on an object we created; it cannot fail for plain objects and errors.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
+    fn reflect_set(target: &JsValue, key: &str, value: &JsValue) -> bool;
+    /// `Reflect.get` where it cannot throw: on objects this crate made, parsed JSON and `URL`s
+    /// (plain data properties and the browser's own getters). Objects from the page are read
+    /// with `Reflect::get`, which catches.
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    pub(crate) fn get(target: &JsValue, key: &str) -> JsValue;
+}
+
+/// `Reflect.set` on an object we created; it cannot throw for plain objects and errors, so it
+/// is declared without an exception check.
 pub(crate) fn set(target: &JsValue, key: &str, value: &JsValue) {
-    let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), value);
+    reflect_set(target, key, value);
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ impl Reader<'_> {
 impl Options {
     /// Reads and checks the options object given to `mount`.
     pub fn read(obj: &JsValue) -> Result<Options, KycError> {
-        if !obj.is_object() || obj.is_function() {
+        if !obj.is_object() {
             return Err(KycError::option("options", "must be an object"));
         }
         let r = Reader(obj);

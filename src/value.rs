@@ -1,7 +1,16 @@
 //! Reading untrusted values (proxy answers, hosted-page messages) by key, without iterating
 //! them and without a deserializer: the browser's `JsValue`, or JSON in native tests.
 
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `Object.hasOwn`, which runs a proxy's trap: a message's data can be any object the page
+    /// made, so what it throws is caught here rather than crossing the wasm frames.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = hasOwn)]
+    fn has_own(obj: &JsValue, key: &str) -> Result<bool, JsValue>;
+}
 
 /// A value from JSON or from `postMessage`.
 pub trait Value: Sized {
@@ -33,19 +42,18 @@ impl Value for JsValue {
     }
 
     fn is_object(&self) -> bool {
-        JsValue::is_object(self) && !self.is_function() && !js_sys::Array::is_array(self)
+        // `typeof` is "object": not a function, not a primitive.
+        JsValue::is_object(self) && !js_sys::Array::is_array(self)
     }
 
     fn field(&self, key: &str) -> Option<JsValue> {
         if !Value::is_object(self) {
             return None;
         }
-        let key = JsValue::from_str(key);
-        let obj: &js_sys::Object = wasm_bindgen::JsCast::unchecked_ref(self);
-        if !js_sys::Object::has_own(obj, &key) {
+        if has_own(self, key) != Ok(true) {
             return None;
         }
-        js_sys::Reflect::get(self, &key).ok()
+        js_sys::Reflect::get(self, &JsValue::from_str(key)).ok()
     }
 
     fn parse(&self) -> Option<JsValue> {

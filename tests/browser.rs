@@ -1557,6 +1557,30 @@ async fn malformed_huge_and_prototype_polluting_messages_change_nothing() {
     rec.done(v);
 }
 
+#[wasm_bindgen_test]
+async fn forged_message_events_whose_data_throws_change_nothing() {
+    // Page code can dispatch a MessageEvent that names the iframe's window and origin; its data
+    // may be an object whose every read throws. The client must neither break nor be stopped.
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(
+        &sim,
+        &format!(
+            r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#,
+            sim.session_url()
+        ),
+    );
+    assert!(rec.wait("gu1kyc:ready", 1, 5_000).await);
+    let frame = rec.iframe().expect("the iframe");
+    assert_eq!(forge_from_frame(&frame), 3);
+    assert_eq!(settle(&v.completed(), 50).await.state, "pending");
+    // The client still works afterwards.
+    sim.set(r#"{"status":"approved"}"#).await;
+    v.refresh();
+    assert_eq!(settle(&v.completed(), 3_000).await.status(), "approved");
+    rec.done(v);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Blocking requests: the ETag comes back in If-None-Match with Prefer: wait, the proxy holds the
 // request until the state changes (a webhook tells it) or the wait ends.

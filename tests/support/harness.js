@@ -259,12 +259,43 @@ export function pageText() {
 export const seen = [];
 const received = [];
 window.addEventListener("message", (e) => {
+  if (forging) return; // hostile data made by forgeFromFrame below
   seen.push(e.origin + " " + JSON.stringify(e.data).slice(0, 60));
   // The iframe whose window sent it, held weakly so removed iframes are not kept for the run.
   const frame = [...document.querySelectorAll("iframe")].find((f) => e.source && f.contentWindow === e.source);
   const type = e.data && typeof e.data === "object" ? e.data.type : undefined;
   received.push({ origin: e.origin, frame: frame ? new WeakRef(frame) : null, type });
 });
+let forging = false;
+
+/** Page code dispatching MessageEvents of its own making that pass the source and origin checks
+ *  (source: the iframe's window, origin: its URL's), with data that throws when read: proxies
+ *  whose traps throw, and a revoked proxy. Returns how many were dispatched. */
+export function forgeFromFrame(frame) {
+  const boom = () => {
+    throw new Error("forged data");
+  };
+  const revocable = Proxy.revocable({}, {});
+  revocable.revoke();
+  const data = [
+    new Proxy({}, { getOwnPropertyDescriptor: boom, get: boom, has: boom, ownKeys: boom }),
+    new Proxy({ type: "didit:status_updated" }, { get: boom }),
+    revocable.proxy,
+  ];
+  forging = true;
+  try {
+    for (const d of data) {
+      const e = new MessageEvent("message", { data: d, origin: new URL(frame.src).origin });
+      // Firefox refuses another origin's window as `source` in the constructor; an own property
+      // reads the same to the client.
+      Object.defineProperty(e, "source", { value: frame.contentWindow });
+      window.dispatchEvent(e);
+    }
+  } finally {
+    forging = false;
+  }
+  return data.length;
+}
 export function seenMessages() {
   return seen.join("\n");
 }

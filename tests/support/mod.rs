@@ -65,6 +65,9 @@ extern "C" {
     pub fn xml_container() -> web_sys::Element;
     #[wasm_bindgen(js_name = postToSelf)]
     pub fn post_to_self(message: &JsValue);
+    /// Dispatches forged MessageEvents from `frame`'s window and origin whose data throws.
+    #[wasm_bindgen(js_name = forgeFromFrame)]
+    pub fn forge_from_frame(frame: &web_sys::HtmlIFrameElement) -> u32;
     #[wasm_bindgen(js_name = get)]
     fn get_js(obj: &JsValue, key: &str) -> JsValue;
     #[wasm_bindgen(js_name = keys)]
