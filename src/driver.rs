@@ -23,7 +23,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, EventTarget, HtmlIFrameElement};
 
-use crate::error::{set, Code};
+use crate::error::{get, set, Code};
 use crate::machine::{self, Action, Config, Input, Machine, Notice, Slot};
 use crate::options::{valid_token, Options};
 use crate::permissions::{self, Permissions};
@@ -40,10 +40,11 @@ extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(format: &str, name: &str, thrown: &JsValue);
 
-    // Calls that cannot throw with the arguments given here (constant attribute and property
-    // names, a known tag, callbacks made by `listen`), declared without web-sys's `catch`: no
-    // exception check per call. Anything that can throw keeps one (`Reflect.get` on page
-    // objects, selectors, `appendChild`, `JSON.parse`, `URL`, integrator callbacks).
+    // Calls that cannot throw with the arguments given here (constant attribute, property and
+    // selector strings, a known tag, a new element, callbacks made by `listen`, arrays the
+    // helpers made), declared without web-sys's `catch`: no exception check per call. Anything
+    // that can throw keeps one (`Reflect.get` on page objects, the container selector,
+    // `JSON.parse`, `URL`, integrator callbacks).
     /// A DOM object these methods are called on (seen through `dom()`).
     #[derive(Debug)]
     type Dom;
@@ -157,15 +158,16 @@ pub fn document() -> web_sys::Document {
     DOCUMENT.with(Clone::clone)
 }
 
-/// `o[key]` (`undefined` when the read throws). The driver reads every DOM property it needs
-/// this way rather than through a getter of its own, so each is not one more import.
-pub(crate) fn prop(o: &JsValue, key: &str) -> JsValue {
+/// `o[key]` on an object from the page, which may throw (`undefined` then): events, which page
+/// code can make with getters of its own. The browser's own objects are read with `get`, which
+/// does not catch; neither needs an import per property.
+fn prop(o: &JsValue, key: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(key)).unwrap_or_default()
 }
 
 /// Whether the document is hidden (`visibilitychange` pauses polling).
 fn hidden() -> bool {
-    prop(&document(), "hidden").is_truthy()
+    get(&document(), "hidden").is_truthy()
 }
 
 /// The iframe's `referrerpolicy`: the hosted page learns the integrator's origin, not the path.
@@ -366,7 +368,7 @@ pub fn mount(o: Options) -> Rc<Core> {
     });
     let doc = document();
     // The page's window, where the hosted page's messages arrive.
-    let window: EventTarget = prop(&doc, "defaultView").unchecked_into();
+    let window: EventTarget = get(&doc, "defaultView").unchecked_into();
     let listeners = [
         Listener::new(&window, "message", &core, MESSAGE),
         Listener::new(doc.as_ref(), "visibilitychange", &core, VISIBLE),
@@ -534,7 +536,7 @@ fn perform(core: &Rc<Core>, action: Action) {
                 d.token.as_deref(),
                 wait,
                 &d.tag,
-                &prop(&abort, "signal"),
+                &get(&abort, "signal"),
                 MAX_BODY,
             );
             d.flights[slot as usize] = Some(Flight {
@@ -686,9 +688,9 @@ impl Driver {
             Some(a) => a,
             None => {
                 // An Element's ownerDocument is a Document.
-                let doc = prop(&self.container, "ownerDocument");
+                let doc = get(&self.container, "ownerDocument");
                 let iframe: HtmlIFrameElement = dom(&doc).create("iframe").dyn_into().ok()?;
-                for (k, v) in [
+                for &(k, v) in &[
                     ("allow", allow.as_str()),
                     ("referrerpolicy", REFERRER_POLICY),
                     ("data-gu1-kyc", ""),
@@ -699,8 +701,8 @@ impl Driver {
             }
         };
         dom(&iframe).set_attr("title", &self.title);
-        let style = prop(&iframe, "style");
-        for (k, v) in [
+        let style = get(&iframe, "style");
+        for &(k, v) in &[
             ("display", "block"),
             ("width", "100%"),
             ("height", &self.height),
@@ -708,7 +710,7 @@ impl Driver {
         ] {
             dom(&style).set_style(k, v);
         }
-        if !prop(&iframe, "isConnected").is_truthy() {
+        if !get(&iframe, "isConnected").is_truthy() {
             dom(&iframe).set_attr("src", &url.href);
             dom(&self.container).append(dom(&iframe));
         }
@@ -733,7 +735,7 @@ fn on_message(core: &Rc<Core>, e: JsValue) {
         let Some(f) = &d.frame else { return };
         let source = prop(&e, "source");
         source.is_object()
-            && source == prop(&f.iframe, "contentWindow")
+            && source == get(&f.iframe, "contentWindow")
             && prop(&e, "origin").as_string().as_deref() == Some(&f.url.origin)
     };
     // The data is read with no borrow held: page code can dispatch a MessageEvent of its own
@@ -790,7 +792,7 @@ const SNAPSHOT: [&str; 11] = [
 fn snapshot(a: Option<status::Answer>, json: &JsValue) -> (machine::Session, JsValue) {
     let o: JsValue = Object::new().into();
     let text = |s: &Option<String>| s.as_deref().map_or(JsValue::NULL, JsValue::from_str);
-    for key in SNAPSHOT {
+    for &key in &SNAPSHOT {
         let value = match (&a, key) {
             (None, "status") => "none".into(),
             (None, "terminal") => false.into(),

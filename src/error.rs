@@ -121,9 +121,9 @@ impl From<KycError> for JsValue {
 extern "C" {
     #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
     fn reflect_set(target: &JsValue, key: &str, value: &JsValue) -> bool;
-    /// `Reflect.get` where it cannot throw: on objects this crate made, parsed JSON and `URL`s
-    /// (plain data properties and the browser's own getters). Objects from the page are read
-    /// with `Reflect::get`, which catches.
+    /// `Reflect.get` where it cannot throw: on objects this crate made, parsed JSON, `URL`s and
+    /// the document's own nodes (plain data properties and the browser's own getters). Objects
+    /// from the page (options, events, message data) are read with `Reflect::get`, which catches.
     #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
     pub(crate) fn get(target: &JsValue, key: &str) -> JsValue;
 }

@@ -714,10 +714,10 @@ impl Machine {
                     | Action::CancelDone(_)
             )
         });
-        for t in Timer::ALL {
+        for &t in &Timer::ALL {
             self.disarm(t);
         }
-        for slot in [Slot::Status, Slot::Cancel] {
+        for &slot in &[Slot::Status, Slot::Cancel] {
             if self.flights[slot as usize] != Flight::Idle {
                 self.flights[slot as usize] = Flight::Idle;
                 self.push(Action::Abort(slot));

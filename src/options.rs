@@ -93,7 +93,14 @@ pub fn check_height(value: &Given) -> Result<String, KycError> {
             let s = s.trim_ascii();
             let ok = s.len() <= 64
                 && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b" .%()+-*/,".contains(&b));
+                    // A match, not `contains` (which links memchr).
+                    .all(|b| {
+                        b.is_ascii_alphanumeric()
+                            || matches!(
+                                b,
+                                b' ' | b'.' | b'%' | b'(' | b')' | b'+' | b'-' | b'*' | b'/' | b','
+                            )
+                    });
             if ok && !s.is_empty() {
                 return Ok(s.into());
             }
@@ -196,7 +203,7 @@ impl Options {
         let r = Reader(obj);
         let document = crate::driver::document();
         let container = resolve_container(&document, &r.raw("container")?)?;
-        let base = crate::driver::prop(&document, "baseURI")
+        let base = crate::error::get(&document, "baseURI")
             .as_string()
             .unwrap_or_default();
         let status_url = match r.string("statusUrl")? {
@@ -233,7 +240,7 @@ impl Options {
         let title = check_title(r.string("title")?)?;
         let height = check_height(&r.given("height")?)?;
         let mut callbacks: [Option<Function>; 4] = Default::default();
-        for (slot, name) in callbacks.iter_mut().zip(CALLBACKS) {
+        for (slot, name) in callbacks.iter_mut().zip(&CALLBACKS) {
             *slot = r.function(name)?;
         }
         Ok(Options {

@@ -141,8 +141,8 @@ impl Status {
             ("expired", Status::Expired),
             ("abandoned", Status::Abandoned),
         ];
-        match KNOWN.into_iter().find(|(name, _)| is(name)) {
-            Some((_, status)) => status,
+        match KNOWN.iter().find(|(name, _)| is(name)) {
+            Some((_, status)) => status.clone(),
             None => Status::Unknown(raw.to_owned()),
         }
     }
