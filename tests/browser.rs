@@ -1094,13 +1094,7 @@ async fn message_flood_is_budgeted() {
 async fn spoofed_message_from_another_origin_is_ignored() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(
-        &sim,
-        &format!(
-            r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#,
-            sim.session_url()
-        ),
-    );
+    let v = rec.mount_pinned(&sim);
     assert!(sim.wait_requests("status", 1, 3_000).await);
     sleep(200).await;
     for m in [
@@ -1125,13 +1119,7 @@ async fn message_from_the_right_origin_but_another_window_is_ignored() {
     let sim = Sim::new("{}").await;
     let other = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(
-        &sim,
-        &format!(
-            r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#,
-            sim.session_url()
-        ),
-    );
+    let v = rec.mount_pinned(&sim);
     assert!(sim.wait_requests("status", 1, 3_000).await);
     // Same hosted origin, another window: it posts didit:completed to this page three times.
     let intruder = foreign_frame(&format!(
@@ -1563,13 +1551,7 @@ async fn forged_message_events_whose_data_throws_change_nothing() {
     // may be an object whose every read throws. The client must neither break nor be stopped.
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(
-        &sim,
-        &format!(
-            r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#,
-            sim.session_url()
-        ),
-    );
+    let v = rec.mount_pinned(&sim);
     assert!(rec.wait("gu1kyc:ready", 1, 5_000).await);
     let frame = rec.iframe().expect("the iframe");
     assert_eq!(forge_from_frame(&frame), 3);

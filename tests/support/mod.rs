@@ -331,6 +331,18 @@ impl Rec {
         mount(self.options(sim, extra)).expect("mount accepts the options")
     }
 
+    /// Mounts with the simulator's session URL pinned and a 60 s poll interval, so requests
+    /// come from the first poll and from hints only.
+    pub fn mount_pinned(&self, sim: &Sim) -> Verification {
+        self.mount(
+            sim,
+            &format!(
+                r#"{{"sessionUrl":"{}","pollIntervalMs":60000}}"#,
+                sim.session_url()
+            ),
+        )
+    }
+
     pub fn refresh_mode(&self, sim: &Sim, mode: &str) {
         with_refresh(&self.raw, &sim.raw, mode);
     }
