@@ -23,7 +23,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, EventTarget, HtmlIFrameElement};
 
-use crate::error::{get, set, Code};
+use crate::error::Code;
+use crate::js::{get, set};
 use crate::machine::{self, Action, Config, Input, Machine, Notice, Slot};
 use crate::options::{valid_token, Options};
 use crate::permissions::{self, Permissions};
@@ -802,7 +803,7 @@ fn snapshot(a: Option<status::Answer>, json: &JsValue) -> (machine::Session, JsV
             (Some(a), "terminal") => a.status.is_terminal().into(),
             (Some(a), "sessionUrl") => text(&a.session_url),
             (Some(a), "iframeAllow") => text(&a.iframe_allow),
-            (Some(_), _) => Some(crate::error::get(json, key))
+            (Some(_), _) => Some(get(json, key))
                 .filter(JsValue::is_string)
                 .unwrap_or(JsValue::NULL),
         };

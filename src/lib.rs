@@ -20,6 +20,7 @@
 
 mod driver;
 mod error;
+mod js;
 pub mod machine;
 mod messages;
 mod options;

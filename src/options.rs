@@ -203,7 +203,7 @@ impl Options {
         let r = Reader(obj);
         let document = crate::driver::document();
         let container = resolve_container(&document, &r.raw("container")?)?;
-        let base = crate::error::get(&document, "baseURI")
+        let base = crate::js::get(&document, "baseURI")
             .as_string()
             .unwrap_or_default();
         let status_url = match r.string("statusUrl")? {

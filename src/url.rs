@@ -93,7 +93,7 @@ extern "C" {
 
 /// A string property of a parsed URL.
 fn text(url: &wasm_bindgen::JsValue, key: &str) -> String {
-    crate::error::get(url, key).as_string().unwrap_or_default()
+    crate::js::get(url, key).as_string().unwrap_or_default()
 }
 
 fn parse(
@@ -101,7 +101,7 @@ fn parse(
     base: Option<&str>,
 ) -> Option<(wasm_bindgen::JsValue, UrlParts<wasm_bindgen::JsValue>)> {
     let url: wasm_bindgen::JsValue = Parsed::new(raw, base).ok()?.into();
-    let part = |key: &str| crate::error::get(&url, key);
+    let part = |key: &str| crate::js::get(&url, key);
     let parts = UrlParts {
         protocol: part("protocol"),
         hostname: part("hostname"),
