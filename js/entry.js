@@ -2,7 +2,7 @@
 // cannot work (no document: a server render, plain Node) or before init() has loaded the wasm,
 // instead of failing inside the glue. Importing stays free of side effects, so a server render may
 // import the package. scripts/package.mjs minifies this into pkg/index.js.
-import glueInit, { initSync as glueInitSync, mount as glueMount, Verification } from "./gu1_kyc_web.js";
+import glueInit, { initSync as glueInitSync, mount as glueMount, preflight as gluePreflight, Verification } from "./gu1_kyc_web.js";
 
 let ready = false;
 
@@ -25,10 +25,19 @@ export function initSync(input) {
   return exports;
 }
 
+function check(name) {
+  if (typeof document === "undefined") refuse("container: " + name + "() needs a browser document; call it from client-side code (not during a server render)");
+  if (!ready) refuse("container: call `await init()` before " + name + "()");
+}
+
 export function mount(options) {
-  if (typeof document === "undefined") refuse("container: mount() needs a browser document; call it from client-side code (not during a server render)");
-  if (!ready) refuse("container: call `await init()` before mount()");
+  check("mount");
   return glueMount(options);
+}
+
+export function preflight(options) {
+  check("preflight");
+  return gluePreflight(options);
 }
 
 export { Verification };

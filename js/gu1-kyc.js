@@ -56,8 +56,9 @@ import { initSync, mount } from "../pkg/gu1_kyc_web.js";
   // Puts the hosted iframe in place before the wasm loads (marked `early`, then `loaded`), unless
   // one is there already or the URL is not one the library would mount (mount() then says why).
   function earlyFrame(el) {
-    var raw = el.getAttribute("session-url");
-    if (!raw || raw.length > 8192 || el.hasAttribute("allow")) return null;
+    var raw = el.getAttribute("session-url"), mode = el.getAttribute("mode");
+    // Only the inline mode shows an iframe in the element; mount() runs the camera pre-flight.
+    if (!raw || raw.length > 8192 || el.hasAttribute("allow") || (mode && mode !== "inline")) return null;
     if (el.querySelector(":scope > iframe[data-gu1-kyc]")) return null; // mount() sorts it out
     var u;
     try {
@@ -90,7 +91,10 @@ import { initSync, mount } from "../pkg/gu1_kyc_web.js";
     allow: "allow",
     title: "title",
     height: "height",
+    mode: "mode",
+    fallback: "fallback",
   };
+  var LABELS = { "label-button": "button", "label-explanation": "explanation", "label-close": "close" };
 
   class Gu1Kyc extends HTMLElement {
     constructor() {
@@ -159,6 +163,11 @@ import { initSync, mount } from "../pkg/gu1_kyc_web.js";
       return this._verification ? this._verification.cancel() : Promise.reject(new Error("not mounted"));
     }
 
+    /** Opens the dialog again, or the session in a new window (call it from a click). */
+    open() {
+      if (this._verification) this._verification.open();
+    }
+
     /** Removes the iframe put in place before mount when no verification took it. */
     _dropEarly() {
       var f = this._verification ? null : this.querySelector(":scope > iframe[data-gu1-kyc]");
@@ -170,6 +179,7 @@ import { initSync, mount } from "../pkg/gu1_kyc_web.js";
       var name;
       for (name in STRINGS) if (this.hasAttribute(name)) options[STRINGS[name]] = this.getAttribute(name);
       for (name in NUMBERS) if (this.hasAttribute(name)) options[NUMBERS[name]] = Number(this.getAttribute(name));
+      for (name in LABELS) if (this.hasAttribute(name)) (options.labels = options.labels || {})[LABELS[name]] = this.getAttribute(name);
       if (this._token !== undefined && this._token !== null) options.token = this._token;
       if (typeof this.refreshToken === "function") options.refreshToken = this.refreshToken;
       try {

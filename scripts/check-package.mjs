@@ -21,6 +21,9 @@ if (problems.length === 0) {
     /cancel\(\): Promise<Result>;/,
     /refresh\(\): void;/,
     /destroy\(\): void;/,
+    /open\(\): void;/,
+    /export function preflight\(options: \{ sessionUrl: string \}\): Promise<PreflightResult>;/,
+    /mode\?: "inline" \| "modal" \| "window";/,
   ];
   for (const re of expect) if (!re.test(dts)) problems.push(`d.ts lacks ${re}`);
   const publicPart = dts.split("export type InitInput")[0];

@@ -82,6 +82,9 @@ export interface Gu1KycElement extends HTMLElement {
     refresh(): void;
     /** Cancels through \`cancel-url\`. */
     cancel(): Promise<Result>;
+    /** Opens the dialog again (\`mode="modal"\`) or the session in a new window (\`mode="window"\`,
+     * or the fallback); call it from a click. */
+    open(): void;
 }
 
 declare global {

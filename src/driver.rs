@@ -28,6 +28,7 @@ use crate::js::{get, set};
 use crate::machine::{self, Action, Config, Input, Machine, Notice, Slot};
 use crate::options::{valid_token, Options};
 use crate::permissions::{self, Permissions};
+use crate::preflight::{self, Facts, Reason};
 use crate::status::{self, Kind, MAX_BODY};
 use crate::url::{parse_session_url, SessionUrl};
 use crate::{messages, options};
@@ -102,7 +103,12 @@ export async function bounded(r, max) {
   }
 }
 export function settled(p, f, a, b) {
-  Promise.resolve(p).then((v) => f(a, b, true, v), (e) => f(a, b, false, e));
+  return Promise.resolve(p).then((v) => f(a, b, true, v), (e) => f(a, b, false, e));
+}
+export function facts(w) {
+  const n = w.navigator, m = n.mediaDevices, d = w.document, p = d.permissionsPolicy || d.featurePolicy, q = n.permissions;
+  return [w.isSecureContext, !!(m && m.getUserMedia), p ? p.allowsFeature("camera") : null, w != w.top, n.userAgent,
+    q && q.query({ name: "camera" }).then((s) => s.state, () => null)];
 }
 export function listen(target, type, f, a, b) {
   const l = (e) => f(a, b, true, e);
@@ -128,8 +134,14 @@ export function emit(target, type, detail) {
 }"#)]
 extern "C" {
     /// Calls `f(a, b, true, value)` or `f(a, b, false, reason)` once `p` settles (`p` may be
-    /// any value: one that is not a promise counts as fulfilled).
-    fn settled(p: &JsValue, f: &JsValue, a: u32, b: u32);
+    /// any value: one that is not a promise counts as fulfilled); returns the promise of what
+    /// `f` returns.
+    fn settled(p: &JsValue, f: &JsValue, a: u32, b: u32) -> Promise;
+    /// The pre-flight's facts in window `w`: `[isSecureContext, getUserMedia exists, whether
+    /// the page's Permissions Policy allows it the camera (which it must have to delegate it;
+    /// null when not exposed), framed, the user agent, a promise of the camera permission's
+    /// state (null when unknown) or a falsy value when there is no Permissions API]`.
+    fn facts(w: &JsValue) -> JsValue;
     /// Listens to `kind` events on `target` with `(e) => f(a, b, true, e)`, returned for
     /// removal.
     fn listen(target: &EventTarget, kind: &str, f: &JsValue, a: u32, b: u32) -> Function;
@@ -191,7 +203,7 @@ thread_local! {
     /// The one function the browser calls back (promises, listeners, timers), made once and
     /// kept for the life of the page.
     static DISPATCH: JsValue =
-        Closure::<dyn Fn(u32, u32, bool, JsValue)>::new(dispatch).into_js_value();
+        Closure::<dyn Fn(u32, u32, bool, JsValue) -> JsValue>::new(dispatch).into_js_value();
 }
 
 // What a callback is for, in bits 1..5 of its second number (bit 0: the slot; above: the id of
@@ -201,8 +213,25 @@ const TOKEN: u32 = 1;
 const LOADED: u32 = 2;
 const MESSAGE: u32 = 3;
 const VISIBLE: u32 = 4;
-/// `ALARM + timer`.
+/// `ALARM + timer` (5 to 8).
 const ALARM: u32 = 5;
+/// The camera permission's state arrived (the view's id).
+const CAMERA: u32 = 9;
+/// The panel's button was clicked.
+const OPEN: u32 = 10;
+/// Time to look whether the hosted window was closed (the view's id).
+const WATCH: u32 = 11;
+/// The dialog was closed.
+const CLOSED: u32 = 12;
+/// `preflight()`'s answer (verification key 0; the id: the reason found before the
+/// permission state, plus one, or 0).
+const PREFLIGHT: u32 = 13;
+
+/// How often the hosted window is checked for being closed (no event says so across origins).
+const WATCH_MS: i32 = 500;
+/// `mode` values (the index in `options::MODES`).
+const INLINE: u8 = 0;
+const MODAL: u8 = 1;
 
 /// What `Verification` holds.
 #[derive(Debug)]
@@ -241,17 +270,43 @@ impl Drop for Listener {
     }
 }
 
-/// The mounted iframe. Dropping it removes it (and its `load` listener).
+/// What shows the hosted session: the iframe (inline), a dialog holding it (modal), or a panel
+/// with the button that opens it in a window (window mode, or the pre-flight's fallback).
+/// Dropping it closes the window and the dialog, removes the element and its listeners.
 #[derive(Debug)]
 struct Frame {
-    iframe: HtmlIFrameElement,
+    /// The iframe, the dialog or the panel: what is in the container.
+    el: Element,
+    /// The iframe (inline and modal views).
+    iframe: Option<HtmlIFrameElement>,
     url: SessionUrl,
-    _load: Option<Listener>,
+    /// The hosted window once opened, else `undefined`.
+    popup: JsValue,
+    /// Names this view in callbacks (the late permission state, the window watch).
+    id: u32,
+    /// The iframe's `load`, the dialog's `close` or the panel button's `click`.
+    _listeners: [Option<Listener>; 2],
+    watch: Option<Alarm>,
 }
 
 impl Drop for Frame {
     fn drop(&mut self) {
-        self.iframe.remove();
+        invoke(&self.popup, "close");
+        // A dialog is closed before it goes, so focus returns to where it was.
+        invoke(&self.el, "close");
+        self.el.remove();
+    }
+}
+
+/// `o[name]()` when `o` is an object (from the browser: a window, an element) and that is a
+/// function; what it throws is dropped.
+fn invoke(o: &JsValue, name: &str) {
+    if !o.is_object() {
+        return;
+    }
+    let f = get(o, name);
+    if f.is_function() {
+        let _ = f.unchecked_ref::<Function>().call0(o);
     }
 }
 
@@ -295,6 +350,10 @@ struct Driver {
     title: String,
     height: String,
     callbacks: [Option<Function>; 4],
+    /// `mode` (`options::MODES`' index), `fallback: "window"`, the labels.
+    mode: u8,
+    fallback: bool,
+    labels: [String; 3],
     /// `completed`'s resolve and reject.
     settle: [Function; 2],
     /// A `cancel()` promise's resolve and reject: the one being asked, the one waiting.
@@ -357,8 +416,9 @@ pub fn mount(o: Options) -> Rc<Core> {
         },
         js_sys::Date::now(),
     );
+    // Never 0, which names `preflight()`'s answers.
     let key = NEXT_KEY.with(|k| {
-        k.set(k.get().wrapping_add(1));
+        k.set(k.get().wrapping_add(1).max(1));
         k.get()
     });
     let core = Rc::new(Core {
@@ -383,6 +443,9 @@ pub fn mount(o: Options) -> Rc<Core> {
         title: o.title,
         height: o.height,
         callbacks: o.callbacks,
+        mode: o.mode,
+        fallback: o.fallback,
+        labels: o.labels,
         settle,
         cancel_new: None,
         cancel_waiting: None,
@@ -476,7 +539,7 @@ fn object(entries: &[(&str, &JsValue)]) -> JsValue {
 
 /// Runs `step` of the slot's flight `id` once `promise` settles, whichever way.
 fn after(core: &Core, promise: &JsValue, slot: Slot, id: u32, step: u32) {
-    DISPATCH.with(|f| settled(promise, f, core.key, id << 5 | step << 1 | slot as u32));
+    let _ = DISPATCH.with(|f| settled(promise, f, core.key, id << 5 | step << 1 | slot as u32));
 }
 
 /// A new promise and its resolve and reject functions.
@@ -490,21 +553,36 @@ fn promise(handled: bool) -> (Promise, [Function; 2]) {
 }
 
 /// Every call the browser makes into the client: `key` names the verification, `b` what the call
-/// is for (see `ANSWER` and the other steps).
-fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) {
+/// is for (see `ANSWER` and the other steps). Returns `preflight()`'s answer, else `undefined`.
+fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) -> JsValue {
+    let (id, step) = (b >> 5, (b >> 1) & 15);
+    if key == 0 {
+        let reason = match id {
+            0 => preflight::late(value.as_string().as_deref()),
+            i => preflight::REASONS.get(i as usize - 1).copied(),
+        };
+        let reason = reason.map_or(JsValue::NULL, |r| r.as_str().into());
+        return object(&[("ok", &reason.is_null().into()), ("reason", &reason)]);
+    }
     let found = LIVE.with(|l| l.borrow().iter().find(|c| c.key == key).cloned());
-    let Some(core) = found else { return };
+    let Some(core) = found else {
+        return JsValue::UNDEFINED;
+    };
     let slot = if b & 1 == 0 {
         Slot::Status
     } else {
         Slot::Cancel
     };
-    let (id, step) = (b >> 5, (b >> 1) & 15);
     match step {
         MESSAGE => on_message(&core, value),
         VISIBLE => feed(&core, Input::Visible(!hidden()), None),
         LOADED => feed(&core, Input::FrameLoaded, None),
         ANSWER | TOKEN => resume(&core, slot, id, step, ok, value),
+        CAMERA => late_denied(&core, id, &value),
+        OPEN => open(&core),
+        WATCH => watch(&core, id),
+        CLOSED => announce(&core, "gu1kyc:close", "view", &"modal".into()),
+        PREFLIGHT..=15 => {}
         _ => {
             let t = machine::Timer::ALL[(step - ALARM) as usize & 3];
             // Due unless disarmed or re-armed meanwhile.
@@ -521,6 +599,7 @@ fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) {
             }
         }
     }
+    JsValue::UNDEFINED
 }
 
 fn perform(core: &Rc<Core>, action: Action) {
@@ -578,18 +657,30 @@ fn perform(core: &Rc<Core>, action: Action) {
         }
         Action::Disarm(t) => d.timers[t as usize] = None,
         Action::ShowFrame(url, allow) => {
-            let shown = d.show(core, url, allow);
+            let mode = d.mode;
+            let shown = d.show(core, url, allow, None);
             drop(live);
             match shown {
-                // Adopted after its load event: ready is announced once mount has returned.
-                Some(true) => after(core, &JsValue::UNDEFINED, Slot::Status, 0, LOADED),
-                Some(false) => {}
+                // Adopted after its load event, or a panel: ready is announced once mount has
+                // returned.
+                Some((loaded, reason)) => {
+                    if loaded {
+                        after(core, &JsValue::UNDEFINED, Slot::Status, 0, LOADED);
+                    }
+                    if let Some(r) = reason {
+                        announce(core, "gu1kyc:fallback", "reason", &r.as_str().into());
+                    } else if mode == MODAL {
+                        open(core);
+                    }
+                }
                 None => feed(core, Input::FrameFailed, None),
             }
         }
         Action::Navigate(url) => {
             if let Some(f) = d.frame.as_mut() {
-                dom(&f.iframe).set_attr("src", &url.href);
+                if let Some(i) = &f.iframe {
+                    dom(i).set_attr("src", &url.href);
+                }
                 f.url = url;
             }
         }
@@ -660,9 +751,39 @@ impl Driver {
     /// what this function would set, so the hosted page is not loaded twice. Any other
     /// `iframe[data-gu1-kyc]` child is removed. A new iframe gets `allow` and `referrerpolicy`
     /// before `src`, so they apply to its first navigation; sizing goes through CSSOM only.
-    /// `Some(true)` when the adopted iframe had already loaded; `None` when the document
-    /// refuses the element.
-    fn show(&mut self, core: &Rc<Core>, url: SessionUrl, allow: Permissions) -> Option<bool> {
+    /// In modal mode the iframe goes into a dialog (opened by the caller); in window mode, or
+    /// inline when the camera pre-flight fails and `fallback` is `"window"`, a panel with the
+    /// button that opens the session in a window shows instead. `Some((true, _))` when the view
+    /// is ready at once (an adopted iframe that had loaded, a panel), with the pre-flight's
+    /// reason when it failed; `None` when the document refuses the element.
+    fn show(
+        &mut self,
+        core: &Rc<Core>,
+        url: SessionUrl,
+        allow: Permissions,
+        late: Option<Reason>,
+    ) -> Option<(bool, Option<Reason>)> {
+        let id = self.next_id();
+        let mut reason = late;
+        // An Element's ownerDocument is a Document; its window is null when it has none (a
+        // parsed document), and the pre-flight then cannot tell.
+        let doc = get(&self.container, "ownerDocument");
+        let window = get(&doc, "defaultView");
+        // Only a session that uses the camera needs it to work.
+        if late.is_none()
+            && self.mode == INLINE
+            && self.fallback
+            && allow & 1 != 0
+            && window.is_object()
+        {
+            let f = facts(&window);
+            reason = verdict(&f, None);
+            if reason.is_none() {
+                // The permission's state arrives later and may still turn the view into the
+                // panel (`late_denied`).
+                after(core, &item(&f, 5), Slot::Status, id, CAMERA);
+            }
+        }
         let allow = permissions::render(allow);
         let mut adopted: Option<(HtmlIFrameElement, bool)> = None;
         let found = dom(&self.container).select_all(":scope > iframe[data-gu1-kyc]");
@@ -679,17 +800,43 @@ impl Driver {
             let same = attr("src").as_deref() == Some(&url.href)
                 && attr("allow").as_deref() == Some(&allow)
                 && attr("referrerpolicy").as_deref() == Some(REFERRER_POLICY);
-            if adopted.is_none() && placed && same {
+            if adopted.is_none() && placed && same && self.mode == INLINE && reason.is_none() {
                 adopted = Some((el, mark.as_deref() == Some("loaded")));
             } else {
                 el.remove();
             }
         }
+        let make = |tag: &str, parent: &JsValue, text: &str| {
+            let el = dom(&doc).create(tag);
+            if !text.is_empty() {
+                set(&el, "textContent", &text.into());
+            }
+            dom(parent).append(dom(&el));
+            el
+        };
+        let container: &JsValue = &self.container;
+        if self.mode > MODAL || reason.is_some() {
+            let panel = make("div", container, "");
+            if reason.is_some() {
+                make("p", &panel, &self.labels[1]);
+            }
+            let button = make("button", &panel, &self.labels[0]);
+            dom(&button).set_attr("type", "button");
+            let click = Listener::new(button.unchecked_ref(), "click", core, OPEN);
+            self.frame = Some(Frame {
+                el: panel.unchecked_into(),
+                iframe: None,
+                url,
+                popup: JsValue::UNDEFINED,
+                id,
+                _listeners: [Some(click), None],
+                watch: None,
+            });
+            return Some((true, reason));
+        }
         let (iframe, loaded) = match adopted {
             Some(a) => a,
             None => {
-                // An Element's ownerDocument is a Document.
-                let doc = get(&self.container, "ownerDocument");
                 let iframe: HtmlIFrameElement = dom(&doc).create("iframe").dyn_into().ok()?;
                 for &(k, v) in &[
                     ("allow", allow.as_str()),
@@ -711,17 +858,175 @@ impl Driver {
         ] {
             dom(&style).set_style(k, v);
         }
+        // The dialog: labelled by the title, a close button in a `method="dialog"` form (it
+        // closes the dialog with no script), then the iframe.
+        let (el, closed) = if self.mode == MODAL {
+            let dialog = make("dialog", container, "");
+            dom(&dialog).set_attr("aria-label", &self.title);
+            dom(&get(&dialog, "style")).set_style("width", "min(720px, 100% - 2em)");
+            let form = make("form", &dialog, "");
+            dom(&form).set_attr("method", "dialog");
+            make("button", &form, &self.labels[2]);
+            let closed = Listener::new(dialog.unchecked_ref(), "close", core, CLOSED);
+            (dialog, Some(closed))
+        } else {
+            (iframe.clone().into(), None)
+        };
         if !get(&iframe, "isConnected").is_truthy() {
             dom(&iframe).set_attr("src", &url.href);
-            dom(&self.container).append(dom(&iframe));
+            let parent = if closed.is_some() { &el } else { container };
+            dom(parent).append(dom(&iframe));
         }
         let load = (!loaded).then(|| Listener::new(iframe.as_ref(), "load", core, LOADED));
         self.frame = Some(Frame {
-            iframe,
+            el: el.unchecked_into(),
+            iframe: Some(iframe),
             url,
-            _load: load,
+            popup: JsValue::UNDEFINED,
+            id,
+            _listeners: [load, closed],
+            watch: None,
         });
-        Some(loaded)
+        Some((loaded, reason))
+    }
+}
+
+/// The pre-flight's verdict on the facts `facts()` read, with the permission's state when known.
+fn verdict(f: &JsValue, permission: Option<&str>) -> Option<Reason> {
+    let agent = item(f, 4).as_string().unwrap_or_default();
+    preflight::verdict(&Facts {
+        secure: item(f, 0).is_truthy(),
+        media: item(f, 1).is_truthy(),
+        policy: item(f, 2).as_bool(),
+        framed: item(f, 3).is_truthy(),
+        agent: &agent,
+        permission,
+    })
+}
+
+/// `preflight()`'s promise: the verdict for this page, once the camera permission's state is
+/// known (at once when an earlier fact already fails).
+pub fn check() -> Promise {
+    let f = facts(&get(&document(), "defaultView"));
+    let (pending, reason) = match verdict(&f, None) {
+        None => (item(&f, 5), 0),
+        Some(r) => (JsValue::UNDEFINED, r as u32 + 1),
+    };
+    DISPATCH.with(|d| settled(&pending, d, 0, reason << 5 | PREFLIGHT << 1))
+}
+
+/// Dispatches `kind` on the container with `{ key: value }` as its detail.
+fn announce(core: &Core, kind: &str, key: &str, value: &JsValue) {
+    let target = core.live.borrow().as_ref().map(|d| d.container.clone());
+    if let Some(t) = target {
+        emit(&t, kind, &object(&[(key, value)]));
+    }
+}
+
+/// The camera permission's state for view `id` arrived: when it is denied and the view is
+/// still that inline iframe, the panel replaces it (`fallback: "window"` only; see `show`).
+fn late_denied(core: &Rc<Core>, id: u32, state: &JsValue) {
+    let Some(reason) = preflight::late(state.as_string().as_deref()) else {
+        return;
+    };
+    let old = core.live.borrow_mut().as_mut().and_then(|d| {
+        let ours = d.frame.as_ref().is_some_and(|f| f.id == id);
+        ours.then(|| d.frame.take()).flatten()
+    });
+    let Some(old) = old else { return };
+    let url = old.url.clone();
+    // Removed with no borrow held: removing an iframe runs its document's unload handlers.
+    drop(old);
+    if let Some(d) = core.live.borrow_mut().as_mut() {
+        d.show(core, url, 0, Some(reason));
+    }
+    announce(core, "gu1kyc:fallback", "reason", &reason.as_str().into());
+    feed(core, Input::FrameLoaded, None);
+}
+
+/// `open()`, or a click on the panel's button: opens the dialog again (modal mode), or the
+/// hosted session in a window (focused when it is already open). With no borrow held while the
+/// browser runs page code (focus events, a `window.open` the page replaced).
+pub fn open(core: &Rc<Core>) {
+    let view = core.live.borrow().as_ref().and_then(|d| {
+        let f = d.frame.as_ref()?;
+        let framed = f.iframe.is_some();
+        Some((
+            framed,
+            d.mode,
+            f.id,
+            f.el.clone(),
+            f.popup.clone(),
+            f.url.href.clone(),
+        ))
+    });
+    let Some((framed, mode, id, el, popup, href)) = view else {
+        return;
+    };
+    if framed {
+        // An inline iframe has nothing to open.
+        if mode == MODAL && !get(&el, "open").is_truthy() {
+            invoke(&el, "showModal");
+        }
+        return;
+    }
+    if popup.is_object() && !get(&popup, "closed").is_truthy() {
+        return invoke(&popup, "focus");
+    }
+    let window = get(&document(), "defaultView");
+    let opened = get(&window, "open")
+        .unchecked_ref::<Function>()
+        .call1(&window, &href.into());
+    let Some(popup) = opened.ok().filter(JsValue::is_object) else {
+        return;
+    };
+    let mut live = core.live.borrow_mut();
+    match live
+        .as_mut()
+        .and_then(|d| d.frame.as_mut())
+        .filter(|f| f.id == id)
+    {
+        Some(f) => {
+            f.popup = popup;
+            f.watch = Some(Alarm {
+                id,
+                handle: DISPATCH
+                    .with(|d| set_timeout(d, WATCH_MS, core.key, id << 5 | WATCH << 1, true)),
+            });
+        }
+        None => {
+            drop(live);
+            invoke(&popup, "close");
+        }
+    }
+}
+
+/// Looks whether the hosted window of view `id` was closed: reports it once (the button stays,
+/// to open it again), else looks again later.
+fn watch(core: &Rc<Core>, id: u32) {
+    let closed = {
+        let mut live = core.live.borrow_mut();
+        let Some(f) = live.as_mut().and_then(|d| d.frame.as_mut()) else {
+            return;
+        };
+        if f.id != id || !f.watch.as_ref().is_some_and(|a| a.id == id) {
+            return;
+        }
+        let closed = get(&f.popup, "closed").is_truthy();
+        f.watch = if closed {
+            f.popup = JsValue::UNDEFINED;
+            None
+        } else {
+            let b = id << 5 | WATCH << 1;
+            Some(Alarm {
+                id,
+                handle: DISPATCH.with(|d| set_timeout(d, WATCH_MS, core.key, b, true)),
+            })
+        };
+        closed
+    };
+    if closed {
+        announce(core, "gu1kyc:close", "view", &"window".into());
     }
 }
 
@@ -736,7 +1041,10 @@ fn on_message(core: &Rc<Core>, e: JsValue) {
         let Some(f) = &d.frame else { return };
         let source = prop(&e, "source");
         source.is_object()
-            && source == get(&f.iframe, "contentWindow")
+            && (source == f.popup
+                || f.iframe
+                    .as_ref()
+                    .is_some_and(|i| source == get(i, "contentWindow")))
             && prop(&e, "origin").as_string().as_deref() == Some(&f.url.origin)
     };
     // The data is read with no borrow held: page code can dispatch a MessageEvent of its own

@@ -25,6 +25,7 @@ pub mod machine;
 mod messages;
 mod options;
 pub mod permissions;
+pub mod preflight;
 pub mod status;
 pub mod url;
 mod value;
@@ -134,6 +135,35 @@ export interface MountOptions {
   onStatus?: (snapshot: Snapshot) => void;
   onComplete?: (result: Result) => void;
   onError?: (error: KycError) => void;
+  /** Where the hosted page shows (default "inline"): in the container, in a modal dialog, or in
+   * a new window opened from a click (the library's button, or `open()`). */
+  mode?: "inline" | "modal" | "window";
+  /** Inline mode when the camera pre-flight fails: "window" (default) shows an explanation and
+   * a button that opens the session in a new window; "none" mounts the iframe anyway. */
+  fallback?: "window" | "none";
+  /** The library's visible strings (English defaults). */
+  labels?: { button?: string; explanation?: string; close?: string };
+}
+
+/** Why the camera cannot work in an iframe on this page. */
+export type PreflightReason =
+  | "INSECURE_CONTEXT" | "NO_MEDIA_DEVICES" | "CAMERA_BLOCKED_BY_POLICY" | "IN_APP_BROWSER"
+  | "CAMERA_DENIED";
+
+/** `preflight()`'s answer; `ok` also when the browser cannot tell. */
+export interface PreflightResult {
+  ok: boolean;
+  reason: PreflightReason | null;
+}
+
+/** `detail` of the `gu1kyc:fallback` DOM event. */
+export interface FallbackDetail {
+  reason: PreflightReason;
+}
+
+/** `detail` of the `gu1kyc:close` DOM event: the dialog or the hosted window was closed. */
+export interface CloseDetail {
+  view: "modal" | "window";
 }
 
 declare global {
@@ -142,6 +172,8 @@ declare global {
     "gu1kyc:status": CustomEvent<Snapshot>;
     "gu1kyc:complete": CustomEvent<Result>;
     "gu1kyc:error": CustomEvent<ErrorDetail>;
+    "gu1kyc:fallback": CustomEvent<FallbackDetail>;
+    "gu1kyc:close": CustomEvent<CloseDetail>;
   }
 }
 "#;
@@ -181,6 +213,12 @@ impl Verification {
         driver::cancel(&self.core)
     }
 
+    /// Opens the dialog again (modal mode) or the hosted session in a new window (window mode,
+    /// or the fallback; call it from a click). Does nothing inline or after the end.
+    pub fn open(&self) {
+        driver::open(&self.core);
+    }
+
     /// Removes the iframe, listeners, timers and in-flight requests, and frees the session's
     /// state. Synchronous, idempotent.
     pub fn destroy(&self) {
@@ -198,4 +236,17 @@ pub fn mount(
     Ok(Verification {
         core: driver::mount(o),
     })
+}
+
+/// Whether the camera can work for the hosted page in an iframe on this page: resolves with
+/// `{ ok, reason }` (`ok` also when the browser cannot tell). Throws a `KycError`
+/// (`INVALID_OPTIONS`, `UNSAFE_SESSION_URL`) for bad options.
+#[wasm_bindgen(unchecked_return_type = "Promise<PreflightResult>")]
+pub fn preflight(
+    #[wasm_bindgen(unchecked_param_type = "{ sessionUrl: string }")] options: JsValue,
+) -> Result<js_sys::Promise, JsValue> {
+    // The URL is checked as `mount` would; the facts are the page's (the hosted origin is not
+    // one of them: a page must be allowed the camera itself to delegate it).
+    options::session_url(&options)?;
+    Ok(driver::check())
 }

@@ -30,6 +30,20 @@ pub const DEFAULT_TITLE: &str = "Identity verification";
 /// Default height of the iframe, as documented for the hosted capture page.
 pub const DEFAULT_HEIGHT: &str = "700px";
 
+/// The `mode` option's values, in `Mode` order.
+pub const MODES: [&str; 3] = ["inline", "modal", "window"];
+/// The `fallback` option's values: `"window"` (the default) or `"none"`.
+pub const FALLBACKS: [&str; 2] = ["window", "none"];
+/// The `labels` option's keys and their English defaults.
+pub const LABELS: [(&str, &str); 3] = [
+    ("button", "Continue in a new window"),
+    (
+        "explanation",
+        "The camera cannot be used on this page. Continue the verification in a new window.",
+    ),
+    ("close", "Close"),
+];
+
 /// An option's value as JavaScript gave it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Given {
@@ -115,11 +129,34 @@ pub fn check_height(value: &Given) -> Result<String, KycError> {
 
 /// Checks the iframe title.
 pub fn check_title(value: Option<String>) -> Result<String, KycError> {
+    check_text("title", value, DEFAULT_TITLE)
+}
+
+/// The index in `choices` of the value given (the first when absent).
+pub fn check_choice(name: &str, value: Option<String>, choices: &[&str]) -> Result<u8, KycError> {
+    let Some(v) = value else { return Ok(0) };
+    match choices.iter().position(|c| *c == v) {
+        Some(i) => Ok(i as u8),
+        None => {
+            let mut m = String::from("must be one of: ");
+            for (i, c) in choices.iter().enumerate() {
+                if i > 0 {
+                    m.push_str(", ");
+                }
+                m.push_str(c);
+            }
+            Err(KycError::option(name, &m))
+        }
+    }
+}
+
+/// Checks a visible string (`title`, a label): not blank, at most 200 bytes.
+fn check_text(name: &str, value: Option<String>, default: &str) -> Result<String, KycError> {
     match value {
-        None => Ok(DEFAULT_TITLE.into()),
+        None => Ok(default.into()),
         Some(t) if !t.trim_ascii().is_empty() && t.len() <= 200 => Ok(t),
         Some(_) => Err(KycError::option(
-            "title",
+            name,
             "must be a non-empty string of at most 200 characters",
         )),
     }
@@ -151,6 +188,12 @@ pub struct Options {
     pub height: String,
     /// `onReady`, `onStatus`, `onComplete`, `onError`.
     pub callbacks: [Option<Function>; 4],
+    /// Where the hosted page shows: `MODES`' index.
+    pub mode: u8,
+    /// Whether a failed pre-flight shows the new-window button (`fallback: "window"`).
+    pub fallback: bool,
+    /// The visible strings, in `LABELS` order.
+    pub labels: [String; 3],
 }
 
 /// Reads one property of the options object.
@@ -225,6 +268,26 @@ impl Options {
             Some(s) => Some(parse_session_url(&s)?),
             None => None,
         };
+        let mode = check_choice("mode", r.string("mode")?, &MODES)?;
+        let fallback = check_choice("fallback", r.string("fallback")?, &FALLBACKS)? == 0;
+        let given = r.raw("labels")?;
+        let mut labels: [String; 3] = Default::default();
+        for (label, &(key, default)) in labels.iter_mut().zip(&LABELS) {
+            let text = match given.is_object() {
+                false if given.is_undefined() || given.is_null() => Ok(None),
+                false => Err(()),
+                true => Reader(&given).string(key).map_err(drop),
+            };
+            *label = text
+                .and_then(|t| check_text(key, t, default).map_err(drop))
+                .map_err(|_| {
+                    KycError::option(
+                        "labels",
+                        "must be an object of non-empty strings of at most 200 characters \
+                         (button, explanation, close)",
+                    )
+                })?;
+        }
         let allow = match r.string("allow")? {
             Some(s) => Some(permissions::check(&s).map_err(|bad| {
                 let mut m = String::from("names a permission this client does not delegate: ");
@@ -255,7 +318,21 @@ impl Options {
             title,
             height,
             callbacks,
+            mode,
+            fallback,
+            labels,
         })
+    }
+}
+
+/// `preflight()`'s one option, `sessionUrl` (required).
+pub fn session_url(obj: &JsValue) -> Result<SessionUrl, KycError> {
+    if !obj.is_object() {
+        return Err(KycError::option("options", "must be an object"));
+    }
+    match Reader(obj).string("sessionUrl")? {
+        Some(s) => parse_session_url(&s),
+        None => Err(KycError::option("sessionUrl", "is required")),
     }
 }
 
@@ -336,6 +413,21 @@ mod tests {
         assert_eq!(check_title(None).unwrap(), DEFAULT_TITLE);
         assert!(check_title(Some("  ".into())).is_err());
         assert_eq!(check_title(Some("KYC".into())).unwrap(), "KYC");
+    }
+
+    #[test]
+    fn choices() {
+        assert_eq!(check_choice("mode", None, &MODES), Ok(0));
+        assert_eq!(check_choice("mode", Some("window".into()), &MODES), Ok(2));
+        assert_eq!(
+            check_choice("fallback", Some("none".into()), &FALLBACKS),
+            Ok(1)
+        );
+        let e = check_choice("mode", Some("popup".into()), &MODES).unwrap_err();
+        assert_eq!(e.code, Code::InvalidOptions);
+        assert_eq!(e.message, "mode must be one of: inline, modal, window");
+        assert!(check_text("close", Some(" ".into()), "Close").is_err());
+        assert_eq!(check_text("close", None, "Close").unwrap(), "Close");
     }
 
     #[test]

@@ -1750,3 +1750,233 @@ async fn hidden_while_held_the_request_ends_and_no_other_follows_until_shown() {
     assert!(holds[2].0, "{holds:?}");
     rec.done(v);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Camera pre-flight, modes and the fallback window
+
+const INSTAGRAM: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Instagram 340.0.3.23.92 (iPhone14,5; iOS 17_5; en_US)";
+const TIKTOK: &str = "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 musical_ly_2023509030 BytedanceWebview/d8a21c6";
+const EXPLANATION: &str =
+    "The camera cannot be used on this page. Continue the verification in a new window.";
+
+async fn preflight_of(session_url: &str) -> JsValue {
+    let o = j(&format!(r#"{{"sessionUrl":"{session_url}"}}"#));
+    let p = gu1_kyc_web::preflight(o).expect("preflight accepts the options");
+    wasm_bindgen_futures::JsFuture::from(p)
+        .await
+        .expect("preflight resolves")
+}
+
+/// Runs `f` with `navigator.userAgent` reading `ua`, then restores it.
+async fn with_agent<F: std::future::Future<Output = ()>>(ua: &str, f: F) {
+    assert!(set_user_agent(Some(ua)), "the user agent can be replaced");
+    f.await;
+    set_user_agent(None);
+}
+
+#[wasm_bindgen_test]
+async fn preflight_reads_the_page_as_it_is() {
+    let sim = Sim::new(APPROVE_SOON).await;
+    let r = preflight_of(&sim.session_url()).await;
+    let expected = expected_preflight().await;
+    print(&format!(
+        "preflight on the test page: ok {:?}, reason {:?}",
+        get(&r, "ok"),
+        get(&r, "reason")
+    ));
+    assert_eq!(get(&r, "reason"), expected);
+    assert_eq!(get(&r, "ok").as_bool(), Some(expected.is_null()));
+    // An app's iOS WebView (no `Safari/`), and an Android app named by its mark.
+    for ua in [INSTAGRAM, TIKTOK] {
+        with_agent(ua, async {
+            let r = preflight_of(&sim.session_url()).await;
+            assert_eq!(s(&r, "reason"), "IN_APP_BROWSER", "{ua}");
+            assert_eq!(get(&r, "ok").as_bool(), Some(false));
+        })
+        .await;
+    }
+}
+
+#[wasm_bindgen_test]
+fn preflight_refuses_bad_options() {
+    for (o, code) in [
+        (JsValue::NULL, INVALID),
+        (j("{}"), INVALID),
+        (j(r#"{"sessionUrl":7}"#), INVALID),
+        (
+            j(r#"{"sessionUrl":"javascript:alert(1)"}"#),
+            "UNSAFE_SESSION_URL",
+        ),
+    ] {
+        let e = gu1_kyc_web::preflight(o).expect_err("refused");
+        assert_eq!(s(&e, "code"), code, "{}", s(&e, "message"));
+        assert_eq!(s(&e, "name"), "KycError");
+    }
+}
+
+#[wasm_bindgen_test]
+fn refuses_bad_modes_fallbacks_and_labels() {
+    assert_all_refused(vec![
+        ("mode", "popup".into(), INVALID, "mode"),
+        ("mode", JsValue::from(1), INVALID, "mode"),
+        ("fallback", "redirect".into(), INVALID, "fallback"),
+        ("labels", "Close".into(), INVALID, "labels"),
+        ("labels", j(r#"{"button":""}"#), INVALID, "labels"),
+        ("labels", j(r#"{"close":3}"#), INVALID, "labels"),
+    ]);
+}
+
+#[wasm_bindgen_test]
+async fn an_in_app_browser_gets_the_window_button_and_still_completes_once() {
+    let sim = Sim::new(r#"{"script":[{"status":"pending"}]}"#).await;
+    let rec = Rec::new();
+    let mut v = None;
+    with_agent(INSTAGRAM, async {
+        v = Some(rec.mount(
+            &sim,
+            &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()),
+        ));
+    })
+    .await;
+    let v = v.unwrap();
+    assert_eq!(
+        view(&rec.container()),
+        format!("panel:p={EXPLANATION}|button[button]=Continue in a new window"),
+        "the explanation and one button instead of the iframe"
+    );
+    assert_eq!(all_iframes(), 0);
+    assert!(rec.wait("gu1kyc:fallback", 1, 2_000).await);
+    assert_eq!(
+        s(&get(&rec.last("gu1kyc:fallback"), "detail"), "reason"),
+        "IN_APP_BROWSER"
+    );
+    assert!(
+        rec.wait("gu1kyc:ready", 1, 2_000).await,
+        "ready once the button is in place"
+    );
+    // Polling goes on; the decision completes the verification once.
+    sim.set(r#"{"status":"approved"}"#).await;
+    let r = settle(&v.completed(), 5_000).await;
+    assert_eq!(r.status(), "approved");
+    sleep(300).await;
+    assert_eq!(rec.count("gu1kyc:complete"), 1);
+    assert_eq!(rec.count("gu1kyc:fallback"), 1);
+    assert_eq!(
+        view(&rec.container()),
+        "",
+        "the panel is removed at the end"
+    );
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn labels_and_window_mode() {
+    let sim = Sim::new(r#"{"script":[{"status":"pending"}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(
+        &sim,
+        &format!(
+            r#"{{"sessionUrl":"{}","mode":"window","labels":{{"button":"Abrir verificación"}}}}"#,
+            sim.session_url()
+        ),
+    );
+    assert_eq!(
+        view(&rec.container()),
+        "panel:button[button]=Abrir verificación",
+        "window mode: the button alone"
+    );
+    assert!(rec.wait("gu1kyc:ready", 1, 2_000).await);
+    assert_eq!(
+        rec.count("gu1kyc:fallback"),
+        0,
+        "window mode is no fallback"
+    );
+    v.destroy();
+    assert_eq!(view(&rec.container()), "", "destroy removes the panel");
+    rec.done_without();
+}
+
+#[wasm_bindgen_test]
+async fn fallback_none_mounts_the_iframe_anyway() {
+    let sim = Sim::new(r#"{"script":[{"status":"pending"}]}"#).await;
+    let rec = Rec::new();
+    let mut v = None;
+    with_agent(INSTAGRAM, async {
+        v = Some(rec.mount(
+            &sim,
+            &format!(
+                r#"{{"sessionUrl":"{}","fallback":"none"}}"#,
+                sim.session_url()
+            ),
+        ));
+    })
+    .await;
+    assert_eq!(view(&rec.container()), "iframe");
+    sleep(200).await;
+    assert_eq!(rec.count("gu1kyc:fallback"), 0);
+    rec.done(v.unwrap());
+}
+
+#[wasm_bindgen_test]
+async fn modal_mode_closes_without_cancelling_and_reopens() {
+    let sim = Sim::new(r#"{"script":[{"status":"pending"}]}"#).await;
+    let rec = Rec::new();
+    let v = rec.mount(
+        &sim,
+        &format!(
+            r#"{{"sessionUrl":"{}","mode":"modal","title":"Verify","labels":{{"close":"Cerrar"}}}}"#,
+            sim.session_url()
+        ),
+    );
+    assert_eq!(
+        view(&rec.container()),
+        "dialog:open",
+        "opened with showModal"
+    );
+    let dialog = rec.container().first_element_child().unwrap();
+    assert_eq!(
+        dialog.get_attribute("aria-label").as_deref(),
+        Some("Verify")
+    );
+    assert!(
+        dialog.matches(":modal").unwrap_or(true),
+        "modal, not just open"
+    );
+    let iframe = rec.iframe().expect("the iframe is in the dialog");
+    assert_eq!(iframe.parent_element().as_ref(), Some(&dialog));
+    assert_eq!(
+        dialog
+            .query_selector("form[method=dialog] > button")
+            .unwrap()
+            .map(|b| b.text_content().unwrap_or_default()),
+        Some("Cerrar".into())
+    );
+    assert!(rec.wait("gu1kyc:ready", 1, 5_000).await);
+    // The close button submits the dialog's form: the dialog closes, the session does not.
+    click_button(&dialog);
+    assert!(rec.wait("gu1kyc:close", 1, 2_000).await);
+    assert_eq!(
+        s(&get(&rec.last("gu1kyc:close"), "detail"), "view"),
+        "modal"
+    );
+    assert_eq!(view(&rec.container()), "dialog");
+    let pending = settle(&v.completed(), 300).await;
+    assert_eq!(pending.state, "pending", "closing is not cancelling");
+    v.open();
+    assert_eq!(view(&rec.container()), "dialog:open");
+    assert_eq!(
+        rec.iframe().as_ref(),
+        Some(&iframe),
+        "the same iframe, the hosted page's state intact"
+    );
+    sim.set(r#"{"status":"approved"}"#).await;
+    assert_eq!(settle(&v.completed(), 5_000).await.status(), "approved");
+    assert_eq!(view(&rec.container()), "", "the dialog goes at the end");
+    sleep(100).await;
+    assert_eq!(
+        rec.count("gu1kyc:close"),
+        1,
+        "removal is not reported as a close"
+    );
+    rec.done(v);
+}

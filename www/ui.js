@@ -67,5 +67,22 @@ export function bindUi(target, { restart }) {
       showResult("error", "Something went wrong", `${message} [${code}]`);
     }
   });
+  target.addEventListener("gu1kyc:fallback", (e) => {
+    log("gu1kyc:fallback", e.detail.reason);
+    statusText.textContent = "The camera can't be used in this page: continue in a new window.";
+  });
+  // The dialog or the window was closed: the session goes on, and can be opened again.
+  const reopen = document.getElementById("reopen");
+  target.addEventListener("gu1kyc:close", (e) => {
+    log("gu1kyc:close", e.detail.view);
+    if (reopen && e.detail.view === "modal" && !result.dataset.state) reopen.hidden = false;
+  });
+  if (reopen) {
+    reopen.addEventListener("click", () => {
+      reopen.hidden = true;
+      target.open();
+    });
+    target.addEventListener("gu1kyc:complete", () => (reopen.hidden = true));
+  }
   document.getElementById("restart").addEventListener("click", restart);
 }

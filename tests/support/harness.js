@@ -58,9 +58,11 @@ export async function requestGaps(entityId, endpoint) {
   return at.slice(1).map((t, i) => t - at[i]);
 }
 
-const TYPES = ["gu1kyc:ready", "gu1kyc:status", "gu1kyc:complete", "gu1kyc:error"];
+const TYPES = ["gu1kyc:ready", "gu1kyc:status", "gu1kyc:complete", "gu1kyc:error", "gu1kyc:fallback", "gu1kyc:close"];
 
 export function recorder() {
+  // A dialog a failed modal test left open would make the rest of the page inert.
+  for (const d of document.querySelectorAll("dialog")) d.remove();
   const el = document.createElement("div");
   el.className = "kyc-test";
   document.body.appendChild(el);
@@ -395,4 +397,41 @@ export function remember(token) {
 
 export function print(line) {
   console.log(line);
+}
+
+const realAgent = Object.getOwnPropertyDescriptor(Navigator.prototype, "userAgent");
+
+/** Makes `navigator.userAgent` read `ua` (the browser's own again with null). */
+export function setUserAgent(ua) {
+  if (ua === null) delete navigator.userAgent;
+  else Object.defineProperty(navigator, "userAgent", { get: () => ua, configurable: true });
+  return realAgent.get.call(navigator) !== navigator.userAgent || ua === null;
+}
+
+/** The pre-flight's verdict on this page, read here independently of the library. */
+export async function expectedPreflight() {
+  const n = navigator, p = document.permissionsPolicy || document.featurePolicy;
+  if (!isSecureContext) return "INSECURE_CONTEXT";
+  if (!(n.mediaDevices && n.mediaDevices.getUserMedia)) return "NO_MEDIA_DEVICES";
+  if (p && !p.allowsFeature("camera")) return "CAMERA_BLOCKED_BY_POLICY";
+  if (/Instagram|FBAN\/|FBAV\/|FB_IAB|musical_ly|BytedanceWebview|LinkedInApp|MicroMessenger|Snapchat| Line\/|; wv\)/.test(n.userAgent)) return "IN_APP_BROWSER";
+  if (/iPhone|iPad|iPod/.test(n.userAgent) && !/Safari\//.test(n.userAgent)) return "IN_APP_BROWSER";
+  let state = null;
+  try {
+    state = (await n.permissions.query({ name: "camera" })).state;
+  } catch (e) {}
+  return state === "denied" ? "CAMERA_DENIED" : null;
+}
+
+/** What the container shows: "iframe", "dialog", "panel" (with its texts) or "". */
+export function view(el) {
+  const c = el.firstElementChild;
+  if (!c) return "";
+  if (c.localName !== "div") return c.localName + (c.localName === "dialog" && c.open ? ":open" : "");
+  return "panel:" + [...c.children].map((x) => x.localName + (x.type ? "[" + x.type + "]" : "") + "=" + x.textContent).join("|");
+}
+
+/** Clicks the panel's button. */
+export function clickButton(el) {
+  el.querySelector("button").click();
 }

@@ -57,6 +57,16 @@ extern "C" {
     async fn wait_events(rec: &JsValue, kind: &str, n: u32, ms: u32) -> JsValue;
     #[wasm_bindgen(js_name = waitLoad)]
     async fn wait_load_js(el: &web_sys::Element, ms: u32) -> JsValue;
+    /// Makes `navigator.userAgent` read `ua` (the real one again with `None`); false when the
+    /// browser does not let it be replaced.
+    #[wasm_bindgen(js_name = setUserAgent)]
+    pub fn set_user_agent(ua: Option<&str>) -> bool;
+    #[wasm_bindgen(js_name = expectedPreflight)]
+    pub async fn expected_preflight() -> JsValue;
+    /// What the container shows: "iframe", "dialog[:open]", "panel:<children>" or "".
+    pub fn view(el: &web_sys::Element) -> String;
+    #[wasm_bindgen(js_name = clickButton)]
+    pub fn click_button(el: &web_sys::Element);
     #[wasm_bindgen(js_name = setHidden)]
     pub fn set_hidden(hidden: bool);
     #[wasm_bindgen(js_name = foreignFrame)]

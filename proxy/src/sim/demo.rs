@@ -40,6 +40,11 @@ pub fn demo_csp(hosted_origin: &str) -> String {
 struct PageQuery {
     kind: Option<Kind>,
     ttl: Option<u64>,
+    /// The element's `mode`: inline (default), modal or window.
+    mode: Option<String>,
+    /// `blocked`: the page is served with `Permissions-Policy: camera=()`, so the camera
+    /// pre-flight fails where the browser exposes the policy.
+    camera: Option<String>,
 }
 
 /// `GET /`: the drop-in page, rendered as an integrator's server would, with a fresh token.
@@ -57,7 +62,11 @@ async fn index(
         return from_gu1(&e);
     }
     let token = s.mint(&entity, kind, None, None);
-    let page = html.replace("{{TOKEN}}", &token);
+    let mode = match q.mode.as_deref() {
+        Some(m @ ("modal" | "window")) => m,
+        _ => "inline",
+    };
+    let page = html.replace("{{TOKEN}}", &token).replace("{{MODE}}", mode);
     let mut resp = (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -69,6 +78,12 @@ async fn index(
     if let Ok(v) = HeaderValue::from_str(&demo_csp(&s.hosted_origin)) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    if q.camera.as_deref() == Some("blocked") {
+        resp.headers_mut().insert(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=()"),
+        );
     }
     resp
 }

@@ -1,5 +1,6 @@
 // Simulated hosted capture page. It behaves like the real one as far as the embedding page can
-// tell: it posts `didit:*` messages to its parent and records the person's decision at gu1.
+// tell: it posts `didit:*` messages to its parent (or, in a window of its own, to the page that
+// opened it) and records the person's decision at gu1.
 // Query parameters script it for tests:
 //   auto=approve|reject|abandon|start  decide automatically after `delay` ms
 //   post=<type>                        only post this message type after `delay` ms (no decision)
@@ -15,10 +16,11 @@
   const state = document.getElementById("state");
   const buttons = ["approve", "reject", "abandon"].map((b) => document.getElementById(b));
   let started = false;
+  const embedder = window.opener || parent;
 
   function post(type, data) {
     const msg = { type, data: Object.assign({ sessionId: id }, data || {}), timestamp: Date.now() };
-    parent.postMessage(asString ? JSON.stringify(msg) : msg, "*");
+    embedder.postMessage(asString ? JSON.stringify(msg) : msg, "*");
   }
 
   async function send(decision) {
@@ -83,7 +85,7 @@
         { type: "didit:completed\u0000" },
         new Uint8Array(1 << 16),
       ];
-      for (const m of list) parent.postMessage(m, "*");
+      for (const m of list) embedder.postMessage(m, "*");
       window.__hostile = list.length;
     }, delay);
   }
