@@ -78,10 +78,7 @@ export function bindUi(target, { restart }) {
     if (reopen && e.detail.view === "modal" && !result.dataset.state) reopen.hidden = false;
   });
   if (reopen) {
-    reopen.addEventListener("click", () => {
-      reopen.hidden = true;
-      target.open();
-    });
+    reopen.addEventListener("click", () => target.open());
     target.addEventListener("gu1kyc:complete", () => (reopen.hidden = true));
   }
   document.getElementById("restart").addEventListener("click", restart);

@@ -62,10 +62,11 @@ async fn index(
         return from_gu1(&e);
     }
     let token = s.mint(&entity, kind, None, None);
-    let mode = match q.mode.as_deref() {
-        Some(m @ ("modal" | "window")) => m,
-        _ => "inline",
-    };
+    let mode = q
+        .mode
+        .as_deref()
+        .filter(|m| matches!(*m, "modal" | "window"))
+        .unwrap_or("inline");
     let page = html.replace("{{TOKEN}}", &token).replace("{{MODE}}", mode);
     let mut resp = (
         [
