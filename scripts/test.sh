@@ -135,8 +135,10 @@ printf 'gu1-kyc-react dist/index.js: %d bytes, %d gzip; minified %d gzip\n' "$(s
   "$(gzip -9c packages/react/dist/index.js | wc -c)" "$(esbuild --minify packages/react/dist/index.js | gzip -9 | wc -c)"
 
 section "fresh apps on the tarballs: Vite, webpack 5, Next.js (App Router), React, Vue, Svelte, Angular, the drop-in from another origin"
-# Both tarballs in one install (a later --no-save install would drop an earlier one).
-(cd tests/apps && npm install --no-audit --no-fund --loglevel=error --no-save --offline "$GU1_TARBALL" "$GU1_REACT_TARBALL" >/dev/null)
+# Both tarballs in one install (a later --no-save install would drop an earlier one). Not
+# --offline: npm 11 then cannot check gu1-kyc-react's peer dependency on React (ERESOLVE, "Found:
+# react@undefined") though React is installed; --prefer-offline takes what the cache has.
+(cd tests/apps && npm install --no-audit --no-fund --loglevel=error --no-save --prefer-offline "$GU1_TARBALL" "$GU1_REACT_TARBALL" >/dev/null)
 node --test --test-reporter=spec --test-concurrency=1 tests/apps/ 2>&1 | tee "$logs/apps.log" || true
 node_tally "$logs/apps.log" "the apps suite"
 
