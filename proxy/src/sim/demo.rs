@@ -40,11 +40,9 @@ pub fn demo_csp(hosted_origin: &str) -> String {
 struct PageQuery {
     kind: Option<Kind>,
     ttl: Option<u64>,
-    /// The element's `mode`: inline (default), modal or window.
+    /// The element's `mode`: inline (default), modal or window. (`camera=blocked` is read by
+    /// `headers`, for every page.)
     mode: Option<String>,
-    /// `blocked`: the page is served with `Permissions-Policy: camera=()`, so the camera
-    /// pre-flight fails where the browser exposes the policy.
-    camera: Option<String>,
 }
 
 /// `GET /`: the drop-in page, rendered as an integrator's server would, with a fresh token.
@@ -80,12 +78,6 @@ async fn index(
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    if q.camera.as_deref() == Some("blocked") {
-        resp.headers_mut().insert(
-            header::HeaderName::from_static("permissions-policy"),
-            HeaderValue::from_static("camera=()"),
-        );
-    }
     resp
 }
 
@@ -99,14 +91,29 @@ async fn session(
 }
 
 async fn headers(State(s): State<Arc<Simulate>>, req: Request, next: Next) -> Response {
+    // The pre-flight's test pages: `?camera=blocked` on any page sends
+    // `Permissions-Policy: camera=()`, and `/framed-check.html` may frame this server under its
+    // other loopback name (`localhost` for `127.0.0.1` and back), a second origin.
+    let blocked = req.uri().query().is_some_and(|q| q.contains("camera=blocked"));
+    let framing = req.uri().path() == "/framed-check.html";
     let mut resp = next.run(req).await;
+    if blocked {
+        resp.headers_mut().insert(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=()"),
+        );
+    }
     let html = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if html {
-        if let Ok(v) = HeaderValue::from_str(&demo_csp(&s.hosted_origin)) {
+        let mut csp = demo_csp(&s.hosted_origin);
+        if framing {
+            csp = csp.replace("frame-src ", "frame-src http://localhost:* http://127.0.0.1:* ");
+        }
+        if let Ok(v) = HeaderValue::from_str(&csp) {
             resp.headers_mut()
                 .insert(header::CONTENT_SECURITY_POLICY, v);
         }
