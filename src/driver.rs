@@ -988,16 +988,21 @@ pub fn open(core: &Rc<Core>) {
     {
         Some(f) => {
             f.popup = popup;
-            f.watch = Some(Alarm {
-                id,
-                handle: DISPATCH
-                    .with(|d| set_timeout(d, WATCH_MS, core.key, id << 5 | WATCH << 1, true)),
-            });
+            f.watch = Some(watch_later(core, id));
         }
         None => {
             drop(live);
             invoke(&popup, "close");
         }
+    }
+}
+
+/// A look at view `id`'s hosted window in `WATCH_MS`.
+fn watch_later(core: &Core, id: u32) -> Alarm {
+    let b = id << 5 | WATCH << 1;
+    Alarm {
+        id,
+        handle: DISPATCH.with(|d| set_timeout(d, WATCH_MS, core.key, b, true)),
     }
 }
 
@@ -1017,11 +1022,7 @@ fn watch(core: &Rc<Core>, id: u32) {
             f.popup = JsValue::UNDEFINED;
             None
         } else {
-            let b = id << 5 | WATCH << 1;
-            Some(Alarm {
-                id,
-                handle: DISPATCH.with(|d| set_timeout(d, WATCH_MS, core.key, b, true)),
-            })
+            Some(watch_later(core, id))
         };
         closed
     };

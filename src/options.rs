@@ -34,6 +34,9 @@ pub const DEFAULT_HEIGHT: &str = "700px";
 pub const MODES: [&str; 3] = ["inline", "modal", "window"];
 /// The `fallback` option's values: `"window"` (the default) or `"none"`.
 pub const FALLBACKS: [&str; 2] = ["window", "none"];
+/// What a bad `mode` or `fallback` is told.
+const BAD_MODE: &str = "must be \"inline\", \"modal\" or \"window\"";
+const BAD_FALLBACK: &str = "must be \"window\" or \"none\"";
 /// The `labels` option's keys and their English defaults.
 pub const LABELS: [(&str, &str); 3] = [
     ("button", "Continue in a new window"),
@@ -132,21 +135,17 @@ pub fn check_title(value: Option<String>) -> Result<String, KycError> {
     check_text("title", value, DEFAULT_TITLE)
 }
 
-/// The index in `choices` of the value given (the first when absent).
-pub fn check_choice(name: &str, value: Option<String>, choices: &[&str]) -> Result<u8, KycError> {
+/// The index in `choices` of the value given (the first when absent), else `problem`.
+pub fn check_choice(
+    name: &str,
+    value: Option<String>,
+    choices: &[&str],
+    problem: &str,
+) -> Result<u8, KycError> {
     let Some(v) = value else { return Ok(0) };
     match choices.iter().position(|c| *c == v) {
         Some(i) => Ok(i as u8),
-        None => {
-            let mut m = String::from("must be one of: ");
-            for (i, c) in choices.iter().enumerate() {
-                if i > 0 {
-                    m.push_str(", ");
-                }
-                m.push_str(c);
-            }
-            Err(KycError::option(name, &m))
-        }
+        None => Err(KycError::option(name, problem)),
     }
 }
 
@@ -268,8 +267,9 @@ impl Options {
             Some(s) => Some(parse_session_url(&s)?),
             None => None,
         };
-        let mode = check_choice("mode", r.string("mode")?, &MODES)?;
-        let fallback = check_choice("fallback", r.string("fallback")?, &FALLBACKS)? == 0;
+        let mode = check_choice("mode", r.string("mode")?, &MODES, BAD_MODE)?;
+        let fallback =
+            check_choice("fallback", r.string("fallback")?, &FALLBACKS, BAD_FALLBACK)? == 0;
         let given = r.raw("labels")?;
         let mut labels: [String; 3] = Default::default();
         for (label, &(key, default)) in labels.iter_mut().zip(&LABELS) {
@@ -417,15 +417,14 @@ mod tests {
 
     #[test]
     fn choices() {
-        assert_eq!(check_choice("mode", None, &MODES), Ok(0));
-        assert_eq!(check_choice("mode", Some("window".into()), &MODES), Ok(2));
-        assert_eq!(
-            check_choice("fallback", Some("none".into()), &FALLBACKS),
-            Ok(1)
-        );
-        let e = check_choice("mode", Some("popup".into()), &MODES).unwrap_err();
+        let mode = |v: Option<&str>| check_choice("mode", v.map(Into::into), &MODES, BAD_MODE);
+        assert_eq!(mode(None), Ok(0));
+        assert_eq!(mode(Some("window")), Ok(2));
+        let fallback = check_choice("fallback", Some("none".into()), &FALLBACKS, BAD_FALLBACK);
+        assert_eq!(fallback, Ok(1));
+        let e = mode(Some("popup")).unwrap_err();
         assert_eq!(e.code, Code::InvalidOptions);
-        assert_eq!(e.message, "mode must be one of: inline, modal, window");
+        assert_eq!(e.message, r#"mode must be "inline", "modal" or "window""#);
         assert!(check_text("close", Some(" ".into()), "Close").is_err());
         assert_eq!(check_text("close", None, "Close").unwrap(), "Close");
     }

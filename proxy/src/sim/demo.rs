@@ -94,7 +94,10 @@ async fn headers(State(s): State<Arc<Simulate>>, req: Request, next: Next) -> Re
     // The pre-flight's test pages: `?camera=blocked` on any page sends
     // `Permissions-Policy: camera=()`, and `/framed-check.html` may frame this server under its
     // other loopback name (`localhost` for `127.0.0.1` and back), a second origin.
-    let blocked = req.uri().query().is_some_and(|q| q.contains("camera=blocked"));
+    let blocked = req
+        .uri()
+        .query()
+        .is_some_and(|q| q.contains("camera=blocked"));
     let framing = req.uri().path() == "/framed-check.html";
     let mut resp = next.run(req).await;
     if blocked {
@@ -111,7 +114,10 @@ async fn headers(State(s): State<Arc<Simulate>>, req: Request, next: Next) -> Re
     if html {
         let mut csp = demo_csp(&s.hosted_origin);
         if framing {
-            csp = csp.replace("frame-src ", "frame-src http://localhost:* http://127.0.0.1:* ");
+            csp = csp.replace(
+                "frame-src ",
+                "frame-src http://localhost:* http://127.0.0.1:* ",
+            );
         }
         if let Ok(v) = HeaderValue::from_str(&csp) {
             resp.headers_mut()
