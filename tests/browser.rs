@@ -1828,7 +1828,7 @@ fn refuses_bad_modes_fallbacks_and_labels() {
 
 #[wasm_bindgen_test]
 async fn an_in_app_browser_gets_the_window_button_and_still_completes_once() {
-    let sim = Sim::new(r#"{"script":[{"status":"pending"}]}"#).await;
+    let sim = Sim::new("{}").await;
     let rec = Rec::new();
     let mut v = None;
     with_agent(INSTAGRAM, async {
@@ -1855,6 +1855,7 @@ async fn an_in_app_browser_gets_the_window_button_and_still_completes_once() {
         "ready once the button is in place"
     );
     // Polling goes on; the decision completes the verification once.
+    assert!(rec.wait("gu1kyc:status", 1, 3_000).await);
     sim.set(r#"{"status":"approved"}"#).await;
     let r = settle(&v.completed(), 5_000).await;
     assert_eq!(r.status(), "approved");
@@ -1871,7 +1872,7 @@ async fn an_in_app_browser_gets_the_window_button_and_still_completes_once() {
 
 #[wasm_bindgen_test]
 async fn labels_and_window_mode() {
-    let sim = Sim::new(r#"{"script":[{"status":"pending"}]}"#).await;
+    let sim = Sim::new("{}").await;
     let rec = Rec::new();
     let v = rec.mount(
         &sim,
@@ -1898,7 +1899,7 @@ async fn labels_and_window_mode() {
 
 #[wasm_bindgen_test]
 async fn fallback_none_mounts_the_iframe_anyway() {
-    let sim = Sim::new(r#"{"script":[{"status":"pending"}]}"#).await;
+    let sim = Sim::new("{}").await;
     let rec = Rec::new();
     let mut v = None;
     with_agent(INSTAGRAM, async {
@@ -1919,7 +1920,7 @@ async fn fallback_none_mounts_the_iframe_anyway() {
 
 #[wasm_bindgen_test]
 async fn modal_mode_closes_without_cancelling_and_reopens() {
-    let sim = Sim::new(r#"{"script":[{"status":"pending"}]}"#).await;
+    let sim = Sim::new("{}").await;
     let rec = Rec::new();
     let v = rec.mount(
         &sim,
@@ -1969,6 +1970,7 @@ async fn modal_mode_closes_without_cancelling_and_reopens() {
         Some(&iframe),
         "the same iframe, the hosted page's state intact"
     );
+    assert!(rec.wait("gu1kyc:status", 1, 3_000).await);
     sim.set(r#"{"status":"approved"}"#).await;
     assert_eq!(settle(&v.completed(), 5_000).await.status(), "approved");
     assert_eq!(view(&rec.container()), "", "the dialog goes at the end");
