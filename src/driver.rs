@@ -232,6 +232,7 @@ const WATCH_MS: i32 = 500;
 /// `mode` values (the index in `options::MODES`).
 const INLINE: u8 = 0;
 const MODAL: u8 = 1;
+const WINDOW: u8 = 2;
 
 /// What `Verification` holds.
 #[derive(Debug)]
@@ -287,6 +288,27 @@ struct Frame {
     /// The iframe's `load`, the dialog's `close` or the panel button's `click`.
     _listeners: [Option<Listener>; 2],
     watch: Option<Alarm>,
+}
+
+impl Frame {
+    /// A view with no window opened yet.
+    fn new(
+        el: JsValue,
+        iframe: Option<HtmlIFrameElement>,
+        url: SessionUrl,
+        id: u32,
+        listeners: [Option<Listener>; 2],
+    ) -> Frame {
+        Frame {
+            el: el.unchecked_into(),
+            iframe,
+            url,
+            popup: JsValue::UNDEFINED,
+            id,
+            _listeners: listeners,
+            watch: None,
+        }
+    }
 }
 
 impl Drop for Frame {
@@ -582,8 +604,7 @@ fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) -> JsValue {
         OPEN => open(&core),
         WATCH => watch(&core, id),
         CLOSED => announce(&core, "gu1kyc:close", "view", &"modal".into()),
-        PREFLIGHT..=15 => {}
-        _ => {
+        ALARM..CAMERA => {
             let t = machine::Timer::ALL[(step - ALARM) as usize & 3];
             // Due unless disarmed or re-armed meanwhile.
             let due = core.live.borrow_mut().as_mut().is_some_and(|d| {
@@ -598,6 +619,8 @@ fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) -> JsValue {
                 feed(&core, Input::Due(t), None);
             }
         }
+        // `PREFLIGHT` comes with key 0, answered above.
+        _ => {}
     }
     JsValue::UNDEFINED
 }
@@ -777,7 +800,7 @@ impl Driver {
             && window.is_object()
         {
             let f = facts(&window);
-            reason = verdict(&f, None);
+            reason = verdict(&f);
             if reason.is_none() {
                 // The permission's state arrives later and may still turn the view into the
                 // panel (`late_denied`).
@@ -815,7 +838,7 @@ impl Driver {
             el
         };
         let container: &JsValue = &self.container;
-        if self.mode > MODAL || reason.is_some() {
+        if self.mode == WINDOW || reason.is_some() {
             let panel = make("div", container, "");
             if reason.is_some() {
                 make("p", &panel, &self.labels[1]);
@@ -823,15 +846,7 @@ impl Driver {
             let button = make("button", &panel, &self.labels[0]);
             dom(&button).set_attr("type", "button");
             let click = Listener::new(button.unchecked_ref(), "click", core, OPEN);
-            self.frame = Some(Frame {
-                el: panel.unchecked_into(),
-                iframe: None,
-                url,
-                popup: JsValue::UNDEFINED,
-                id,
-                _listeners: [Some(click), None],
-                watch: None,
-            });
+            self.frame = Some(Frame::new(panel, None, url, id, [Some(click), None]));
             return Some((true, reason));
         }
         let (iframe, loaded) = match adopted {
@@ -878,21 +893,14 @@ impl Driver {
             dom(parent).append(dom(&iframe));
         }
         let load = (!loaded).then(|| Listener::new(iframe.as_ref(), "load", core, LOADED));
-        self.frame = Some(Frame {
-            el: el.unchecked_into(),
-            iframe: Some(iframe),
-            url,
-            popup: JsValue::UNDEFINED,
-            id,
-            _listeners: [load, closed],
-            watch: None,
-        });
+        self.frame = Some(Frame::new(el, Some(iframe), url, id, [load, closed]));
         Some((loaded, reason))
     }
 }
 
-/// The pre-flight's verdict on the facts `facts()` read, with the permission's state when known.
-fn verdict(f: &JsValue, permission: Option<&str>) -> Option<Reason> {
+/// The pre-flight's verdict on the facts `facts()` read, before the permission's state is known
+/// (that comes later: `preflight::late`).
+fn verdict(f: &JsValue) -> Option<Reason> {
     let agent = item(f, 4).as_string().unwrap_or_default();
     preflight::verdict(&Facts {
         secure: item(f, 0).is_truthy(),
@@ -900,7 +908,7 @@ fn verdict(f: &JsValue, permission: Option<&str>) -> Option<Reason> {
         policy: item(f, 2).as_bool(),
         framed: item(f, 3).is_truthy(),
         agent: &agent,
-        permission,
+        permission: None,
     })
 }
 
@@ -908,7 +916,7 @@ fn verdict(f: &JsValue, permission: Option<&str>) -> Option<Reason> {
 /// known (at once when an earlier fact already fails).
 pub fn check() -> Promise {
     let f = facts(&get(&document(), "defaultView"));
-    let (pending, reason) = match verdict(&f, None) {
+    let (pending, reason) = match verdict(&f) {
         None => (item(&f, 5), 0),
         Some(r) => (JsValue::UNDEFINED, r as u32 + 1),
     };

@@ -1767,6 +1767,14 @@ async fn preflight_of(session_url: &str) -> JsValue {
         .expect("preflight resolves")
 }
 
+/// Mounts as `Rec::mount_at` does while `navigator.userAgent` reads `ua`.
+fn mount_as(ua: &str, rec: &Rec, sim: &Sim, extra: &str) -> Verification {
+    assert!(set_user_agent(Some(ua)), "the user agent can be replaced");
+    let v = rec.mount_at(sim, extra);
+    set_user_agent(None);
+    v
+}
+
 /// Runs `f` with `navigator.userAgent` reading `ua`, then restores it.
 async fn with_agent<F: std::future::Future<Output = ()>>(ua: &str, f: F) {
     assert!(set_user_agent(Some(ua)), "the user agent can be replaced");
@@ -1830,15 +1838,7 @@ fn refuses_bad_modes_fallbacks_and_labels() {
 async fn an_in_app_browser_gets_the_window_button_and_still_completes_once() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let mut v = None;
-    with_agent(INSTAGRAM, async {
-        v = Some(rec.mount(
-            &sim,
-            &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()),
-        ));
-    })
-    .await;
-    let v = v.unwrap();
+    let v = mount_as(INSTAGRAM, &rec, &sim, "");
     assert_eq!(
         view(&rec.container()),
         format!("panel:p={EXPLANATION}|button[button]=Continue in a new window"),
@@ -1874,12 +1874,9 @@ async fn an_in_app_browser_gets_the_window_button_and_still_completes_once() {
 async fn labels_and_window_mode() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(
+    let v = rec.mount_at(
         &sim,
-        &format!(
-            r#"{{"sessionUrl":"{}","mode":"window","labels":{{"button":"Abrir verificación"}}}}"#,
-            sim.session_url()
-        ),
+        r#""mode":"window","labels":{"button":"Abrir verificación"}"#,
     );
     assert_eq!(
         view(&rec.container()),
@@ -1901,33 +1898,20 @@ async fn labels_and_window_mode() {
 async fn fallback_none_mounts_the_iframe_anyway() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let mut v = None;
-    with_agent(INSTAGRAM, async {
-        v = Some(rec.mount(
-            &sim,
-            &format!(
-                r#"{{"sessionUrl":"{}","fallback":"none"}}"#,
-                sim.session_url()
-            ),
-        ));
-    })
-    .await;
+    let v = mount_as(INSTAGRAM, &rec, &sim, r#""fallback":"none""#);
     assert_eq!(view(&rec.container()), "iframe");
     sleep(200).await;
     assert_eq!(rec.count("gu1kyc:fallback"), 0);
-    rec.done(v.unwrap());
+    rec.done(v);
 }
 
 #[wasm_bindgen_test]
 async fn modal_mode_closes_without_cancelling_and_reopens() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(
+    let v = rec.mount_at(
         &sim,
-        &format!(
-            r#"{{"sessionUrl":"{}","mode":"modal","title":"Verify","labels":{{"close":"Cerrar"}}}}"#,
-            sim.session_url()
-        ),
+        r#""mode":"modal","title":"Verify","labels":{"close":"Cerrar"}"#,
     );
     assert_eq!(
         view(&rec.container()),

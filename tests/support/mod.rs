@@ -353,6 +353,16 @@ impl Rec {
         )
     }
 
+    /// Mounts with the simulator's session URL and the option members in `extra` (JSON
+    /// without braces, may be empty).
+    pub fn mount_at(&self, sim: &Sim, extra: &str) -> Verification {
+        let sep = if extra.is_empty() { "" } else { "," };
+        self.mount(
+            sim,
+            &format!(r#"{{"sessionUrl":"{}"{sep}{extra}}}"#, sim.session_url()),
+        )
+    }
+
     pub fn refresh_mode(&self, sim: &Sim, mode: &str) {
         with_refresh(&self.raw, &sim.raw, mode);
     }
