@@ -344,7 +344,7 @@ const weightCap = Math.min(WEIGHT_BUDGET, persona.gzip - 1, didit.gzip - 1);
 const wasmGz = weigh([`${ROOT}pkg/gu1_kyc_web_bg.wasm`]).gzip;
 const notMet = [];
 if (!budgets[0][2])
-  notMet.push(`- **Weight**: ${ours.gzip} B against ${weightCap} B, ${ours.gzip - weightCap} B over (${(ours.gzip / weightCap).toFixed(2)}×). The wasm is ${wasmGz} B of it: the client's own code (option reading, answer handling, the state machine and its driver), wasm-bindgen's glue, and one import per browser API (README, "Size", lists what each step removed).`);
+  notMet.push(`- **Weight**: ${ours.gzip} B against ${weightCap} B, ${ours.gzip - weightCap} B over (${(ours.gzip / weightCap).toFixed(2)}×). The wasm is ${wasmGz} B of it: the client's own code (option reading, answer handling, the state machine and its driver), wasm-bindgen's glue, and one import per browser API (docs/size.md lists what each step removed).`);
 if (!budgets[1][2])
   notMet.push(`- **Time to iframe, drop-in**: ${ms(iframeRows[1].median)} ms against ${ms(reference + 10)} ms (the reference + 10 ms), ${ms(iframeRows[1].median - reference - 10)} ms over.`);
 if (!budgets[2][2])

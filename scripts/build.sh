@@ -8,7 +8,7 @@ cd "$root"
 # panic message, location or formatting machinery is linked (a panic would trap at once; the code
 # does not panic by design). Without reference types, JavaScript values live in the glue's heap
 # array rather than in a wasm table reached through a shim per import: measured smaller overall
-# (README's size table). These are unstable flags, enabled on the pinned stable toolchain with
+# (docs/size.md). These are unstable flags, enabled on the pinned toolchain (rust-toolchain.toml) with
 # RUSTC_BOOTSTRAP for this build only; the tests build with plain stable. A separate target
 # directory keeps these artifacts from invalidating the test builds'.
 RUSTC_BOOTSTRAP=1 \
@@ -16,11 +16,11 @@ RUSTFLAGS="-Ctarget-feature=-reference-types,-multivalue -Zunstable-options -Cpa
 CARGO_TARGET_DIR="$root/target/wasm-release" \
   wasm-pack --quiet build . --target web --release -- -Zbuild-std=std,panic_abort
 # The wasm features the release wasm is built and optimised with (wasm-opt must be told; they are
-# what the browsers in the README's support list run).
+# what the three engines the tests run support).
 features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals)
 # wasm-bindgen keeps every function a descriptor once took the address of in the function table;
 # prune-table.mjs empties the slots nothing can call (js-sys's unused callback shims and task waker),
-# then wasm-opt drops what they held (README's size table).
+# then wasm-opt drops what they held (docs/size.md).
 # -ocimfs=20: a function with one caller is inlined into it only when small (binaryen's default
 # inlines every such function): 0.9 KB more raw, 255 B less gzip. Then -Oz, the control flow
 # rebuilt (--flatten --rereloop) and -Oz again, to a fixed point. --low-memory-unused lets it

@@ -823,6 +823,19 @@ async fn refresh_that_throws_rejects_or_returns_junk_is_fatal() {
 #[wasm_bindgen_test]
 async fn refresh_that_hangs_is_bounded_by_the_request_timeout() {
     let (rec, _) = refresh_fails("hangs").await;
+    // The fatal error comes from the request timer armed for the refresh (requestTimeoutMs:
+    // 400), not from anything later: measured from the refresh call to the error event.
+    let called = get(&rec.raw, "refreshAt")
+        .as_f64()
+        .expect("refreshToken was called");
+    let failed = get(&rec.last("gu1kyc:error"), "at")
+        .as_f64()
+        .expect("an error event");
+    let waited = failed - called;
+    assert!(
+        (390.0..1_500.0).contains(&waited),
+        "a hanging refreshToken() ends after requestTimeoutMs (400 ms): {waited:.0} ms"
+    );
     rec.done_without();
 }
 
