@@ -44,11 +44,6 @@ pub enum Mode {
     Window,
 }
 
-impl Mode {
-    /// Every mode, in `MODES` order.
-    const ALL: [Mode; 3] = [Mode::Inline, Mode::Modal, Mode::Window];
-}
-
 /// The library's visible strings (the `labels` option, English defaults in `LABELS`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Labels {
@@ -294,7 +289,11 @@ impl Options {
             Some(s) => Some(parse_session_url(&s)?),
             None => None,
         };
-        let mode = Mode::ALL[check_choice("mode", r.string("mode")?, &MODES, BAD_MODE)? as usize];
+        let mode = match check_choice("mode", r.string("mode")?, &MODES, BAD_MODE)? {
+            0 => Mode::Inline,
+            1 => Mode::Modal,
+            _ => Mode::Window,
+        };
         let fallback =
             check_choice("fallback", r.string("fallback")?, &FALLBACKS, BAD_FALLBACK)? == 0;
         let given = r.raw("labels")?;
@@ -315,7 +314,6 @@ impl Options {
                     )
                 })?;
         }
-        let [button, explanation, close] = labels;
         let allow = match r.string("allow")? {
             Some(s) => Some(permissions::check(&s).map_err(|bad| {
                 let mut m = String::from("names a permission this client does not delegate: ");
@@ -348,10 +346,14 @@ impl Options {
             callbacks,
             mode,
             fallback,
-            labels: Labels {
-                button,
-                explanation,
-                close,
+            labels: {
+                // Taken apart only here: until now the three strings are dropped as one array.
+                let [button, explanation, close] = labels;
+                Labels {
+                    button,
+                    explanation,
+                    close,
+                }
             },
         })
     }

@@ -45,11 +45,10 @@ fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) -> JsValue {
         Step::Open => view::open(&core),
         Step::Watch => view::watch(&core, id),
         Step::Closed => view::announce(&core, "gu1kyc:close", "view", &"modal".into()),
-        Step::Poll | Step::Deadline | Step::StatusRequest | Step::CancelRequest => due(
-            &core,
-            Timer::ALL[route.step as usize - Step::Poll as usize],
-            id,
-        ),
+        Step::Poll => due(&core, Timer::Poll, id),
+        Step::Deadline => due(&core, Timer::Deadline, id),
+        Step::StatusRequest => due(&core, Timer::StatusRequest, id),
+        Step::CancelRequest => due(&core, Timer::CancelRequest, id),
         // Comes with key 0, answered above.
         Step::Preflight => {}
     }

@@ -72,13 +72,6 @@ fn after(core: &Core, promise: &JsValue, route: Route) {
     let _ = DISPATCH.with(|f| settled(promise, f, core.key, route.pack()));
 }
 
-/// `preflight()`'s answer: `{ ok, reason }` once `pending` (the permission state's promise, or
-/// nothing when `found` is already known) settles.
-fn preflight_answer(pending: &JsValue, found: Option<crate::preflight::Reason>) -> Promise {
-    let id = found.map_or(0, |r| r as u32 + 1);
-    DISPATCH.with(|d| settled(pending, d, 0, Route::of(Step::Preflight, id).pack()))
-}
-
 /// What `Verification` holds.
 #[derive(Debug)]
 pub struct Core {

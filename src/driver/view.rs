@@ -9,10 +9,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlIFrameElement};
 
-use super::ffi::{dom, emit, facts, invoke, item, object, prop};
+use super::ffi::{dom, emit, facts, invoke, item, object, prop, settled};
 use super::resources::{Alarm, Listener};
 use super::route::{Route, Step};
-use super::{after, feed, preflight_answer, Core, Driver};
+use super::{after, feed, Core, Driver, DISPATCH};
 use crate::js::{document, get, set};
 use crate::machine::Input;
 use crate::messages;
@@ -233,10 +233,12 @@ fn verdict(f: &JsValue) -> Option<Reason> {
 /// known (at once when an earlier fact already fails).
 pub fn check() -> Promise {
     let f = facts(&get(&document(), "defaultView"));
-    match verdict(&f) {
-        None => preflight_answer(&item(&f, 5), None),
-        found => preflight_answer(&JsValue::UNDEFINED, found),
-    }
+    // The route's id: the reason found before the permission state, plus one, or 0.
+    let (pending, id) = match verdict(&f) {
+        None => (item(&f, 5), 0),
+        Some(r) => (JsValue::UNDEFINED, r as u32 + 1),
+    };
+    DISPATCH.with(|d| settled(&pending, d, 0, Route::of(Step::Preflight, id).pack()))
 }
 
 /// Dispatches `kind` on the container with `{ key: value }` as its detail.
