@@ -75,7 +75,8 @@ import { initSync, mount } from "../pkg/gu1_kyc_web.js";
     f.title = el.getAttribute("title") || "Identity verification";
     f.style.setProperty("display", "block");
     f.style.setProperty("width", "100%");
-    f.style.setProperty("height", el.getAttribute("height") || "700px");
+    var h = el.getAttribute("height");
+    f.style.setProperty("height", !h || h.trim().toLowerCase() === "auto" ? "700px" : h);
     f.style.setProperty("border", "0");
     f.addEventListener("load", function () { f.setAttribute("data-gu1-kyc", "loaded"); }, { once: true });
     f.src = u.href;
@@ -83,7 +84,13 @@ import { initSync, mount } from "../pkg/gu1_kyc_web.js";
     return f;
   }
 
-  var NUMBERS = { "poll-interval-ms": "pollIntervalMs", "timeout-ms": "timeoutMs", "request-timeout-ms": "requestTimeoutMs", "wait-seconds": "waitSeconds" };
+  var NUMBERS = {
+    "poll-interval-ms": "pollIntervalMs",
+    "timeout-ms": "timeoutMs",
+    "request-timeout-ms": "requestTimeoutMs",
+    "wait-seconds": "waitSeconds",
+    "ready-timeout-ms": "readyTimeoutMs",
+  };
   var STRINGS = {
     "status-url": "statusUrl",
     "session-url": "sessionUrl",

@@ -124,12 +124,18 @@ export interface MountOptions {
   waitSeconds?: number;
   /** iframe title (default "Identity verification"). */
   title?: string;
-  /** iframe height, a CSS length or pixels (default "700px"). */
+  /** iframe height, a CSS length or pixels (default "700px"); "auto" starts at the default
+   * and then follows the hosted page's content (its `layout` messages, 200..4000 px). */
   height?: string | number;
+  /** How long a loaded iframe may stay silent before the window button replaces it (inline
+   * mode, `fallback: "window"`; 0, the default, never; else 1000..120000 ms). */
+  readyTimeoutMs?: number;
   onReady?: (detail: ReadyDetail) => void;
   onStatus?: (snapshot: Snapshot) => void;
   onComplete?: (result: Result) => void;
   onError?: (error: KycError) => void;
+  /** Every step the hosted page reports, personal-data free (see `StepDetail`). */
+  onStep?: (step: StepDetail) => void;
   /** Where the hosted page shows (default "inline"): in the container, in a modal dialog, or in
    * a new window opened from a click (the library's button, or `open()`). */
   mode?: "inline" | "modal" | "window";
@@ -151,10 +157,53 @@ export interface PreflightResult {
   reason: PreflightReason | null;
 }
 
+/** Why the window button replaced the iframe: the pre-flight's reasons, the camera failing
+ * inside the hosted page, or a hosted page that never spoke (`readyTimeoutMs`). */
+export type FallbackReason = PreflightReason | "CAMERA_FAILED_IN_FRAME" | "FRAME_NOT_RESPONDING";
+
 /** `detail` of the `gu1kyc:fallback` DOM event. */
 export interface FallbackDetail {
-  reason: PreflightReason;
+  reason: FallbackReason;
 }
+
+/** The hosted page's steps, as its documentation lists them; anything else is "other". */
+export type StepName =
+  | "document_selection" | "document_front" | "document_back" | "face" | "email" | "phone"
+  | "poa" | "questionnaire" | "other";
+
+/** What an `error` step was: the documented kinds, else "other" (never the page's text). */
+export type StepErrorCode =
+  | "sessionExpired" | "networkError" | "cameraAccessDenied" | "cameraNotReadable"
+  | "cameraNotFound" | "unknown" | "other";
+
+/** Fields of every step event. */
+interface StepCommon {
+  /** The schema's version. */
+  v: 1;
+  /** The hosted page's step, when it named one. */
+  step?: StepName;
+  /** A random id made at mount, the same on every event of this verification. */
+  attempt: string;
+  /** 1, 2, 3, ... per verification; a gap means events were dropped (at most 20 a second). */
+  seq: number;
+  /** Milliseconds since mount. */
+  at: number;
+}
+
+/** `detail` of the `gu1kyc:step` DOM event and `onStep`'s argument: built by the library from
+ * closed lists, never the hosted page's message or any part of it. */
+export type StepDetail = StepCommon & (
+  | {
+      name:
+        | "ready" | "started" | "step_started" | "step_completed" | "step_changed"
+        | "document_selected" | "submitted" | "code_verified" | "status_updated" | "completed"
+        | "cancelled" | "close_request";
+    }
+  | { name: "media_started"; mediaType?: "image" | "video" | "other" }
+  | { name: "media_captured"; mediaType?: "image" | "video" | "other"; isAuto?: boolean }
+  | { name: "code_sent"; channel?: "email" | "sms" | "whatsapp" | "other" }
+  | { name: "error"; code: StepErrorCode }
+);
 
 /** `detail` of the `gu1kyc:close` DOM event: the dialog or the hosted window was closed. */
 export interface CloseDetail {
@@ -169,6 +218,7 @@ declare global {
     "gu1kyc:error": CustomEvent<ErrorDetail>;
     "gu1kyc:fallback": CustomEvent<FallbackDetail>;
     "gu1kyc:close": CustomEvent<CloseDetail>;
+    "gu1kyc:step": CustomEvent<StepDetail>;
   }
 }
 "#;

@@ -7,7 +7,9 @@
 //! `wasm-bindgen`, so every rule is tested natively (see `src/tests/`).
 
 use crate::error::{Code, KycError};
+use crate::messages::{Message, Name};
 use crate::permissions::{self, Permissions};
+use crate::preflight::Reason;
 use crate::status::{Answer, Session, Status};
 use crate::url::SessionUrl;
 
@@ -38,15 +40,18 @@ pub enum Timer {
     StatusRequest = 2,
     /// `requestTimeoutMs` for the cancel slot's request or refresh.
     CancelRequest = 3,
+    /// `readyTimeoutMs` for the hosted page's first message once the iframe has loaded.
+    Ready = 4,
 }
 
 impl Timer {
     /// Every timer, indexed by its value.
-    pub const ALL: [Timer; 4] = [
+    pub const ALL: [Timer; 5] = [
         Timer::Poll,
         Timer::Deadline,
         Timer::StatusRequest,
         Timer::CancelRequest,
+        Timer::Ready,
     ];
 
     fn request(slot: Slot) -> Timer {
@@ -72,8 +77,9 @@ pub enum Input {
     FrameLoaded,
     /// The iframe could not be created in the container.
     FrameFailed,
-    /// A hosted-page message that passed the origin and source checks and is a status hint.
-    Hint,
+    /// A hosted-page message that passed the origin and source checks, as read into closed
+    /// lists (`Message::default()` when it was not one the client reads).
+    Heard(Message),
     /// `document.hidden` changed (`true`: visible).
     Visible(bool),
     /// `refresh()`.
@@ -95,6 +101,33 @@ pub enum Notice {
     Complete,
     /// `gu1kyc:error` / `onError`.
     Error(KycError, bool),
+    /// `gu1kyc:step` / `onStep`.
+    Step(StepEvent),
+}
+
+/// A step event: what the hosted page said, from closed lists, numbered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepEvent {
+    /// The message, as read.
+    pub message: Message,
+    /// 1, 2, 3, ... per verification; a step dropped by the rate limit leaves a gap.
+    pub seq: u32,
+    /// Milliseconds since mount.
+    pub at: u32,
+}
+
+impl Notice {
+    /// Its place in the event and callback lists (`gu1kyc:ready`, `:status`, `:complete`,
+    /// `:error`).
+    pub fn index(&self) -> usize {
+        match self {
+            Notice::Ready => 0,
+            Notice::Status => 1,
+            Notice::Complete => 2,
+            Notice::Error(..) => 3,
+            Notice::Step(_) => 4,
+        }
+    }
 }
 
 /// Actions, performed by the driver in order.
@@ -127,6 +160,13 @@ pub enum Action {
     /// Settle the pending `cancel()` promise: with the outcome of `completed` (`None`), or
     /// reject it with an error while the verification goes on.
     CancelDone(Option<KycError>),
+    /// The hosted page cannot do its work in the iframe: show the panel with the window button
+    /// instead (inline with `fallback: "window"` only; once).
+    Fallback(Reason),
+    /// The hosted page asked to be closed: close the dialog (modal mode).
+    Close,
+    /// Set the iframe's height, in CSS pixels (`height: "auto"`).
+    Resize(u32),
 }
 
 /// What does not change after mount.
@@ -148,6 +188,12 @@ pub struct Config {
     pub can_refresh: bool,
     /// A `cancelUrl` was given.
     pub can_cancel: bool,
+    /// `readyTimeoutMs` (0: off).
+    pub ready_timeout_ms: u32,
+    /// The frame shows inline with `fallback: "window"`: a frame that fails falls back.
+    pub frame_fallback: bool,
+    /// `height: "auto"`: the iframe follows the hosted page's `layout`.
+    pub auto_height: bool,
 }
 
 /// What a slot is doing.
@@ -195,6 +241,48 @@ impl HintBudget {
     }
 }
 
+/// At most `STEPS_PER_SECOND` step events in any second: the times of the last ones, oldest
+/// first from `next`.
+#[derive(Clone, Copy, Debug)]
+pub struct StepWindow {
+    times: [f64; StepWindow::MAX],
+    next: usize,
+}
+
+impl StepWindow {
+    /// Step events a verification forwards in any second at most.
+    pub const MAX: usize = 20;
+
+    /// Nothing forwarded yet.
+    pub fn new() -> Self {
+        StepWindow {
+            times: [f64::NEG_INFINITY; StepWindow::MAX],
+            next: 0,
+        }
+    }
+
+    /// Whether one more may go out at `now_ms` (and it is counted when it may).
+    pub fn take(&mut self, now_ms: f64) -> bool {
+        let ok = now_ms - self.times[self.next] >= 1_000.0;
+        if ok {
+            self.times[self.next] = now_ms;
+            self.next = (self.next + 1) % StepWindow::MAX;
+        }
+        ok
+    }
+}
+
+impl Default for StepWindow {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The height `height: "auto"` takes from a `layout` message, clamped to 200..4 000 px.
+pub fn auto_height(content: f64) -> u32 {
+    content.clamp(200.0, 4_000.0) as u32
+}
+
 /// The delay before the next poll after an answer: back to `base` when something changed,
 /// otherwise stretched by half up to `MAX_STRETCH × base`.
 pub fn next_interval(base: u32, current: u32, changed: bool) -> u32 {
@@ -237,6 +325,15 @@ pub struct Machine {
     paused: bool,
     hidden: bool,
     hints: HintBudget,
+    /// Step events forwarded lately, and the last step's number.
+    steps: StepWindow,
+    seq: u32,
+    /// The hosted page has posted something.
+    heard: bool,
+    /// The frame fell back to the window button.
+    fell_back: bool,
+    /// When `mount` made the machine.
+    started: f64,
     unknown: Vec<String>,
     flights: [Flight; 2],
     /// A `cancel()` waits for its `CancelDone`.
@@ -274,6 +371,11 @@ impl Machine {
             paused: false,
             hidden: false,
             hints: HintBudget::new(now_ms),
+            steps: StepWindow::new(),
+            seq: 0,
+            heard: false,
+            fell_back: false,
+            started: now_ms,
             unknown: Vec::new(),
             flights: [Flight::Idle; 2],
             cancel_waiting: false,
@@ -335,6 +437,7 @@ impl Machine {
                     }
                     Timer::StatusRequest => self.timed_out(Slot::Status, jitter, now_ms),
                     Timer::CancelRequest => self.timed_out(Slot::Cancel, jitter, now_ms),
+                    Timer::Ready => self.fall_back(Reason::FrameNotResponding),
                 }
             }
             Input::Answered(slot, answer) => {
@@ -361,14 +464,52 @@ impl Machine {
                 if !self.ready && self.frame.is_some() {
                     self.ready = true;
                     self.push(Action::Emit(Notice::Ready));
+                    // A frame that loaded but whose page says nothing (framing refused, a
+                    // broken page) falls back after `readyTimeoutMs`.
+                    if self.cfg.ready_timeout_ms > 0 && self.cfg.frame_fallback && !self.heard {
+                        self.arm(Timer::Ready, self.cfg.ready_timeout_ms);
+                    }
                 }
             }
             Input::FrameFailed => self.fail(KycError::new(
                 Code::ContainerNotFound,
                 "container cannot hold the verification's iframe",
             )),
-            Input::Hint => {
-                if self.frame.is_some() && now_ms >= self.quiet_until && self.hints.take(now_ms) {
+            Input::Heard(m) => {
+                if !self.heard {
+                    self.heard = true;
+                    self.disarm(Timer::Ready);
+                }
+                if m.is_step() {
+                    // Numbered whether it goes out or not: a flood shows as gaps.
+                    self.seq += 1;
+                    if self.steps.take(now_ms) {
+                        let at = (now_ms - self.started).max(0.0) as u32;
+                        self.push(Action::Emit(Notice::Step(StepEvent {
+                            message: m,
+                            seq: self.seq,
+                            at,
+                        })));
+                    }
+                }
+                match m.name {
+                    Some(Name::CloseRequest) => self.push(Action::Close),
+                    Some(Name::Error) if m.camera_failed() => {
+                        self.fall_back(Reason::CameraFailedInFrame)
+                    }
+                    Some(Name::Layout) if self.cfg.auto_height => {
+                        if let Some(h) = m.height {
+                            self.push(Action::Resize(auto_height(h)));
+                        }
+                    }
+                    _ => {}
+                }
+                // A hint to poll now; never a completion.
+                if m.is_hint()
+                    && self.frame.is_some()
+                    && now_ms >= self.quiet_until
+                    && self.hints.take(now_ms)
+                {
                     self.interval = self.cfg.poll_ms;
                     self.poll_now(true);
                 }
@@ -635,6 +776,15 @@ impl Machine {
                     true,
                 )));
             }
+        }
+    }
+
+    /// The frame falls back to the window button, once, when it shows inline with
+    /// `fallback: "window"`; polling goes on.
+    fn fall_back(&mut self, why: Reason) {
+        if self.cfg.frame_fallback && !self.fell_back {
+            self.fell_back = true;
+            self.push(Action::Fallback(why));
         }
     }
 

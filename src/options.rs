@@ -13,22 +13,30 @@ use crate::url::{parse_proxy_url, parse_session_url, SessionUrl};
 
 /// The numeric options: name, default, smallest and largest accepted value (in the unit the
 /// name ends with).
-pub const NUMBERS: [(&str, u32, u32, u32); 4] = [
+pub const NUMBERS: [(&str, u32, u32, u32); 5] = [
     ("pollIntervalMs", 2_000, 100, 3_600_000),
     ("timeoutMs", 1_800_000, 1_000, 86_400_000),
     // Also bounds each `refreshToken()` call.
     ("requestTimeoutMs", 10_000, 100, 120_000),
     // The wait a status request asks of a proxy that sends ETags (`Prefer: wait`); 0: never.
     ("waitSeconds", 25, 0, 60),
+    // How long a loaded iframe may stay silent before the fallback (0: never); 1 to 999 are
+    // refused (`check_number`).
+    ("readyTimeoutMs", 0, 0, 120_000),
 ];
 
+/// The smallest `readyTimeoutMs` other than 0.
+const MIN_READY_MS: u32 = 1_000;
+
 /// The callbacks, in the order `Options::callbacks` holds them.
-pub const CALLBACKS: [&str; 4] = ["onReady", "onStatus", "onComplete", "onError"];
+pub const CALLBACKS: [&str; 5] = ["onReady", "onStatus", "onComplete", "onError", "onStep"];
 
 /// Default `title` of the iframe, read by screen readers.
 pub const DEFAULT_TITLE: &str = "Identity verification";
 /// Default height of the iframe, as documented for the hosted capture page.
 pub const DEFAULT_HEIGHT: &str = "700px";
+/// The `height` that follows the hosted page's content.
+pub const AUTO: &str = "auto";
 
 /// The `mode` option's values, in `Mode` order.
 pub const MODES: [&str; 3] = ["inline", "modal", "window"];
@@ -97,8 +105,17 @@ pub fn check_number(i: usize, value: &Given) -> Result<u32, KycError> {
         Given::Num(_) => return Err(KycError::option(name, "must be a finite number")),
         _ => return Err(KycError::option(name, "must be a number")),
     };
+    let min = if i == 4 && n != 0.0 {
+        MIN_READY_MS
+    } else {
+        min
+    };
     if n < min as f64 || n > max as f64 {
-        let mut m = String::from("must be between ");
+        let mut m = String::from(if i == 4 {
+            "must be 0 or between "
+        } else {
+            "must be between "
+        });
         push_u32(&mut m, min);
         m.push_str(" and ");
         push_u32(&mut m, max);
@@ -118,9 +135,11 @@ pub fn valid_token(t: &str) -> bool {
         && !b.windows(2).any(|w| w[0] == 0xc2 && w[1] < 0xa0)
 }
 
-/// Checks the iframe height: a CSS length or a number of pixels.
+/// Checks the iframe height: a CSS length, a number of pixels, or `"auto"` (then the default
+/// height, until the hosted page says how tall its content is: `Options::auto_height`).
 pub fn check_height(value: &Given) -> Result<String, KycError> {
     match value {
+        Given::Str(s) if s.trim_ascii().eq_ignore_ascii_case(AUTO) => return Ok(AUTO.into()),
         Given::Absent => return Ok(DEFAULT_HEIGHT.into()),
         Given::Num(px) if px.is_finite() && *px > 0.0 && *px <= 100_000.0 => {
             let mut s = String::new();
@@ -200,15 +219,17 @@ pub struct Options {
     pub allow: Option<Permissions>,
     /// Absolute URL of the proxy's cancel endpoint.
     pub cancel_url: Option<String>,
-    /// `pollIntervalMs`, `timeoutMs`, `requestTimeoutMs`, `waitSeconds` (the order of
-    /// `NUMBERS`).
-    pub numbers: [u32; 4],
+    /// `pollIntervalMs`, `timeoutMs`, `requestTimeoutMs`, `waitSeconds`, `readyTimeoutMs`
+    /// (the order of `NUMBERS`).
+    pub numbers: [u32; 5],
     /// iframe title.
     pub title: String,
-    /// iframe height (CSS length).
+    /// iframe height (CSS length; the default one when `auto_height`).
     pub height: String,
-    /// `onReady`, `onStatus`, `onComplete`, `onError`.
-    pub callbacks: [Option<Function>; 4],
+    /// `height: "auto"`: the iframe follows the hosted page's `layout` messages.
+    pub auto_height: bool,
+    /// `onReady`, `onStatus`, `onComplete`, `onError`, `onStep`.
+    pub callbacks: [Option<Function>; 5],
     /// Where the hosted page shows.
     pub mode: Mode,
     /// Whether a failed pre-flight shows the new-window button (`fallback: "window"`).
@@ -322,13 +343,17 @@ impl Options {
             })?),
             None => None,
         };
-        let mut numbers = [0; 4];
+        let mut numbers = [0; 5];
         for (i, n) in numbers.iter_mut().enumerate() {
             *n = check_number(i, &r.given(NUMBERS[i].0)?)?;
         }
         let title = check_title(r.string("title")?)?;
-        let height = check_height(&r.given("height")?)?;
-        let mut callbacks: [Option<Function>; 4] = Default::default();
+        let mut height = check_height(&r.given("height")?)?;
+        let auto_height = height == AUTO;
+        if auto_height {
+            height = DEFAULT_HEIGHT.into();
+        }
+        let mut callbacks: [Option<Function>; 5] = Default::default();
         for (slot, name) in callbacks.iter_mut().zip(&CALLBACKS) {
             *slot = r.function(name)?;
         }
@@ -343,6 +368,7 @@ impl Options {
             numbers,
             title,
             height,
+            auto_height,
             callbacks,
             mode,
             fallback,
@@ -426,6 +452,17 @@ mod tests {
         assert_eq!(check_number(3, &Given::Num(0.0)), Ok(0));
         let e = check_number(3, &Given::Num(61.0)).unwrap_err();
         assert_eq!(e.message, "waitSeconds must be between 0 and 60");
+        assert_eq!(check_number(4, &Given::Absent), Ok(0));
+        assert_eq!(check_number(4, &Given::Num(0.0)), Ok(0));
+        assert_eq!(check_number(4, &Given::Num(1_000.0)), Ok(1_000));
+        assert_eq!(check_number(4, &Given::Num(120_000.0)), Ok(120_000));
+        for bad in [1.0, 999.0, 120_001.0, -1.0] {
+            let e = check_number(4, &Given::Num(bad)).unwrap_err();
+            assert_eq!(
+                e.message,
+                "readyTimeoutMs must be 0 or between 1000 and 120000"
+            );
+        }
     }
 
     #[test]
@@ -434,6 +471,8 @@ mod tests {
         assert_eq!(h(Given::Absent).unwrap(), "700px");
         assert_eq!(h(Given::Num(640.0)).unwrap(), "640px");
         assert_eq!(h(Given::Str(" 80vh ".into())).unwrap(), "80vh");
+        assert_eq!(h(Given::Str("auto".into())).unwrap(), "auto");
+        assert_eq!(h(Given::Str(" AUTO".into())).unwrap(), "auto");
         assert_eq!(
             h(Given::Str("calc(100% - 2rem)".into())).unwrap(),
             "calc(100% - 2rem)"

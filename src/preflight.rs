@@ -37,6 +37,12 @@ pub enum Reason {
     InAppBrowser,
     /// The person (or the browser's settings) denied the camera to this site.
     CameraDenied,
+    /// The hosted page reported that the camera failed inside the iframe (a fallback reason,
+    /// not a pre-flight verdict).
+    CameraFailedInFrame,
+    /// The iframe loaded but the hosted page posted nothing within `readyTimeoutMs` (a fallback
+    /// reason, not a pre-flight verdict).
+    FrameNotResponding,
 }
 
 /// Every reason, in `Reason` order.
@@ -57,6 +63,8 @@ impl Reason {
             "CAMERA_BLOCKED_BY_POLICY",
             "IN_APP_BROWSER",
             "CAMERA_DENIED",
+            "CAMERA_FAILED_IN_FRAME",
+            "FRAME_NOT_RESPONDING",
         ][self as usize]
     }
 }

@@ -18,6 +18,10 @@ pub trait Value: Sized {
     fn text(&self) -> Option<String>;
     /// Whether it is a string.
     fn is_text(&self) -> bool;
+    /// The value as a number, when it is one.
+    fn num(&self) -> Option<f64>;
+    /// The value as a boolean, when it is one.
+    fn flag(&self) -> Option<bool>;
     /// Whether it is `null` or `undefined`.
     fn is_null(&self) -> bool;
     /// Whether it is a plain object (not an array, a function or a primitive).
@@ -35,6 +39,14 @@ impl Value for JsValue {
 
     fn is_text(&self) -> bool {
         self.is_string()
+    }
+
+    fn num(&self) -> Option<f64> {
+        self.as_f64()
+    }
+
+    fn flag(&self) -> Option<bool> {
+        self.as_bool()
     }
 
     fn is_null(&self) -> bool {
@@ -68,6 +80,12 @@ impl Value for serde_json::Value {
     }
     fn is_text(&self) -> bool {
         self.is_string()
+    }
+    fn num(&self) -> Option<f64> {
+        self.as_f64()
+    }
+    fn flag(&self) -> Option<bool> {
+        self.as_bool()
     }
     fn is_null(&self) -> bool {
         serde_json::Value::is_null(self)

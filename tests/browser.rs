@@ -6,6 +6,7 @@ mod support;
 
 use gu1_kyc_web::{mount, Verification};
 use support::*;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -370,18 +371,29 @@ async fn session_url_changing_mid_flow_repoints_the_iframe() {
     let rec = Rec::new();
     let v = rec.mount(&sim, "{}");
     assert!(rec.wait("gu1kyc:status", 1, 5_000).await);
+    // The hosted page at the new URL says where it is: a message of its own type.
     let moved = format!(
-        "{}/session/{}?moved=1",
+        "{}/session/{}?post=didit:moved_here",
         sim.hosted_origin(),
         s(&sim.raw, "id")
     );
+    let frame = rec.iframe().expect("the iframe");
     sim.set(&format!(
         r#"{{"status":"in_progress","sessionUrl":"{moved}"}}"#
     ))
     .await;
     assert!(rec.wait("gu1kyc:status", 2, 5_000).await);
-    sleep(150).await;
-    assert_eq!(rec.iframe().unwrap().src(), moved);
+    let origin = sim.hosted_origin();
+    let mut arrived = 0;
+    for _ in 0..50 {
+        arrived = seen_from(&frame, &origin, "didit:moved_here");
+        if arrived > 0 {
+            break;
+        }
+        sleep(100).await;
+    }
+    assert_eq!(arrived, 1, "the iframe's document is the new URL's");
+    assert_eq!(rec.iframe().as_ref(), Some(&frame), "the same iframe");
     assert_eq!(rec.iframes(), 1);
     rec.done(v);
 }
@@ -1978,4 +1990,258 @@ async fn modal_mode_closes_without_cancelling_and_reopens() {
         "removal is not reported as a close"
     );
     rec.done(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The embedded experience: no history entries, no page code under a borrow, style hooks
+
+#[wasm_bindgen_test]
+async fn nothing_the_library_does_adds_a_history_entry() {
+    let before = history_length();
+    // The first mount, from the first answer, and the iframe following a new session URL.
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    assert!(rec.wait("gu1kyc:ready", 1, 5_000).await);
+    assert_eq!(history_length(), before, "the first mount");
+    let frame = rec.iframe().expect("the iframe");
+    let moved = format!(
+        "{}/session/{}?post=didit:moved_here",
+        sim.hosted_origin(),
+        s(&sim.raw, "id")
+    );
+    sim.set(&format!(
+        r#"{{"status":"in_progress","sessionUrl":"{moved}"}}"#
+    ))
+    .await;
+    let origin = sim.hosted_origin();
+    for _ in 0..50 {
+        if seen_from(&frame, &origin, "didit:moved_here") > 0 {
+            break;
+        }
+        sleep(100).await;
+    }
+    assert_eq!(seen_from(&frame, &origin, "didit:moved_here"), 1, "moved");
+    assert_eq!(history_length(), before, "the iframe following a new URL");
+    rec.done(v);
+    // The modal: opened, closed by its button, opened again.
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount_at(&sim, r#""mode":"modal""#);
+    assert!(rec.wait("gu1kyc:ready", 1, 5_000).await);
+    click_button(&rec.container().first_element_child().unwrap());
+    assert!(rec.wait("gu1kyc:close", 1, 2_000).await);
+    v.open();
+    assert_eq!(view(&rec.container()), "dialog:open");
+    assert_eq!(history_length(), before, "the modal");
+    rec.done(v);
+    // The fallback and the window it opens, and open() in window mode.
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    with_agent(INSTAGRAM, async {
+        let v = mount_as(INSTAGRAM, &rec, &sim, "");
+        assert!(rec.wait("gu1kyc:fallback", 1, 2_000).await);
+        click_button(&rec.container());
+        sleep(300).await;
+        assert_eq!(history_length(), before, "the fallback and its window");
+        rec.done(v);
+    })
+    .await;
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount_at(&sim, r#""mode":"window""#);
+    v.open();
+    sleep(300).await;
+    assert_eq!(history_length(), before, "open() in window mode");
+    rec.done(v);
+}
+
+/// Mounts a verification that the simulator approves soon, and waits for its result.
+async fn a_new_verification_completes() {
+    let sim = Sim::new(APPROVE_SOON).await;
+    let rec = Rec::new();
+    let v = rec.mount(&sim, "{}");
+    let r = settle(&v.completed(), 8_000).await;
+    assert_eq!(
+        r.status(),
+        "approved",
+        "a verification mounted afterwards completes"
+    );
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn page_code_run_while_settling_may_call_back_in() {
+    use std::rc::Rc;
+    // A `then` getter on Object.prototype runs when `completed` resolves with the snapshot; it
+    // calls back into the verification (and mounts another) from there.
+    for action in ["destroy", "refresh", "cancel", "mount"] {
+        let sim = Sim::new(APPROVE_SOON).await;
+        let rec = Rec::new();
+        let v = Rc::new(rec.mount(&sim, "{}"));
+        let other = Rec::new();
+        let (v2, sim2, other2) = (v.clone(), sim.raw.clone(), other.raw.clone());
+        let called = Rc::new(std::cell::Cell::new(false));
+        let flag = called.clone();
+        let f = Closure::<dyn FnMut()>::new(move || {
+            flag.set(true);
+            match action {
+                "destroy" => v2.destroy(),
+                "refresh" => v2.refresh(),
+                "cancel" => drop(v2.cancel()),
+                _ => {
+                    let rec = Rec {
+                        raw: other2.clone(),
+                    };
+                    let sim = Sim { raw: sim2.clone() };
+                    std::mem::forget(rec.mount(&sim, "{}"));
+                }
+            }
+        });
+        let remove = then_trap(f.as_ref().unchecked_ref());
+        let r = settle(&v.completed(), 8_000).await;
+        remove.call0(&JsValue::NULL).unwrap();
+        assert!(called.get(), "{action}: the getter ran");
+        assert_eq!(
+            r.status(),
+            "approved",
+            "{action}: completed as the proxy said"
+        );
+        assert_eq!(
+            take_page_errors(),
+            "",
+            "{action}: nothing thrown into the page"
+        );
+        if action == "mount" {
+            let n = other.iframes();
+            assert_eq!(n, 1, "the verification mounted from the getter is running");
+            gu1_kyc_web::mount(other.options(&sim, "{}"))
+                .unwrap()
+                .destroy();
+        }
+        other.done_without();
+        rec.done_without();
+        drop(f);
+        a_new_verification_completes().await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn page_code_in_callbacks_events_window_open_and_focus_may_call_back_in() {
+    use std::rc::Rc;
+    // onComplete and the complete event destroy the verification and mount another.
+    let sim = Sim::new(APPROVE_SOON).await;
+    let rec = Rec::new();
+    let holder: Rc<std::cell::RefCell<Option<Verification>>> = Default::default();
+    let (h, sim_raw, rec_raw) = (holder.clone(), sim.raw.clone(), rec.raw.clone());
+    let on_complete = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        if let Some(v) = h.borrow().as_ref() {
+            v.destroy();
+        }
+        let rec = Rec {
+            raw: rec_raw.clone(),
+        };
+        std::mem::forget(rec.mount(
+            &Sim {
+                raw: sim_raw.clone(),
+            },
+            "{}",
+        ));
+    });
+    let opts = rec.options(&sim, "{}");
+    js_sys::Reflect::set(&opts, &"onComplete".into(), on_complete.as_ref()).unwrap();
+    let v = gu1_kyc_web::mount(opts).unwrap();
+    *holder.borrow_mut() = Some(v);
+    let completed = holder.borrow().as_ref().unwrap().completed();
+    let r = settle(&completed, 8_000).await;
+    assert_eq!(r.status(), "approved");
+    assert_eq!(take_page_errors(), "");
+    assert_eq!(
+        rec.iframes(),
+        1,
+        "the verification mounted from onComplete runs"
+    );
+    rec.done_without();
+    a_new_verification_completes().await;
+
+    // A window.open replaced by the page destroys the verification from inside open().
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = Rc::new(rec.mount_at(&sim, r#""mode":"window""#));
+    let v2 = v.clone();
+    let destroy = Closure::<dyn FnMut()>::new(move || v2.destroy());
+    let restore = replace_open(destroy.as_ref().unchecked_ref());
+    click_button(&rec.container());
+    restore.call0(&JsValue::NULL).unwrap();
+    let r = settle(&v.completed(), 2_000).await;
+    assert_eq!(r.code(), "DESTROYED");
+    assert_eq!(take_page_errors(), "");
+    rec.done_without();
+    a_new_verification_completes().await;
+
+    // Focus returning to the page when the dialog closes runs the page's focus listener, which
+    // destroys the verification.
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let opener = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .create_element("button")
+        .unwrap();
+    rec.container().append_child(&opener).unwrap();
+    opener
+        .unchecked_ref::<web_sys::HtmlElement>()
+        .focus()
+        .unwrap();
+    let v = Rc::new(rec.mount_at(&sim, r#""mode":"modal""#));
+    assert!(rec.wait("gu1kyc:ready", 1, 5_000).await);
+    let v2 = v.clone();
+    let destroy = Closure::<dyn FnMut()>::new(move || v2.destroy());
+    on_focus(destroy.as_ref().unchecked_ref());
+    v.destroy();
+    let r = settle(&v.completed(), 2_000).await;
+    assert_eq!(r.code(), "DESTROYED");
+    assert_eq!(take_page_errors(), "");
+    rec.done_without();
+    a_new_verification_completes().await;
+}
+
+#[wasm_bindgen_test]
+async fn every_element_the_library_creates_has_a_hook_and_the_page_styles_win() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = rec.mount_at(&sim, r#""mode":"modal""#);
+    assert_eq!(
+        hooks(&rec.container()),
+        "dialog=dialog button=close iframe=",
+        "dialog, close button, iframe"
+    );
+    let dialog = rec.container().first_element_child().unwrap();
+    let close = dialog.query_selector("button").unwrap().unwrap();
+    // The defaults: a radius, no border, a styled close button.
+    assert_eq!(computed(&dialog, "border-top-left-radius"), "12px");
+    assert_ne!(computed(&close, "background-color"), "rgba(0, 0, 0, 0)");
+    // A rule of the page's own, with no !important, wins over the defaults.
+    let remove = page_rule("[data-gu1-kyc=dialog] { border-top-left-radius: 3px }");
+    let remove2 = page_rule("[data-gu1-kyc=close] { background-color: rgb(1, 2, 3) }");
+    assert_eq!(computed(&dialog, "border-top-left-radius"), "3px");
+    assert_eq!(computed(&close, "background-color"), "rgb(1, 2, 3)");
+    remove.call0(&JsValue::NULL).unwrap();
+    remove2.call0(&JsValue::NULL).unwrap();
+    rec.done(v);
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    with_agent(INSTAGRAM, async {
+        let v = mount_as(INSTAGRAM, &rec, &sim, "");
+        assert_eq!(hooks(&rec.container()), "div=panel button=button");
+        let panel = rec.container().first_element_child().unwrap();
+        assert_eq!(
+            computed(&panel, "padding-top"),
+            "24px",
+            "the text does not touch the border"
+        );
+        rec.done(v);
+    })
+    .await;
 }

@@ -45,10 +45,12 @@ fn dispatch(key: u32, b: u32, ok: bool, value: JsValue) -> JsValue {
         Step::Open => view::open(&core),
         Step::Watch => view::watch(&core, id),
         Step::Closed => view::announce(&core, "gu1kyc:close", "view", &"modal".into()),
+        Step::Paint => view::paint(&core, id),
         Step::Poll => due(&core, Timer::Poll, id),
         Step::Deadline => due(&core, Timer::Deadline, id),
         Step::StatusRequest => due(&core, Timer::StatusRequest, id),
         Step::CancelRequest => due(&core, Timer::CancelRequest, id),
+        Step::Ready => due(&core, Timer::Ready, id),
         // Comes with key 0, answered above.
         Step::Preflight => {}
     }

@@ -44,6 +44,8 @@ extern "C" {
     pub(super) fn set_timeout(f: &JsValue, ms: i32, a: u32, b: u32, c: bool) -> i32;
     #[wasm_bindgen(js_name = clearTimeout)]
     pub(super) fn clear_timeout(handle: i32);
+    #[wasm_bindgen(js_name = cancelAnimationFrame)]
+    pub(super) fn cancel_frame(handle: i32);
     #[wasm_bindgen(js_name = AbortController)]
     #[derive(Debug)]
     pub(super) type Abort;
@@ -82,6 +84,9 @@ export function facts(w) {
   return [w.isSecureContext, !!(m && m.getUserMedia), p ? p.allowsFeature("camera") : null, w != w.top, n.userAgent,
     q && q.query({ name: "camera" }).then((s) => s.state, () => null)];
 }
+export function paint(f, a, b) {
+  return requestAnimationFrame(() => f(a, b, true));
+}
 export function listen(target, type, f, a, b) {
   const l = (e) => f(a, b, true, e);
   target.addEventListener(type, l);
@@ -103,6 +108,21 @@ export async function exchange(url, post, token, wait, tag, signal, max) {
 }
 export function emit(target, type, detail) {
   target.dispatchEvent(new CustomEvent(type, { bubbles: true, composed: true, detail }));
+}
+const CSS =
+  ":where([data-gu1-kyc=panel],[data-gu1-kyc=dialog]){border:1px solid #ccd;border-radius:12px;padding:1.5em;text-align:center}" +
+  ":where([data-gu1-kyc=button],[data-gu1-kyc=close]){font:inherit;padding:.6em 1.2em;border:0;border-radius:8px;background:#1d4ed8;color:#fff}" +
+  ":where([data-gu1-kyc=dialog]){width:min(720px,100%);padding:0;text-align:end}" +
+  ":where([data-gu1-kyc=dialog])::backdrop{background:#0009}" +
+  ":where([data-gu1-kyc=close]){margin:.5em}" +
+  "@media(max-width:540px){:where([data-gu1-kyc=dialog]){max-width:none;max-height:none;height:100dvh;margin:0}}";
+export function adopt(el) {
+  const r = el.getRootNode(), s = r.adoptedStyleSheets, w = el.ownerDocument.defaultView;
+  if (w && s && !s.some((x) => x.gu1)) {
+    const x = new w.CSSStyleSheet();
+    x.replaceSync(CSS);
+    r.adoptedStyleSheets = [...s, (x.gu1 = x)];
+  }
 }"#)]
 extern "C" {
     /// Calls `f(a, b, true, value)` or `f(a, b, false, reason)` once `p` settles (`p` may be
@@ -114,6 +134,8 @@ extern "C" {
     /// null when not exposed), framed, the user agent, a promise of the camera permission's
     /// state (null when unknown) or a falsy value when there is no Permissions API]`.
     pub(super) fn facts(w: &JsValue) -> JsValue;
+    /// `f(a, b, true)` before the next paint (`requestAnimationFrame`); returns its handle.
+    pub(super) fn paint(f: &JsValue, a: u32, b: u32) -> i32;
     /// Listens to `kind` events on `target` with `(e) => f(a, b, true, e)`, returned for
     /// removal.
     pub(super) fn listen(target: &EventTarget, kind: &str, f: &JsValue, a: u32, b: u32)
@@ -137,6 +159,10 @@ extern "C" {
     ) -> Promise;
     /// Dispatches a `CustomEvent` that bubbles and crosses shadow roots.
     pub(super) fn emit(target: &Element, kind: &str, detail: &JsValue);
+    /// Gives the document or shadow root `el` is in the default look of the views, once: one
+    /// stylesheet of `:where()` rules (no specificity: any rule of the page's own wins),
+    /// adopted (CSSOM, so a strict `style-src` allows it).
+    pub(super) fn adopt(el: &JsValue);
 }
 
 /// `o[key]` on an object from the page, which may throw (`undefined` then): events, which page

@@ -44,16 +44,18 @@ use view::Frame;
 pub use view::{check, open};
 
 use crate::js::{document, get};
-use crate::machine::{Action, Config, Input, Machine, Notice, Slot};
+use crate::machine::{Action, Config, Input, Machine, Notice, Slot, StepEvent};
+use crate::messages::Name;
 use crate::options::{self, Labels, Mode, Options};
 use crate::status::MAX_BODY;
 
 /// `gu1kyc:*` event names, in `Notice` order; the callbacks in `options::CALLBACKS` match.
-const EVENTS: [&str; 4] = [
+const EVENTS: [&str; 5] = [
     "gu1kyc:ready",
     "gu1kyc:status",
     "gu1kyc:complete",
     "gu1kyc:error",
+    "gu1kyc:step",
 ];
 
 thread_local! {
@@ -95,7 +97,10 @@ struct Driver {
     title: String,
     height: String,
     /// By `Notice` order (`options::CALLBACKS`).
-    callbacks: [Option<Function>; 4],
+    callbacks: [Option<Function>; 5],
+    /// Names this verification in its step events: random, made at mount, from nothing the
+    /// page, the token or the proxy gave (a string).
+    attempt: JsValue,
     mode: Mode,
     /// `fallback: "window"`.
     fallback: bool,
@@ -108,7 +113,7 @@ struct Driver {
     frame: Option<Frame>,
     _listeners: [Listener; 2],
     /// By `Timer`.
-    timers: [Option<Alarm>; 4],
+    timers: [Option<Alarm>; 5],
     /// By `Slot`.
     flights: [Option<Flight>; 2],
     next_id: u32,
@@ -150,7 +155,7 @@ pub fn mount(o: Options) -> Rc<Core> {
     // page attaches still see the rejection.
     let (completed, settle) = promise(true);
 
-    let [poll_ms, timeout_ms, request_timeout_ms, wait_s] = o.numbers;
+    let [poll_ms, timeout_ms, request_timeout_ms, wait_s, ready_timeout_ms] = o.numbers;
     let machine = Machine::new(
         Config {
             poll_ms,
@@ -161,6 +166,9 @@ pub fn mount(o: Options) -> Rc<Core> {
             allow: o.allow,
             can_refresh: o.refresh_token.is_some(),
             can_cancel: o.cancel_url.is_some(),
+            ready_timeout_ms,
+            frame_fallback: o.mode == Mode::Inline && o.fallback,
+            auto_height: o.auto_height,
         },
         js_sys::Date::now(),
     );
@@ -196,6 +204,7 @@ pub fn mount(o: Options) -> Rc<Core> {
         title: o.title,
         height: o.height,
         callbacks: o.callbacks,
+        attempt: attempt().into(),
         mode: o.mode,
         fallback: o.fallback,
         labels: o.labels,
@@ -267,6 +276,43 @@ pub fn feed(core: &Rc<Core>, input: Input, candidate: Option<JsValue>) {
         drop(driver);
         unlist(&|_| false);
     }
+}
+
+/// A random id of 16 hex digits.
+fn attempt() -> String {
+    let mut s = String::with_capacity(16);
+    for _ in 0..2 {
+        let mut n = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+        for _ in 0..8 {
+            s.push(char::from(b"0123456789abcdef"[(n & 15) as usize]));
+            n >>= 4;
+        }
+    }
+    s
+}
+
+/// A step event's `detail`: `{ v: 1, name, step?, mediaType?, isAuto?, channel?, code?,
+/// attempt, seq, at }`; every text is one of this client's own (`messages::Message`).
+fn step_detail(e: &StepEvent, attempt: &JsValue) -> JsValue {
+    let m = &e.message;
+    let o = object(&[("v", &1.into())]);
+    let put = |key: &str, value: Option<&str>| {
+        if let Some(v) = value {
+            crate::js::set(&o, key, &v.into());
+        }
+    };
+    put("name", m.name.map(Name::as_str));
+    put("step", m.step);
+    put("mediaType", m.media);
+    if let Some(b) = m.is_auto {
+        crate::js::set(&o, "isAuto", &b.into());
+    }
+    put("channel", m.channel);
+    put("code", m.code);
+    crate::js::set(&o, "attempt", attempt);
+    crate::js::set(&o, "seq", &e.seq.into());
+    crate::js::set(&o, "at", &e.at.into());
+    o
 }
 
 /// Calls integrator code, reporting what it throws on the console.
@@ -345,8 +391,10 @@ fn perform(core: &Rc<Core>, action: Action) {
         Action::Disarm(t) => d.timers[t as usize] = None,
         Action::ShowFrame(url, allow) => {
             let mode = d.mode;
-            let shown = d.show(core, url, allow, None);
+            let mut stale = Vec::new();
+            let shown = d.show(core, url, allow, None, &mut stale);
             drop(live);
+            stale.iter().for_each(|i| i.remove());
             match shown {
                 // Adopted after its load event, or a panel: ready is announced once mount has
                 // returned.
@@ -364,11 +412,19 @@ fn perform(core: &Rc<Core>, action: Action) {
             }
         }
         Action::Navigate(url) => {
-            if let Some(f) = d.frame.as_mut() {
-                if let Some(i) = &f.iframe {
-                    ffi::dom(i).set_attr("src", &url.href);
-                }
-                f.url = url;
+            // The hosted document's location replaced, not the iframe's `src` set: that would
+            // add an entry to the page's session history (the back button would step inside
+            // the iframe). Done with no borrow held: the old document's unload handlers run.
+            let window = d.frame.as_mut().and_then(|f| {
+                let w = f.iframe.as_ref().map(|i| get(i, "contentWindow"));
+                f.url = url.clone();
+                w
+            });
+            drop(live);
+            if let Some(w) = window.filter(JsValue::is_object) {
+                let location = get(&w, "location");
+                let replace: Function = get(&location, "replace").unchecked_into();
+                let _ = replace.call1(&location, &url.href.as_str().into());
             }
         }
         Action::RemoveFrame => {
@@ -382,40 +438,60 @@ fn perform(core: &Rc<Core>, action: Action) {
             *core.status.borrow_mut() = c;
         }
         Action::Emit(notice) => {
-            let (i, detail, arg) = match notice {
-                Notice::Ready => {
-                    let href = d.frame.as_ref().map(|f| f.url.href.as_str()).unwrap_or("");
-                    let detail = object(&[("sessionUrl", &href.into())]);
-                    (0, detail.clone(), detail)
-                }
-                Notice::Status => (
-                    1,
-                    core.status.borrow().clone(),
-                    core.status.borrow().clone(),
-                ),
-                Notice::Complete => (
-                    2,
-                    core.status.borrow().clone(),
-                    core.status.borrow().clone(),
-                ),
-                Notice::Error(e, retrying) => (3, e.to_detail(retrying), e.to_js(Some(retrying))),
-            };
+            let i = notice.index();
+            let href = d.frame.as_ref().map(|f| JsValue::from_str(&f.url.href));
             let target = d.container.clone();
             let callback = d.callbacks[i].clone();
+            let attempt = d.attempt.clone();
+            // What is built from here on can run page code (an error's `stack` getter, the
+            // listeners, the callback): no borrow is held.
             drop(live);
+            let (detail, arg) = match notice {
+                Notice::Ready => {
+                    let detail = object(&[("sessionUrl", &href.unwrap_or_default())]);
+                    (detail.clone(), detail)
+                }
+                Notice::Status | Notice::Complete => {
+                    let s = core.status.borrow().clone();
+                    (s.clone(), s)
+                }
+                Notice::Error(e, retrying) => (e.to_detail(retrying), e.to_js(Some(retrying))),
+                Notice::Step(e) => {
+                    let detail = step_detail(&e, &attempt);
+                    (detail.clone(), detail)
+                }
+            };
             // A listener that throws is reported by the browser and does not reach us.
             emit(&target, EVENTS[i], &detail);
             call(callback.as_ref(), options::CALLBACKS[i], &arg);
         }
         Action::Settle(outcome) => {
-            let (f, value) = match outcome {
-                Ok(()) => (&d.settle[0], core.status.borrow().clone()),
-                Err(e) => (&d.settle[1], e.to_js(None)),
+            let settle = d.settle.clone();
+            // Settling reads `then` of the value, which page code may define (a getter on
+            // `Object.prototype`) and from there call into the verification: no borrow is held.
+            drop(live);
+            let _ = match outcome {
+                Ok(()) => settle[0].call1(&JsValue::UNDEFINED, &core.status.borrow().clone()),
+                Err(e) => settle[1].call1(&JsValue::UNDEFINED, &e.to_js(None)),
             };
-            let _ = f.call1(&JsValue::UNDEFINED, &value);
+        }
+        Action::Fallback(reason) => {
+            drop(live);
+            view::fall_back(core, None, reason);
+        }
+        Action::Close => {
+            drop(live);
+            view::close(core);
+        }
+        Action::Resize(px) => {
+            if let Some(f) = d.frame.as_mut() {
+                f.resize(core, px);
+            }
         }
         Action::CancelDone(error) => {
-            if let Some(fns) = d.cancel_new.take().or_else(|| d.cancel_waiting.take()) {
+            let fns = d.cancel_new.take().or_else(|| d.cancel_waiting.take());
+            drop(live);
+            if let Some(fns) = fns {
                 let _ = match error {
                     None => fns[0].call1(&JsValue::UNDEFINED, &core.completed),
                     Some(e) => fns[1].call1(&JsValue::UNDEFINED, &e.to_js(None)),

@@ -5,7 +5,7 @@
 use js_sys::Function;
 use web_sys::EventTarget;
 
-use super::ffi::{clear_timeout, dom, listen, set_timeout, Abort};
+use super::ffi::{cancel_frame, clear_timeout, dom, listen, paint, set_timeout, Abort};
 use super::route::Route;
 use super::{Core, DISPATCH};
 
@@ -79,5 +79,27 @@ impl Alarm {
 impl Drop for Alarm {
     fn drop(&mut self) {
         clear_timeout(self.handle);
+    }
+}
+
+/// A call before the next paint (`requestAnimationFrame`). Dropping it cancels the call.
+#[derive(Debug)]
+#[must_use = "dropping a Paint cancels its call"]
+pub(super) struct Paint {
+    handle: i32,
+}
+
+impl Paint {
+    /// Calls `route` for verification `core` before the next paint.
+    pub(super) fn new(core: &Core, route: Route) -> Paint {
+        Paint {
+            handle: DISPATCH.with(|d| paint(d, core.key, route.pack())),
+        }
+    }
+}
+
+impl Drop for Paint {
+    fn drop(&mut self) {
+        cancel_frame(self.handle);
     }
 }

@@ -25,6 +25,7 @@ pub(super) enum Step {
     Deadline,
     StatusRequest,
     CancelRequest,
+    Ready,
     /// The camera permission's state arrived (the view's id).
     Camera,
     /// The panel's button was clicked.
@@ -36,10 +37,12 @@ pub(super) enum Step {
     /// `preflight()`'s answer (verification key 0; the id: the reason found before the
     /// permission state, plus one, or 0).
     Preflight,
+    /// The next paint: time to apply the height the hosted page asked for (the view's id).
+    Paint,
 }
 
 /// Every step, by its number.
-const STEPS: [Step; 14] = [
+const STEPS: [Step; 16] = [
     Step::Answer,
     Step::Token,
     Step::Loaded,
@@ -49,11 +52,13 @@ const STEPS: [Step; 14] = [
     Step::Deadline,
     Step::StatusRequest,
     Step::CancelRequest,
+    Step::Ready,
     Step::Camera,
     Step::Open,
     Step::Watch,
     Step::Closed,
     Step::Preflight,
+    Step::Paint,
 ];
 
 impl Step {

@@ -9,8 +9,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlIFrameElement};
 
-use super::ffi::{dom, emit, facts, invoke, item, object, prop, settled};
-use super::resources::{Alarm, Listener};
+use super::ffi::{adopt, dom, emit, facts, invoke, item, object, prop, settled};
+use super::resources::{Alarm, Listener, Paint};
 use super::route::{Route, Step};
 use super::{after, feed, Core, Driver, DISPATCH};
 use crate::js::{document, get, set};
@@ -45,6 +45,9 @@ pub(super) struct Frame {
     /// The iframe's `load`, the dialog's `close` or the panel button's `click`.
     _listeners: [Option<Listener>; 2],
     watch: Option<Alarm>,
+    /// The height the hosted page asked for last (`height: "auto"`), applied at the next paint.
+    height: u32,
+    paint: Option<Paint>,
 }
 
 impl Frame {
@@ -64,6 +67,16 @@ impl Frame {
             id,
             _listeners: listeners,
             watch: None,
+            height: 0,
+            paint: None,
+        }
+    }
+
+    /// Sets the iframe's height to `px` at the next paint (the last asked before it wins).
+    pub(super) fn resize(&mut self, core: &Core, px: u32) {
+        self.height = px;
+        if self.paint.is_none() && self.iframe.is_some() {
+            self.paint = Some(Paint::new(core, Route::of(Step::Paint, self.id)));
         }
     }
 }
@@ -88,13 +101,16 @@ impl Driver {
     /// inline when the camera pre-flight fails and `fallback` is `"window"`, a panel with the
     /// button that opens the session in a window shows instead. `Some((true, _))` when the view
     /// is ready at once (an adopted iframe that had loaded, a panel), with the pre-flight's
-    /// reason when it failed; `None` when the document refuses the element.
+    /// reason when it failed; `None` when the document refuses the element. The iframes to
+    /// remove go into `stale`, for the caller to remove once it holds no borrow (removing an
+    /// iframe runs its document's unload handlers).
     pub(super) fn show(
         &mut self,
         core: &Rc<Core>,
         url: SessionUrl,
         allow: Permissions,
         late: Option<Reason>,
+        stale: &mut Vec<HtmlIFrameElement>,
     ) -> Option<(bool, Option<Reason>)> {
         let id = self.next_id();
         let mut reason = late;
@@ -137,11 +153,16 @@ impl Driver {
             {
                 adopted = Some((el, mark.as_deref() == Some("loaded")));
             } else {
-                el.remove();
+                stale.push(el);
             }
         }
-        let make = |tag: &str, parent: &JsValue, text: &str| {
+        // Each element the library makes carries its `data-gu1-kyc` hook; the default look is
+        // one stylesheet of `:where()` rules (`ffi::adopt`), which any rule of the page's wins.
+        let make = |tag: &str, parent: &JsValue, hook: &str, text: &str| {
             let el = dom(&doc).create(tag);
+            if !hook.is_empty() {
+                dom(&el).set_attr("data-gu1-kyc", hook);
+            }
             if !text.is_empty() {
                 set(&el, "textContent", &text.into());
             }
@@ -149,12 +170,15 @@ impl Driver {
             el
         };
         let container: &JsValue = &self.container;
+        if self.mode != Mode::Inline || reason.is_some() {
+            adopt(container);
+        }
         if self.mode == Mode::Window || reason.is_some() {
-            let panel = make("div", container, "");
+            let panel = make("div", container, "panel", "");
             if reason.is_some() {
-                make("p", &panel, &self.labels.explanation);
+                make("p", &panel, "", &self.labels.explanation);
             }
-            let button = make("button", &panel, &self.labels.button);
+            let button = make("button", &panel, "button", &self.labels.button);
             dom(&button).set_attr("type", "button");
             let click = Listener::new(button.unchecked_ref(), "click", core, Route::to(Step::Open));
             self.frame = Some(Frame::new(panel, None, url, id, [Some(click), None]));
@@ -187,12 +211,11 @@ impl Driver {
         // The dialog: labelled by the title, a close button in a `method="dialog"` form (it
         // closes the dialog with no script), then the iframe.
         let (el, closed) = if self.mode == Mode::Modal {
-            let dialog = make("dialog", container, "");
+            let dialog = make("dialog", container, "dialog", "");
             dom(&dialog).set_attr("aria-label", &self.title);
-            dom(&get(&dialog, "style")).set_style("width", "min(720px, 100% - 2em)");
-            let form = make("form", &dialog, "");
+            let form = make("form", &dialog, "", "");
             dom(&form).set_attr("method", "dialog");
-            make("button", &form, &self.labels.close);
+            make("button", &form, "close", &self.labels.close);
             let closed = Listener::new(
                 dialog.unchecked_ref(),
                 "close",
@@ -205,7 +228,7 @@ impl Driver {
         };
         if !get(&iframe, "isConnected").is_truthy() {
             dom(&iframe).set_attr("src", &url.href);
-            let parent = if closed.is_some() { &el } else { container };
+            let parent: &JsValue = if closed.is_some() { &el } else { container };
             dom(parent).append(dom(&iframe));
         }
         let load = (!loaded)
@@ -252,22 +275,63 @@ pub(super) fn announce(core: &Core, kind: &str, key: &str, value: &JsValue) {
 /// The camera permission's state for view `id` arrived: when it is denied and the view is
 /// still that inline iframe, the panel replaces it (`fallback: "window"` only; see `show`).
 pub(super) fn late_denied(core: &Rc<Core>, id: u32, state: &JsValue) {
-    let Some(reason) = preflight::late(state.as_string().as_deref()) else {
-        return;
-    };
+    if let Some(reason) = preflight::late(state.as_string().as_deref()) {
+        fall_back(core, Some(id), reason);
+    }
+}
+
+/// The panel with the window button replaces the iframe (view `id`, or whichever shows when
+/// `None`), and the page hears why: `gu1kyc:fallback`. Polling goes on.
+pub(super) fn fall_back(core: &Rc<Core>, id: Option<u32>, reason: Reason) {
     let old = core.live.borrow_mut().as_mut().and_then(|d| {
-        let ours = d.frame.as_ref().is_some_and(|f| f.id == id);
+        let ours = d
+            .frame
+            .as_ref()
+            .is_some_and(|f| f.iframe.is_some() && id.map_or(true, |id| f.id == id));
         ours.then(|| d.frame.take()).flatten()
     });
     let Some(old) = old else { return };
     let url = old.url.clone();
     // Removed with no borrow held: removing an iframe runs its document's unload handlers.
     drop(old);
+    let mut stale = Vec::new();
     if let Some(d) = core.live.borrow_mut().as_mut() {
-        let _ = d.show(core, url, 0, Some(reason));
+        let _ = d.show(core, url, 0, Some(reason), &mut stale);
     }
+    stale.iter().for_each(|i| i.remove());
     announce(core, "gu1kyc:fallback", "reason", &reason.as_str().into());
     feed(core, Input::FrameLoaded, None);
+}
+
+/// The hosted page asked to be closed: the dialog closes as its close button closes it
+/// (`gu1kyc:close`; `open()` shows it again). Other views have nothing to close.
+pub(super) fn close(core: &Core) {
+    let dialog = core.live.borrow().as_ref().and_then(|d| {
+        let f = d.frame.as_ref()?;
+        (d.mode == Mode::Modal && f.iframe.is_some()).then(|| f.el.clone())
+    });
+    // With no borrow held: focus goes back to the page, whose listeners run.
+    if let Some(el) = dialog {
+        invoke(&el, "close");
+    }
+}
+
+/// The next paint for view `id`: its iframe takes the height last asked for.
+pub(super) fn paint(core: &Core, id: u32) {
+    let mut live = core.live.borrow_mut();
+    let Some(f) = live.as_mut().and_then(|d| d.frame.as_mut()) else {
+        return;
+    };
+    if f.id != id {
+        return;
+    }
+    f.paint = None;
+    if let Some(i) = &f.iframe {
+        let mut h = String::new();
+        crate::error::push_u32(&mut h, f.height);
+        h.push_str("px");
+        dom(&get(i, "style")).set_style("height", &h);
+    }
 }
 
 /// `open()`, or a click on the panel's button: opens the dialog again (modal mode), or the
@@ -353,8 +417,9 @@ pub(super) fn watch(core: &Rc<Core>, id: u32) {
     }
 }
 
-/// A message from the hosted page: a hint to poll now, when it comes from the iframe's
-/// origin and window and names a status event. Never a completion.
+/// A message from the hosted page, when it comes from the frame's (or the hosted window's)
+/// origin and window: a hint to poll now, a step event, a height, a close request, a camera
+/// failure (see `machine`). Never a completion.
 pub(super) fn on_message(core: &Rc<Core>, e: JsValue) {
     let from_frame = {
         let live = core.live.borrow();
@@ -371,10 +436,10 @@ pub(super) fn on_message(core: &Rc<Core>, e: JsValue) {
             && prop(&e, "origin").as_string().as_deref() == Some(&f.url.origin)
     };
     // The data is read with no borrow held: page code can dispatch a MessageEvent of its own
-    // making, whose data may be a proxy that throws from places no call here catches.
-    if from_frame
-        && messages::message_type(&prop(&e, "data")).is_some_and(|t| messages::is_hint(&t))
-    {
-        feed(core, Input::Hint, None);
+    // making, whose data may be a proxy that throws from places no call here catches. Any
+    // message from the frame counts as heard; what it says comes from closed lists.
+    if from_frame {
+        let m = messages::read(&prop(&e, "data")).unwrap_or_default();
+        feed(core, Input::Heard(m), None);
     }
 }

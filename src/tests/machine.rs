@@ -2,7 +2,9 @@
 
 use crate::error::{Code, KycError};
 use crate::machine::*;
+use crate::messages::{Message, Name};
 use crate::permissions;
+use crate::preflight::Reason;
 use crate::status::{Answer, Session, Status};
 use crate::url::SessionUrl;
 use Action::*;
@@ -27,6 +29,9 @@ fn config() -> Config {
         allow: None,
         can_refresh: true,
         can_cancel: true,
+        ready_timeout_ms: 0,
+        frame_fallback: true,
+        auto_height: false,
     }
 }
 
@@ -38,6 +43,18 @@ fn session(status: &str, id: &str, href: Option<&str>) -> Answer {
         allow: permissions::DEFAULT,
         tag: false,
         held: false,
+    })
+}
+
+/// A status hint from the hosted page (also a step event: `T::feed_hint` leaves those out).
+fn hint() -> Input {
+    heard(Name::StatusUpdated)
+}
+
+fn heard(name: Name) -> Input {
+    Input::Heard(Message {
+        name: Some(name),
+        ..Message::default()
     })
 }
 
@@ -56,6 +73,13 @@ struct T {
 }
 
 impl T {
+    /// The actions of a status hint, its step event left out.
+    fn feed_hint(&mut self) -> Vec<Action> {
+        let mut a = self.feed(hint());
+        a.retain(|a| !matches!(a, Emit(Notice::Step(_))));
+        a
+    }
+
     fn new(cfg: Config) -> T {
         let mut t = T {
             m: Machine::new(cfg, 0.0),
@@ -148,7 +172,7 @@ fn completes_exactly_once_then_ignores_everything() {
     for input in [
         Input::Answered(Slot::Status, session("rejected", "s", None)),
         Input::Refresh,
-        Input::Hint,
+        hint(),
         Input::Due(Timer::Poll),
         Input::Destroy,
         Input::FrameLoaded,
@@ -212,7 +236,7 @@ fn failures_back_off_and_retry_after_sets_a_quiet_time() {
     assert!(a.contains(&Arm(Timer::Poll, 5_000)));
     t.now = 4_999.0;
     assert_eq!(t.feed(Input::Refresh), []);
-    assert_eq!(t.feed(Input::Hint), []);
+    assert_eq!(t.feed_hint(), []);
     t.now = 5_000.0;
     assert_eq!(fetches(&t.feed(Input::Refresh)), 1);
     // A Retry-After below the poll interval is raised to it.
@@ -397,17 +421,17 @@ fn status_changes_are_told_once_each() {
 fn hints_are_budgeted_and_need_a_frame() {
     let mut t = T::polling(config());
     t.answer(session("pending", "s", None));
-    assert_eq!(t.feed(Input::Hint), [], "no frame, no hint");
+    assert_eq!(t.feed_hint(), [], "no frame, no hint");
     t.feed(Input::Due(Timer::Poll));
     t.answer(session("pending", "s", Some(U1)));
     let mut polls = 0;
     for _ in 0..10 {
-        polls += fetches(&t.feed(Input::Hint));
+        polls += fetches(&t.feed_hint());
         t.answer(session("pending", "s", Some(U1)));
     }
     assert_eq!(polls, 3);
     t.now = 1_000.0;
-    assert_eq!(fetches(&t.feed(Input::Hint)), 1);
+    assert_eq!(fetches(&t.feed_hint()), 1);
 }
 
 #[test]
@@ -706,7 +730,7 @@ fn a_wait_that_overruns_or_fails_ends_the_waits_of_this_verification() {
 fn a_hint_or_refresh_replaces_a_held_request_and_only_a_held_one() {
     let mut t = waiting();
     t.now = 5_000.0;
-    let a = t.feed(Input::Hint);
+    let a = t.feed_hint();
     assert_eq!(
         a,
         [
@@ -744,4 +768,143 @@ fn destroy_while_held_aborts_the_request() {
     assert!(t
         .feed(Input::Answered(Slot::Status, Answer::Unchanged(true)))
         .is_empty());
+}
+
+/// Started with a pinned frame that has loaded.
+fn framed(cfg: Config) -> T {
+    let mut cfg = cfg;
+    cfg.session_url = Some(url(U1));
+    let mut t = T::new(cfg);
+    t.feed(Input::FrameLoaded);
+    t
+}
+
+fn steps(actions: &[Action]) -> Vec<(Option<Name>, u32, u32)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Emit(Notice::Step(e)) => Some((e.message.name, e.seq, e.at)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn step_events_are_numbered_timed_and_at_most_twenty_a_second() {
+    let mut t = framed(config());
+    t.now = 1_500.0;
+    let mut out = vec![];
+    for _ in 0..25 {
+        out.extend(steps(&t.feed(heard(Name::StepStarted))));
+    }
+    assert_eq!(out.len(), 20, "20 in a second, the rest dropped");
+    assert_eq!(
+        out[0],
+        (Some(Name::StepStarted), 1, 1_500),
+        "ms since mount"
+    );
+    assert_eq!(out[19].1, 20);
+    t.now = 2_499.0;
+    assert_eq!(
+        steps(&t.feed(heard(Name::MediaStarted))),
+        [],
+        "still the same second"
+    );
+    t.now = 2_500.0;
+    assert_eq!(
+        steps(&t.feed(heard(Name::MediaCaptured))),
+        [(Some(Name::MediaCaptured), 27, 2_500)],
+        "the dropped ones show as a gap in the numbers"
+    );
+    // Layout and messages outside the vocabulary are not step events.
+    assert_eq!(steps(&t.feed(heard(Name::Layout))), []);
+    assert_eq!(steps(&t.feed(Input::Heard(Message::default()))), []);
+}
+
+#[test]
+fn a_close_request_closes_and_layout_resizes_only_with_auto_height() {
+    let mut t = framed(config());
+    assert!(t.feed(heard(Name::CloseRequest)).contains(&Close));
+    let layout = |h| {
+        Input::Heard(Message {
+            name: Some(Name::Layout),
+            height: Some(h),
+            ..Message::default()
+        })
+    };
+    assert!(!t.feed(layout(900.0)).iter().any(|a| matches!(a, Resize(_))));
+    let mut cfg = config();
+    cfg.auto_height = true;
+    let mut t = framed(cfg);
+    assert_eq!(t.feed(layout(812.7)), [Resize(812)]);
+    assert_eq!(t.feed(layout(50.0)), [Resize(200)]);
+    assert_eq!(t.feed(layout(1e9)), [Resize(4_000)]);
+}
+
+#[test]
+fn a_camera_failure_in_the_frame_falls_back_once_and_polling_goes_on() {
+    let camera = |kind| {
+        Input::Heard(Message {
+            name: Some(Name::Error),
+            code: Some(kind),
+            ..Message::default()
+        })
+    };
+    let mut t = framed(config());
+    let a = t.feed(camera("networkError"));
+    assert!(
+        !a.iter().any(|a| matches!(a, Fallback(_))),
+        "not a camera failure"
+    );
+    let a = t.feed(camera("cameraNotReadable"));
+    assert!(a.contains(&Fallback(Reason::CameraFailedInFrame)));
+    assert!(!a.iter().any(|a| matches!(a, RemoveFrame | Settle(_))));
+    let a = t.feed(camera("cameraAccessDenied"));
+    assert!(!a.iter().any(|a| matches!(a, Fallback(_))), "once");
+    assert!(!t.m.ended());
+    let a = t.answer(session("in_progress", "s", Some(U1)));
+    assert!(
+        a.iter().any(|a| matches!(a, Arm(Timer::Poll, _))),
+        "polling goes on: {a:?}"
+    );
+    let mut cfg = config();
+    cfg.frame_fallback = false;
+    let mut t = framed(cfg);
+    let a = t.feed(camera("cameraAccessDenied"));
+    assert!(
+        !a.iter().any(|a| matches!(a, Fallback(_))),
+        "modal or fallback: none"
+    );
+}
+
+#[test]
+fn a_frame_that_stays_silent_falls_back_after_the_ready_timeout() {
+    let mut cfg = config();
+    cfg.ready_timeout_ms = 3_000;
+    cfg.session_url = Some(url(U1));
+    let mut t = T::new(cfg.clone());
+    let a = t.feed(Input::FrameLoaded);
+    assert!(a.contains(&Arm(Timer::Ready, 3_000)), "{a:?}");
+    assert!(t.feed(Input::FrameLoaded).is_empty(), "armed once");
+    assert_eq!(
+        t.feed(Input::Due(Timer::Ready)),
+        [Fallback(Reason::FrameNotResponding)]
+    );
+    // A page that speaks in time disarms it, whatever it said.
+    let mut t = T::new(cfg.clone());
+    t.feed(Input::FrameLoaded);
+    let a = t.feed(Input::Heard(Message::default()));
+    assert_eq!(a, [Disarm(Timer::Ready)]);
+    // Off by default, and off where there is no inline frame to fall back from.
+    let mut cfg2 = cfg.clone();
+    cfg2.ready_timeout_ms = 0;
+    assert!(!T::new(cfg2)
+        .feed(Input::FrameLoaded)
+        .iter()
+        .any(|a| matches!(a, Arm(..))));
+    cfg.frame_fallback = false;
+    assert!(!T::new(cfg)
+        .feed(Input::FrameLoaded)
+        .iter()
+        .any(|a| matches!(a, Arm(..))));
 }

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::Value as Json;
 
 use crate::machine::{backoff_ms, next_interval};
-use crate::messages::{is_hint, message_type};
+use crate::messages::{message_type, read, Name};
 use crate::options::{check_height, check_number, check_title, Given, NUMBERS};
 use crate::permissions::{check, filter, render, KNOWN_FEATURES};
 use crate::status::{read_answer, retry_after, Status, MAX_RETRY_AFTER_MS};
@@ -125,6 +125,50 @@ fn expected_type(v: &Json, depth: u8) -> Option<String> {
     }
 }
 
+/// A hosted-page message as the real page might post one, stuffed with personal data: every
+/// event of the vocabulary (and a few that are not), steps, media, channels and errors in
+/// several spellings, and fields no step event may carry.
+fn stuffed() -> impl Strategy<Value = Json> {
+    let event = prop_oneof![
+        "(didit|gu1):(ready|started|step_started|step_completed|step_changed|media_started|media_captured|document_selected|verification_submitted|code_sent|code_verified|status_updated|completed|cancelled|error|close_request|layout|submitted|other)",
+        ".{0,20}",
+    ];
+    let word = prop_oneof![
+        "(document_selection|document_front|DOCUMENT_CAPTURE_BACK|FACE_PASSIVE_LIVENESS|face|EMAIL|phone|poa|questionnaire|image/jpeg|video|sms|WhatsApp|email|cameraAccessDenied|NotReadableError|NotFoundError|sessionExpired|unknown)",
+        "PII-[A-Za-z0-9 +@.:/-]{1,24}",
+    ];
+    let error = prop_oneof![
+        word.clone().prop_map(Json::String),
+        (word.clone(), word.clone())
+            .prop_map(|(t, m)| serde_json::json!({ "type": t, "message": m })),
+    ];
+    (
+        event,
+        (word.clone(), word.clone(), word.clone(), word.clone()),
+        (any::<Option<bool>>(), error, any::<bool>(), any::<bool>()),
+    )
+        .prop_map(
+            |(t, (step, media, channel, pii), (auto, error, as_text, nested))| {
+                let mut data = serde_json::json!({
+                    "step": step, "mediaType": media, "channel": channel, "error": error,
+                    "sessionId": pii, "entityId": pii, "country": pii, "documentType": pii,
+                    "name": pii, "phone": pii, "message": pii, "url": pii, "contentHeight": 640,
+                });
+                if let Some(a) = auto {
+                    data["isAuto"] = Json::Bool(a);
+                }
+                let mut v = serde_json::json!({ "type": t, "data": data, "timestamp": 1 });
+                if nested {
+                    v = serde_json::json!({ "data": v });
+                }
+                if as_text {
+                    v = Json::String(v.to_string());
+                }
+                v
+            },
+        )
+}
+
 /// Whether a type is one of the six status hints, with either prefix, written out again.
 fn expected_hint(t: &str) -> bool {
     const HINTS: [&str; 12] = [
@@ -142,6 +186,51 @@ fn expected_hint(t: &str) -> bool {
         "gu1:error",
     ];
     HINTS.contains(&t)
+}
+
+proptest! {
+    // The step events' privacy property runs 10 000 messages whatever PROPTEST_CASES says.
+    #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn step_events_carry_only_names_from_the_closed_lists(v in prop_oneof![stuffed(), json(), wrapped()]) {
+        // The lists as the README documents them, written out again.
+        const NAMES: [&str; 16] = [
+            "ready", "started", "step_started", "step_completed", "step_changed",
+            "media_started", "media_captured", "document_selected", "submitted", "code_sent",
+            "code_verified", "status_updated", "completed", "cancelled", "error", "close_request",
+        ];
+        const STEPS: [&str; 9] = [
+            "document_selection", "document_front", "document_back", "face", "email", "phone",
+            "poa", "questionnaire", "other",
+        ];
+        const MEDIA: [&str; 3] = ["image", "video", "other"];
+        const CHANNELS: [&str; 4] = ["email", "sms", "whatsapp", "other"];
+        const CODES: [&str; 7] = [
+            "sessionExpired", "networkError", "cameraAccessDenied", "cameraNotReadable",
+            "cameraNotFound", "unknown", "other",
+        ];
+        let Some(m) = read(&v) else { return Ok(()) };
+        if !m.is_step() {
+            return Ok(());
+        }
+        let name = m.name.map(Name::as_str).unwrap_or_default();
+        prop_assert!(NAMES.contains(&name), "name {:?}", name);
+        for (value, list) in [
+            (m.step, &STEPS[..]),
+            (m.media, &MEDIA[..]),
+            (m.channel, &CHANNELS[..]),
+            (m.code, &CODES[..]),
+        ] {
+            if let Some(t) = value {
+                prop_assert!(list.contains(&t), "{:?} not in {:?} ({})", t, list, v);
+            }
+        }
+        prop_assert!(
+            m.code.is_none() || m.name == Some(Name::Error),
+            "a code for errors only"
+        );
+    }
 }
 
 proptest! {
@@ -179,9 +268,8 @@ proptest! {
         let v = if as_text { Json::String(v.to_string()) } else { v };
         let t = message_type(&v);
         prop_assert_eq!(&t, &expected_type(&v, 0));
-        if let Some(t) = t {
-            prop_assert_eq!(is_hint(&t), expected_hint(&t), "{}", t);
-        }
+        let hint = read(&v).is_some_and(|m| m.is_hint());
+        prop_assert_eq!(hint, t.as_deref().is_some_and(expected_hint), "{:?}", t);
     }
 
     #[test]
@@ -287,7 +375,9 @@ mod sequences {
         Answer(bool, u8, u8, u8, u8, u8),
         Token(bool, bool),
         Loaded,
-        Hint,
+        /// A hosted-page message: its event (an index into `Name::ALL`, past it none), whether
+        /// an error is a camera failure, a layout height.
+        Heard(u8, bool, f64),
         Visible(bool),
         Refresh,
         Cancel,
@@ -298,11 +388,11 @@ mod sequences {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            6 => (0usize..4).prop_map(Step::Fire),
+            6 => (0usize..5).prop_map(Step::Fire),
             8 => (any::<bool>(), 0u8..12, 0u8..3, 0u8..4, 0u8..4, 0u8..4).prop_map(|(s, a, b, c, d, e)| Step::Answer(s, a, b, c, d, e)),
             2 => (any::<bool>(), any::<bool>()).prop_map(|(s, ok)| Step::Token(s, ok)),
             1 => Just(Step::Loaded),
-            2 => Just(Step::Hint),
+            4 => (0u8..20, any::<bool>(), -100.0f64..9_000.0).prop_map(|(n, c, h)| Step::Heard(n, c, h)),
             2 => any::<bool>().prop_map(Step::Visible),
             2 => Just(Step::Refresh),
             1 => Just(Step::Cancel),
@@ -363,7 +453,12 @@ mod sequences {
     struct World {
         now: f64,
         /// Each timer's due time, when armed.
-        timers: [Option<f64>; 4],
+        timers: [Option<f64>; 5],
+        /// The last step event's number, the times step events went out, fallbacks.
+        seq: u32,
+        step_times: Vec<f64>,
+        fallbacks: u32,
+        close_asked: bool,
         fetching: [bool; 2],
         refreshing: [bool; 2],
         frame: bool,
@@ -572,6 +667,23 @@ mod sequences {
                         prop_assert!(!w.terminal_kept, "no status after a terminal one");
                     }
                     Action::Emit(Notice::Complete) => w.completes += 1,
+                    Action::Emit(Notice::Step(e)) => {
+                        prop_assert!(
+                            e.seq > w.seq,
+                            "step numbers grow: {} after {}",
+                            e.seq,
+                            w.seq
+                        );
+                        w.seq = e.seq;
+                        prop_assert!(e.message.is_step());
+                        let recent = w
+                            .step_times
+                            .iter()
+                            .filter(|t| w.now - **t < 1_000.0)
+                            .count();
+                        prop_assert!(recent < 20, "at most 20 step events in any second");
+                        w.step_times.push(w.now);
+                    }
                     Action::Emit(Notice::Status) => prop_assert!(!w.terminal_kept || ends_here),
                     Action::Emit(_) => {}
                     Action::Settle(r) => {
@@ -585,6 +697,18 @@ mod sequences {
                     Action::CancelDone(_) => {
                         w.cancels -= 1;
                         prop_assert!(w.cancels >= 0, "cancel() settles once per call");
+                    }
+                    Action::Fallback(_) => {
+                        w.fallbacks += 1;
+                        prop_assert!(
+                            cfg.frame_fallback && w.fallbacks == 1,
+                            "one fallback, inline only"
+                        );
+                    }
+                    Action::Close => prop_assert!(w.close_asked, "closed only when asked"),
+                    Action::Resize(px) => {
+                        prop_assert!(cfg.auto_height, "resized only with height: auto");
+                        prop_assert!((200..=4_000).contains(px), "height {} within 200..4000", px);
                     }
                 }
             }
@@ -639,7 +763,21 @@ mod sequences {
                     Input::TokenRefreshed(if cancel { Slot::Cancel } else { Slot::Status }, ok)
                 }
                 Step::Loaded => Input::FrameLoaded,
-                Step::Hint => Input::Hint,
+                Step::Heard(n, camera, h) => {
+                    use crate::messages::{Message, Name};
+                    let name = Name::ALL.get(n as usize).copied();
+                    w.close_asked |= name == Some(Name::CloseRequest);
+                    Input::Heard(Message {
+                        name,
+                        code: (name == Some(Name::Error)).then_some(if camera {
+                            "cameraNotFound"
+                        } else {
+                            "other"
+                        }),
+                        height: (name == Some(Name::Layout)).then_some(h),
+                        ..Message::default()
+                    })
+                }
                 Step::Visible(v) => Input::Visible(v),
                 Step::Refresh => Input::Refresh,
                 Step::Cancel => Input::Cancel,
@@ -667,9 +805,22 @@ mod sequences {
             any::<bool>(),
             100u32..20_000,
             prop_oneof![Just(0u32), 1u32..30],
+            (
+                prop_oneof![Just(0u32), 1_000u32..5_000],
+                any::<bool>(),
+                any::<bool>(),
+            ),
         )
             .prop_map(
-                |(poll_ms, pinned, can_refresh, can_cancel, request_timeout_ms, wait_s)| Config {
+                |(
+                    poll_ms,
+                    pinned,
+                    can_refresh,
+                    can_cancel,
+                    request_timeout_ms,
+                    wait_s,
+                    (ready, fall, auto),
+                )| Config {
                     poll_ms,
                     timeout_ms: 600_000,
                     request_timeout_ms,
@@ -678,6 +829,9 @@ mod sequences {
                     allow: None,
                     can_refresh,
                     can_cancel,
+                    ready_timeout_ms: ready,
+                    frame_fallback: fall,
+                    auto_height: auto,
                 },
             )
     }

@@ -122,6 +122,23 @@ export class Browser {
   click(el) {
     return this.cmd("POST", `/element/${el[ELEMENT]}/click`, {});
   }
+  /** Sizes the window so the page's viewport is `width` x `height` CSS pixels (as near as the
+   * engine allows); returns the viewport it got. */
+  async viewport(width, height) {
+    let w = width, h = height, got;
+    for (let i = 0; i < 3; i++) {
+      await this.cmd("POST", "/window/rect", { width: w, height: h });
+      got = await this.exec("return [document.documentElement.clientWidth, innerHeight];");
+      if (got[0] === width && got[1] === height) break;
+      w += width - got[0];
+      h += height - got[1];
+    }
+    return got;
+  }
+  /** A PNG of the viewport. */
+  async screenshot() {
+    return Buffer.from(await this.cmd("GET", "/screenshot"), "base64");
+  }
   enterFrame(el) {
     return this.cmd("POST", "/frame", { id: el });
   }

@@ -58,7 +58,7 @@ export async function requestGaps(entityId, endpoint) {
   return at.slice(1).map((t, i) => t - at[i]);
 }
 
-const TYPES = ["gu1kyc:ready", "gu1kyc:status", "gu1kyc:complete", "gu1kyc:error", "gu1kyc:fallback", "gu1kyc:close"];
+const TYPES = ["gu1kyc:ready", "gu1kyc:status", "gu1kyc:complete", "gu1kyc:error", "gu1kyc:fallback", "gu1kyc:close", "gu1kyc:step"];
 
 export function recorder() {
   // A dialog a failed modal test left open would make the rest of the page inert.
@@ -79,6 +79,7 @@ export function recorder() {
     onStatus: (s) => rec.calls.push(["status", s]),
     onComplete: (r) => rec.calls.push(["complete", r]),
     onError: (e) => rec.calls.push(["error", e]),
+    onStep: (e) => rec.calls.push(["step", e]),
   };
   return rec;
 }
@@ -435,4 +436,74 @@ export function view(el) {
 /** Clicks the panel's button. */
 export function clickButton(el) {
   el.querySelector("button").click();
+}
+
+/** `history.length` of the test page. */
+export function historyLength() {
+  return history.length;
+}
+
+// Errors that reached the page: thrown by a listener or a timer, or a rejection no one handled.
+let pageErrors = [];
+window.addEventListener("error", (e) => pageErrors.push(String(e.message)));
+window.addEventListener("unhandledrejection", (e) => pageErrors.push(String(e.reason)));
+/** The page's uncaught errors and unhandled rejections since the last call. */
+export function takePageErrors() {
+  const e = pageErrors;
+  pageErrors = [];
+  return e.join(" | ");
+}
+
+/** Defines a `then` getter on `Object.prototype` that calls `f` the first time it is read on a
+ * snapshot (an object with an own `terminal`): resolving `completed` reads it. Returns the
+ * function that removes the getter. */
+export function thenTrap(f) {
+  let called = false;
+  Object.defineProperty(Object.prototype, "then", {
+    configurable: true,
+    get() {
+      if (!called && Object.prototype.hasOwnProperty.call(this, "terminal")) {
+        called = true;
+        f();
+      }
+      return undefined;
+    },
+  });
+  return () => delete Object.prototype.then;
+}
+
+/** Replaces `window.open` with `f` (called with no arguments; returns null: blocked) until the
+ * returned function restores it. */
+export function replaceOpen(f) {
+  const real = window.open;
+  window.open = () => (f(), null);
+  return () => (window.open = real);
+}
+
+/** Calls `f` on the first `focus` event that reaches the page (capture) after this call. */
+export function onFocus(f) {
+  const l = () => {
+    window.removeEventListener("focus", l, true);
+    f();
+  };
+  window.addEventListener("focus", l, true);
+}
+
+/** The `data-gu1-kyc` hooks in `el`, in document order, with each element's tag. */
+export function hooks(el) {
+  return [...el.querySelectorAll("[data-gu1-kyc]")].map((e) => e.localName + "=" + e.getAttribute("data-gu1-kyc")).join(" ");
+}
+
+/** Adds a page stylesheet rule through CSSOM (the test page has no CSP) and returns the
+ * function that removes it. */
+export function pageRule(rule) {
+  const s = document.createElement("style");
+  document.head.appendChild(s);
+  s.sheet.insertRule(rule);
+  return () => s.remove();
+}
+
+/** A computed style property of `el`. */
+export function computed(el, name) {
+  return getComputedStyle(el).getPropertyValue(name);
 }

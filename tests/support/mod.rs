@@ -100,6 +100,20 @@ extern "C" {
     pub fn timer_count() -> u32;
     #[wasm_bindgen(js_name = pageText)]
     pub fn page_text() -> String;
+    #[wasm_bindgen(js_name = historyLength)]
+    pub fn history_length() -> u32;
+    #[wasm_bindgen(js_name = takePageErrors)]
+    pub fn take_page_errors() -> String;
+    #[wasm_bindgen(js_name = thenTrap)]
+    pub fn then_trap(f: &js_sys::Function) -> js_sys::Function;
+    #[wasm_bindgen(js_name = replaceOpen)]
+    pub fn replace_open(f: &js_sys::Function) -> js_sys::Function;
+    #[wasm_bindgen(js_name = onFocus)]
+    pub fn on_focus(f: &js_sys::Function);
+    pub fn hooks(el: &web_sys::Element) -> String;
+    #[wasm_bindgen(js_name = pageRule)]
+    pub fn page_rule(rule: &str) -> js_sys::Function;
+    pub fn computed(el: &web_sys::Element, name: &str) -> String;
 }
 
 /// Parses JSON written in the test.
