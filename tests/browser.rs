@@ -2072,16 +2072,23 @@ async fn a_new_verification_completes() {
 
 #[wasm_bindgen_test]
 async fn page_code_run_while_settling_may_call_back_in() {
+    use std::cell::{Cell, RefCell};
     use std::rc::Rc;
     // A `then` getter on Object.prototype runs when `completed` resolves with the snapshot; it
-    // calls back into the verification (and mounts another) from there.
+    // calls back into the verification (or mounts another) from there.
     for action in ["destroy", "refresh", "cancel", "mount"] {
         let sim = Sim::new(APPROVE_SOON).await;
         let rec = Rec::new();
         let v = Rc::new(rec.mount(&sim, "{}"));
         let other = Rec::new();
-        let (v2, sim2, other2) = (v.clone(), sim.raw.clone(), other.raw.clone());
-        let called = Rc::new(std::cell::Cell::new(false));
+        let mounted: Rc<RefCell<Option<Verification>>> = Default::default();
+        let (v2, sim2, other2, m2) = (
+            v.clone(),
+            sim.raw.clone(),
+            other.raw.clone(),
+            mounted.clone(),
+        );
+        let called = Rc::new(Cell::new(false));
         let flag = called.clone();
         let f = Closure::<dyn FnMut()>::new(move || {
             flag.set(true);
@@ -2093,8 +2100,7 @@ async fn page_code_run_while_settling_may_call_back_in() {
                     let rec = Rec {
                         raw: other2.clone(),
                     };
-                    let sim = Sim { raw: sim2.clone() };
-                    std::mem::forget(rec.mount(&sim, "{}"));
+                    *m2.borrow_mut() = Some(rec.mount_at(&Sim { raw: sim2.clone() }, ""));
                 }
             }
         });
@@ -2112,12 +2118,14 @@ async fn page_code_run_while_settling_may_call_back_in() {
             "",
             "{action}: nothing thrown into the page"
         );
-        if action == "mount" {
-            let n = other.iframes();
-            assert_eq!(n, 1, "the verification mounted from the getter is running");
-            gu1_kyc_web::mount(other.options(&sim, "{}"))
-                .unwrap()
-                .destroy();
+        let second = mounted.borrow_mut().take();
+        if let Some(m) = second {
+            assert_eq!(
+                other.iframes(),
+                1,
+                "the verification mounted from the getter runs"
+            );
+            m.destroy();
         }
         other.done_without();
         rec.done_without();
@@ -2133,7 +2141,13 @@ async fn page_code_in_callbacks_events_window_open_and_focus_may_call_back_in() 
     let sim = Sim::new(APPROVE_SOON).await;
     let rec = Rec::new();
     let holder: Rc<std::cell::RefCell<Option<Verification>>> = Default::default();
-    let (h, sim_raw, rec_raw) = (holder.clone(), sim.raw.clone(), rec.raw.clone());
+    let second: Rc<std::cell::RefCell<Option<Verification>>> = Default::default();
+    let (h, sim_raw, rec_raw, s2) = (
+        holder.clone(),
+        sim.raw.clone(),
+        rec.raw.clone(),
+        second.clone(),
+    );
     let on_complete = Closure::<dyn FnMut(JsValue)>::new(move |_| {
         if let Some(v) = h.borrow().as_ref() {
             v.destroy();
@@ -2141,11 +2155,11 @@ async fn page_code_in_callbacks_events_window_open_and_focus_may_call_back_in() 
         let rec = Rec {
             raw: rec_raw.clone(),
         };
-        std::mem::forget(rec.mount(
+        *s2.borrow_mut() = Some(rec.mount_at(
             &Sim {
                 raw: sim_raw.clone(),
             },
-            "{}",
+            "",
         ));
     });
     let opts = rec.options(&sim, "{}");
@@ -2161,6 +2175,7 @@ async fn page_code_in_callbacks_events_window_open_and_focus_may_call_back_in() 
         1,
         "the verification mounted from onComplete runs"
     );
+    second.borrow_mut().take().unwrap().destroy();
     rec.done_without();
     a_new_verification_completes().await;
 
@@ -2244,4 +2259,334 @@ async fn every_element_the_library_creates_has_a_hook_and_the_page_styles_win() 
         rec.done(v);
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hosted page, heard: step events, height, close requests, camera failures, silence
+
+/// What the simulated hosted page puts in its payloads, none of which may reach the page.
+const PERSONAL: [&str; 8] = [
+    "Ana María Testperson",
+    "+34 612 345 678",
+    "ana.testperson@example.com",
+    "ESP",
+    "passport",
+    "P1234567Z",
+    "bank.example",
+    "left the verification",
+];
+
+/// Mounts at the simulator's session URL with `query` on it and the option members in `extra`.
+fn mount_hosted(rec: &Rec, sim: &Sim, query: &str, extra: &str) -> Verification {
+    let sep = if extra.is_empty() { "" } else { "," };
+    rec.mount(
+        sim,
+        &format!(
+            r#"{{"sessionUrl":"{}?{query}"{sep}{extra}}}"#,
+            sim.session_url()
+        ),
+    )
+}
+
+#[wasm_bindgen_test]
+async fn every_hosted_message_is_a_step_event_of_closed_lists_with_no_personal_data() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount_hosted(&rec, &sim, "vocab=1&delay=200", r#""pollIntervalMs":60000"#);
+    assert!(rec.wait("gu1kyc:step", 16, 5_000).await, "the 16 messages");
+    sleep(300).await;
+    let steps = rec.steps();
+    let names: Vec<String> = steps.iter().map(|d| s(d, "name")).collect();
+    assert_eq!(
+        names,
+        [
+            "ready",
+            "started",
+            "step_started",
+            "step_completed",
+            "step_changed",
+            "media_started",
+            "media_captured",
+            "document_selected",
+            "submitted",
+            "code_sent",
+            "code_verified",
+            "status_updated",
+            "completed",
+            "cancelled",
+            "error",
+            "close_request"
+        ],
+        "in order; layout messages are not step events"
+    );
+    let attempt = s(&steps[0], "attempt");
+    assert!(attempt.len() >= 8, "a random id: {attempt}");
+    for (i, d) in steps.iter().enumerate() {
+        assert_eq!(get(d, "v").as_f64(), Some(1.0));
+        assert_eq!(
+            get(d, "seq").as_f64(),
+            Some(i as f64 + 1.0),
+            "numbered from 1"
+        );
+        assert!(
+            get(d, "at").as_f64().is_some_and(|t| t >= 0.0),
+            "ms since mount"
+        );
+        assert_eq!(s(d, "attempt"), attempt, "one attempt id per verification");
+        for k in keys(d).split(',') {
+            assert!(
+                [
+                    "v",
+                    "name",
+                    "step",
+                    "mediaType",
+                    "isAuto",
+                    "channel",
+                    "code",
+                    "attempt",
+                    "seq",
+                    "at"
+                ]
+                .contains(&k),
+                "no field outside the schema: {k}"
+            );
+        }
+    }
+    let field = |i: usize, k: &str| s(&steps[i], k);
+    assert_eq!(field(2, "step"), "document_selection");
+    assert_eq!(field(5, "mediaType"), "image");
+    assert_eq!(get(&steps[6], "isAuto"), JsValue::TRUE);
+    assert_eq!(field(9, "channel"), "sms");
+    assert_eq!(field(14, "code"), "networkError");
+    assert_eq!(
+        keys(&steps[7]),
+        "at,attempt,name,seq,v",
+        "the document's type and country dropped"
+    );
+    // onStep gets the same objects.
+    let calls = rec.step_calls();
+    assert_eq!(calls.len(), steps.len());
+    assert!(calls.iter().zip(&steps).all(|(a, b)| a == b));
+    // Nothing of the page's payloads anywhere the page can look.
+    let heard = rec.heard(&v.status());
+    for p in PERSONAL {
+        assert!(!heard.contains(p), "{p} reached the page: {heard}");
+    }
+    // The session's id and URL are the proxy's to tell (the snapshot), never a step event's.
+    let steps_text = js_sys::JSON::stringify(&steps.iter().collect::<js_sys::Array>())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    for p in [sim.session_url(), s(&sim.raw, "id"), sim.hosted_origin()] {
+        assert!(!steps_text.contains(&p), "{p} in a step event");
+    }
+    // Hints stay hints, and no message completes anything.
+    assert_eq!(rec.count("gu1kyc:complete"), 0);
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn a_flooding_page_gets_twenty_step_events_a_second_and_gaps_in_the_numbers() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount_hosted(
+        &rec,
+        &sim,
+        "flood=60&delay=200",
+        r#""pollIntervalMs":60000"#,
+    );
+    assert!(rec.wait("gu1kyc:step", 20, 5_000).await);
+    sleep(300).await;
+    let steps = rec.steps();
+    assert_eq!(steps.len(), 20, "20 of the 61 in the first second");
+    let last = get(steps.last().unwrap(), "seq").as_f64().unwrap();
+    assert_eq!(last, 20.0, "the ready message and 19 of the flood");
+    sleep(1_000).await;
+    assert_eq!(rec.steps().len(), 20, "the rest were dropped, not queued");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn height_auto_follows_the_hosted_page_and_other_heights_ignore_it() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount_hosted(&rec, &sim, "layout=1234&delay=300", r#""height":"auto""#);
+    let iframe = rec.iframe().unwrap();
+    assert_eq!(
+        computed(&iframe, "height"),
+        "700px",
+        "the default height first"
+    );
+    let mut h = String::new();
+    for _ in 0..40 {
+        h = iframe.style().get_property_value("height").unwrap();
+        if h == "1234px" {
+            break;
+        }
+        sleep(50).await;
+    }
+    assert_eq!(h, "1234px", "the content's height, through CSSOM");
+    rec.done(v);
+    // Clamped to 200..4000 px.
+    for (layout, want) in [("50", "200px"), ("99999", "4000px")] {
+        let sim = Sim::new("{}").await;
+        let rec = Rec::new();
+        let v = mount_hosted(
+            &rec,
+            &sim,
+            &format!("layout={layout}&delay=100"),
+            r#""height":"auto""#,
+        );
+        let iframe = rec.iframe().unwrap();
+        for _ in 0..40 {
+            if iframe.style().get_property_value("height").unwrap() == want {
+                break;
+            }
+            sleep(50).await;
+        }
+        assert_eq!(
+            iframe.style().get_property_value("height").unwrap(),
+            want,
+            "{layout}"
+        );
+        rec.done(v);
+    }
+    // A fixed height ignores layout.
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount_hosted(&rec, &sim, "layout=1234&delay=100", r#""height":500"#);
+    sleep(800).await;
+    assert_eq!(
+        rec.iframe()
+            .unwrap()
+            .style()
+            .get_property_value("height")
+            .unwrap(),
+        "500px"
+    );
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn a_close_request_closes_the_modal_as_its_button_does() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount_hosted(&rec, &sim, "close=1&delay=300", r#""mode":"modal""#);
+    assert_eq!(view(&rec.container()), "dialog:open");
+    assert!(rec.wait("gu1kyc:close", 1, 5_000).await);
+    assert_eq!(
+        s(&get(&rec.last("gu1kyc:close"), "detail"), "view"),
+        "modal"
+    );
+    assert_eq!(view(&rec.container()), "dialog", "closed, not removed");
+    let pending = settle(&v.completed(), 200).await;
+    assert_eq!(pending.state, "pending", "closing is not cancelling");
+    v.open();
+    assert_eq!(view(&rec.container()), "dialog:open");
+    rec.done(v);
+    // Inline: a step event only.
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount_hosted(&rec, &sim, "close=1&delay=100", "");
+    assert!(rec.wait("gu1kyc:step", 2, 5_000).await);
+    assert_eq!(s(&rec.steps()[1], "name"), "close_request");
+    assert_eq!(rec.count("gu1kyc:close"), 0);
+    assert_eq!(view(&rec.container()), "iframe");
+    rec.done(v);
+}
+
+#[wasm_bindgen_test]
+async fn the_camera_failing_inside_the_frame_falls_back_once_and_completes_from_the_proxy() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount_hosted(&rec, &sim, "error=cameraAccessDenied&delay=200", "");
+    assert!(rec.wait("gu1kyc:fallback", 1, 5_000).await);
+    assert_eq!(
+        s(&get(&rec.last("gu1kyc:fallback"), "detail"), "reason"),
+        "CAMERA_FAILED_IN_FRAME"
+    );
+    assert_eq!(
+        view(&rec.container()),
+        format!("panel:p={EXPLANATION}|button[button]=Continue in a new window")
+    );
+    let step = rec
+        .steps()
+        .into_iter()
+        .find(|d| s(d, "name") == "error")
+        .unwrap();
+    assert_eq!(s(&step, "code"), "cameraAccessDenied");
+    assert!(
+        !rec.heard(&JsValue::NULL).contains("Ana María"),
+        "the error's text is not forwarded"
+    );
+    sim.set(r#"{"status":"approved"}"#).await;
+    let r = settle(&v.completed(), 8_000).await;
+    assert_eq!(r.status(), "approved", "polling went on");
+    sleep(200).await;
+    assert_eq!(rec.count("gu1kyc:fallback"), 1);
+    assert_eq!(rec.count("gu1kyc:complete"), 1);
+    rec.done(v);
+    // A network error is no camera failure; the modal does not fall back.
+    for (query, extra) in [
+        ("error=networkError&delay=100", ""),
+        ("error=cameraAccessDenied&delay=100", r#""mode":"modal""#),
+    ] {
+        let sim = Sim::new("{}").await;
+        let rec = Rec::new();
+        let v = mount_hosted(&rec, &sim, query, extra);
+        assert!(rec.wait("gu1kyc:step", 2, 5_000).await);
+        sleep(300).await;
+        assert_eq!(rec.count("gu1kyc:fallback"), 0, "{query} {extra}");
+        rec.done(v);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_frame_that_never_speaks_falls_back_after_ready_timeout_ms() {
+    let sim = Sim::new("{}").await;
+    let rec = Rec::new();
+    let v = mount_hosted(&rec, &sim, "silent=1", r#""readyTimeoutMs":1000"#);
+    assert!(
+        rec.wait("gu1kyc:ready", 1, 5_000).await,
+        "the iframe loaded"
+    );
+    let loaded = get(&rec.last("gu1kyc:ready"), "at").as_f64().unwrap();
+    assert!(rec.wait("gu1kyc:fallback", 1, 5_000).await);
+    let fell = get(&rec.last("gu1kyc:fallback"), "at").as_f64().unwrap();
+    assert_eq!(
+        s(&get(&rec.last("gu1kyc:fallback"), "detail"), "reason"),
+        "FRAME_NOT_RESPONDING"
+    );
+    assert!(
+        (990.0..3_000.0).contains(&(fell - loaded)),
+        "after readyTimeoutMs: {} ms",
+        fell - loaded
+    );
+    assert_eq!(all_iframes(), 0, "the panel replaced the iframe");
+    rec.done(v);
+    // A page that speaks in time keeps its iframe; 0 (the default) never falls back.
+    for (query, extra) in [("", r#""readyTimeoutMs":1000"#), ("silent=1", "")] {
+        let sim = Sim::new("{}").await;
+        let rec = Rec::new();
+        let v = mount_hosted(&rec, &sim, query, extra);
+        assert!(rec.wait("gu1kyc:ready", 1, 5_000).await);
+        sleep(1_600).await;
+        assert_eq!(rec.count("gu1kyc:fallback"), 0, "{query} {extra}");
+        assert_eq!(view(&rec.container()), "iframe");
+        rec.done(v);
+    }
+}
+
+#[wasm_bindgen_test]
+fn ready_timeout_ms_and_height_auto_are_checked() {
+    let rec = Rec::new();
+    for bad in ["1", "999", "120001", "-5"] {
+        let o = with(
+            &base_options(&rec),
+            "readyTimeoutMs",
+            JsValue::from_f64(bad.parse().unwrap()),
+        );
+        assert_refused(o, "INVALID_OPTIONS", "readyTimeoutMs");
+    }
+    rec.done_without();
 }

@@ -5,7 +5,7 @@
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{Element, EventTarget};
+use web_sys::{Element, EventTarget, HtmlIFrameElement};
 
 use crate::js::{document, get};
 
@@ -55,6 +55,12 @@ extern "C" {
     pub(super) fn abort(this: &Abort);
 }
 
+/// Points the iframe's document at `url` without a session history entry; what it throws (a
+/// document going away) is dropped.
+pub(super) fn replace(iframe: &HtmlIFrameElement, url: &str) {
+    let _ = replace_location(iframe, url);
+}
+
 /// Any DOM object, for the calls declared on `Dom`.
 pub(super) fn dom(v: &JsValue) -> &Dom {
     v.unchecked_ref()
@@ -83,6 +89,13 @@ export function facts(w) {
   const n = w.navigator, m = n.mediaDevices, d = w.document, p = d.permissionsPolicy || d.featurePolicy, q = n.permissions;
   return [w.isSecureContext, !!(m && m.getUserMedia), p ? p.allowsFeature("camera") : null, w != w.top, n.userAgent,
     q && q.query({ name: "camera" }).then((s) => s.state, () => null)];
+}
+export function attempt() {
+  return Math.random().toString(36).slice(2, 10) + Math.random().toString(36).slice(2, 10);
+}
+export function replace(iframe, url) {
+  const w = iframe.contentWindow;
+  if (w) w.location.replace(url);
 }
 export function paint(f, a, b) {
   return requestAnimationFrame(() => f(a, b, true));
@@ -134,6 +147,11 @@ extern "C" {
     /// null when not exposed), framed, the user agent, a promise of the camera permission's
     /// state (null when unknown) or a falsy value when there is no Permissions API]`.
     pub(super) fn facts(w: &JsValue) -> JsValue;
+    /// A random id (letters and digits), for nothing but telling verifications apart.
+    pub(super) fn attempt() -> JsValue;
+    /// Points the iframe's document at `url` with `location.replace`: no session history entry.
+    #[wasm_bindgen(catch, js_name = replace)]
+    fn replace_location(iframe: &HtmlIFrameElement, url: &str) -> Result<(), JsValue>;
     /// `f(a, b, true)` before the next paint (`requestAnimationFrame`); returns its handle.
     pub(super) fn paint(f: &JsValue, a: u32, b: u32) -> i32;
     /// Listens to `kind` events on `target` with `(e) => f(a, b, true, e)`, returned for

@@ -204,7 +204,7 @@ pub fn mount(o: Options) -> Rc<Core> {
         title: o.title,
         height: o.height,
         callbacks: o.callbacks,
-        attempt: attempt().into(),
+        attempt: ffi::attempt(),
         mode: o.mode,
         fallback: o.fallback,
         labels: o.labels,
@@ -276,19 +276,6 @@ pub fn feed(core: &Rc<Core>, input: Input, candidate: Option<JsValue>) {
         drop(driver);
         unlist(&|_| false);
     }
-}
-
-/// A random id of 16 hex digits.
-fn attempt() -> String {
-    let mut s = String::with_capacity(16);
-    for _ in 0..2 {
-        let mut n = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-        for _ in 0..8 {
-            s.push(char::from(b"0123456789abcdef"[(n & 15) as usize]));
-            n >>= 4;
-        }
-    }
-    s
 }
 
 /// A step event's `detail`: `{ v: 1, name, step?, mediaType?, isAuto?, channel?, code?,
@@ -415,16 +402,13 @@ fn perform(core: &Rc<Core>, action: Action) {
             // The hosted document's location replaced, not the iframe's `src` set: that would
             // add an entry to the page's session history (the back button would step inside
             // the iframe). Done with no borrow held: the old document's unload handlers run.
-            let window = d.frame.as_mut().and_then(|f| {
-                let w = f.iframe.as_ref().map(|i| get(i, "contentWindow"));
+            let iframe = d.frame.as_mut().and_then(|f| {
                 f.url = url.clone();
-                w
+                f.iframe.clone()
             });
             drop(live);
-            if let Some(w) = window.filter(JsValue::is_object) {
-                let location = get(&w, "location");
-                let replace: Function = get(&location, "replace").unchecked_into();
-                let _ = replace.call1(&location, &url.href.as_str().into());
+            if let Some(i) = iframe {
+                ffi::replace(&i, &url.href);
             }
         }
         Action::RemoveFrame => {

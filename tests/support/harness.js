@@ -507,3 +507,16 @@ export function pageRule(rule) {
 export function computed(el, name) {
   return getComputedStyle(el).getPropertyValue(name);
 }
+
+/** The `detail` of every `gu1kyc:step` event, and the argument of every `onStep` call. */
+export function stepDetails(rec) {
+  return rec.events.filter((e) => e.type === "gu1kyc:step").map((e) => e.detail);
+}
+export function stepCalls(rec) {
+  return rec.calls.filter((c) => c[0] === "step").map((c) => c[1]);
+}
+
+/** Everything the page heard, as JSON: events, callback arguments, and `extra` (a snapshot). */
+export function heardText(rec, extra) {
+  return JSON.stringify([rec.events.map((e) => e.detail), rec.calls, extra]);
+}

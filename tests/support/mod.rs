@@ -114,6 +114,12 @@ extern "C" {
     #[wasm_bindgen(js_name = pageRule)]
     pub fn page_rule(rule: &str) -> js_sys::Function;
     pub fn computed(el: &web_sys::Element, name: &str) -> String;
+    #[wasm_bindgen(js_name = stepDetails)]
+    fn step_details(rec: &JsValue) -> js_sys::Array;
+    #[wasm_bindgen(js_name = stepCalls)]
+    fn step_calls(rec: &JsValue) -> js_sys::Array;
+    #[wasm_bindgen(js_name = heardText)]
+    fn heard_text(rec: &JsValue, extra: &JsValue) -> String;
 }
 
 /// Parses JSON written in the test.
@@ -420,6 +426,20 @@ impl Rec {
     pub fn iframe(&self) -> Option<web_sys::HtmlIFrameElement> {
         let f = iframe(&self.raw);
         (!f.is_null()).then(|| f.into())
+    }
+
+    /// The `gu1kyc:step` details, and `onStep`'s arguments, in order.
+    pub fn steps(&self) -> Vec<JsValue> {
+        step_details(&self.raw).iter().collect()
+    }
+
+    pub fn step_calls(&self) -> Vec<JsValue> {
+        step_calls(&self.raw).iter().collect()
+    }
+
+    /// Everything the page heard (events, callback arguments) and `extra`, as JSON.
+    pub fn heard(&self, extra: &JsValue) -> String {
+        heard_text(&self.raw, extra)
     }
 
     pub fn refresh_calls(&self) -> u32 {
