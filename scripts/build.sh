@@ -11,9 +11,8 @@ cd "$root"
 # (README's size table). These are unstable flags, enabled on the pinned stable toolchain with
 # RUSTC_BOOTSTRAP for this build only; the tests build with plain stable. A separate target
 # directory keeps these artifacts from invalidating the test builds'.
-RUSTC_BOOTSTRAP=1 \
-RUSTFLAGS="-Ctarget-feature=-reference-types,-multivalue -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
-CARGO_TARGET_DIR="$root/target/wasm-release" \
+release_rustflags="-Ctarget-feature=-reference-types,-multivalue -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none"
+RUSTC_BOOTSTRAP=1 RUSTFLAGS="$release_rustflags" CARGO_TARGET_DIR="$root/target/wasm-release" \
   wasm-pack --quiet build . --target web --release -- -Zbuild-std=std,panic_abort
 # The wasm features the release wasm is built and optimised with (wasm-opt must be told; they are
 # what the browsers in the README's support list run).
@@ -71,3 +70,7 @@ done
 # glue (in its bundle) and the wasm instead.
 printf '%-28s %22d gzip (budget 24000)\n' "drop-in page (script + wasm)" "$total"
 node scripts/package.mjs
+# The bills of materials, CycloneDX: the wasm's crates (cargo-cyclonedx, with the standard library
+# and each crate's place in the wasm from the unit graph of the build above) and the package's
+# files (npm sbom). scripts/sbom.mjs says what is in each.
+RUSTFLAGS="$release_rustflags" node scripts/sbom.mjs

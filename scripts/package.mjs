@@ -16,7 +16,8 @@ const write = (f, text) => writeFileSync(join(dir, f), text);
 
 // package.json ------------------------------------------------------------------------------
 const p = JSON.parse(read("package.json"));
-const files = ["index.js", "gu1_kyc_web_bg.wasm", "gu1_kyc_web.js", "gu1_kyc_web.d.ts", "gu1-kyc.js", "gu1-kyc.d.ts", "integrity.json"];
+// The bills of materials are written after this script, by scripts/sbom.mjs.
+const files = ["index.js", "gu1_kyc_web_bg.wasm", "gu1_kyc_web.js", "gu1_kyc_web.d.ts", "gu1-kyc.js", "gu1-kyc.d.ts", "integrity.json", "sbom.cdx.json", "gu1_kyc_web_bg.wasm.cdx.json"];
 const shaped = {
   name: p.name,
   version: p.version,

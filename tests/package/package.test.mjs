@@ -45,7 +45,19 @@ test("package.json carries what registries and bundlers read", () => {
   const listed = execFileSync("tar", ["-tzf", TARBALL], { encoding: "utf8" }).trim().split("\n").sort();
   assert.deepEqual(
     listed,
-    ["README.md", "gu1-kyc.d.ts", "gu1-kyc.js", "gu1_kyc_web.d.ts", "gu1_kyc_web.js", "gu1_kyc_web_bg.wasm", "index.js", "integrity.json", "package.json"].map((f) => `package/${f}`),
+    [
+      "README.md",
+      "gu1-kyc.d.ts",
+      "gu1-kyc.js",
+      "gu1_kyc_web.d.ts",
+      "gu1_kyc_web.js",
+      "gu1_kyc_web_bg.wasm",
+      "gu1_kyc_web_bg.wasm.cdx.json",
+      "index.js",
+      "integrity.json",
+      "package.json",
+      "sbom.cdx.json",
+    ].map((f) => `package/${f}`),
   );
 });
 
@@ -59,6 +71,33 @@ test("integrity.json holds the sha384 of each file a page loads; both loaders pi
   for (const f of ["gu1-kyc.js", "gu1_kyc_web.js"]) {
     assert.ok(file(f).toString().includes(`fetch(`) && file(f).toString().includes(`integrity:"${integrity["gu1_kyc_web_bg.wasm"]}"`), `${f} fetches the wasm with its integrity`);
   }
+});
+
+test("the bills of materials describe the files in the tarball and the crates of the lockfile", () => {
+  const file = (f) => execFileSync("tar", ["-xOzf", TARBALL, `package/${f}`]);
+  const sha384 = (bytes) => createHash("sha384").update(bytes).digest("hex");
+  const wasm = JSON.parse(file("gu1_kyc_web_bg.wasm.cdx.json"));
+  const npm = JSON.parse(file("sbom.cdx.json"));
+  for (const bom of [wasm, npm]) {
+    assert.equal(bom.bomFormat, "CycloneDX");
+    assert.equal(bom.specVersion, "1.5");
+    assert.doesNotMatch(JSON.stringify(bom), /file:\/\/\/|\/root\/|\/home\//, "no absolute path of the build machine");
+  }
+  // The wasm's: this wasm, the crates Cargo.lock resolves for it, and the standard library.
+  assert.equal(wasm.metadata.component.hashes.find((h) => h.alg === "SHA-384").content, sha384(file("gu1_kyc_web_bg.wasm")));
+  const lock = readFileSync(join(root, "Cargo.lock"), "utf8");
+  const version = (name) => lock.match(new RegExp(`name = "${name}"\\nversion = "([^"]+)"`))[1];
+  const linked = wasm.components.filter((c) => c.scope === "required").map((c) => `${c.name}@${c.version}`);
+  for (const name of ["wasm-bindgen", "js-sys", "web-sys", "lol_alloc"]) assert.ok(linked.includes(`${name}@${version(name)}`), `${name} in the wasm's SBOM`);
+  assert.ok(wasm.components.find((c) => c.name === "syn").scope === "excluded", "a proc macro is build-time only");
+  const std = wasm.components.find((c) => c.name === "rust-std");
+  assert.ok(["core", "alloc", "std", "dlmalloc"].every((n) => std.components.some((c) => c.name === n)), "the standard library's crates");
+  // The package's: every shipped file (but the SBOMs) with its hash.
+  const listed = execFileSync("tar", ["-tzf", TARBALL], { encoding: "utf8" }).trim().split("\n").map((f) => f.replace(/^package\//, ""));
+  const expected = listed.filter((f) => f !== "package.json" && !f.endsWith(".cdx.json")).sort();
+  assert.deepEqual(npm.components.map((c) => c.name), expected);
+  for (const c of npm.components) assert.equal(c.hashes.find((h) => h.alg === "SHA-384").content, sha384(file(c.name)), c.name);
+  assert.equal(npm.metadata.component.purl, "pkg:npm/gu1-kyc-web@0.1.0");
 });
 
 /** A fresh project (type: module, `tsc --init` defaults) with the tarball installed. */
