@@ -109,6 +109,7 @@ for (const engine of ["chromium", "firefox", "webkit"]) {
         assert.deepEqual(c.events.filter((e) => e.type === "gu1kyc:complete").map((e) => e.status), ["approved"]);
         assert.deepEqual(c.refusedScripts, []);
         assert.deepEqual(c.violations, []);
+        assert.deepEqual(c.errors, []);
         assert.equal(cdn.cdnHits(WASM) - wasm, 1, "the wasm downloaded once");
         assert.ok((await proxyRequests(s)) > 0, "the proxy was asked");
       });
@@ -120,6 +121,7 @@ for (const engine of ["chromium", "firefox", "webkit"]) {
         const c = await result(b);
         assert.deepEqual(c.result, { status: "approved" });
         assert.deepEqual(c.violations, []);
+        assert.deepEqual(c.errors, []);
       });
 
       await t.test("a loader changed by one byte on the CDN is refused by the browser", async () => {
@@ -141,6 +143,7 @@ for (const engine of ["chromium", "firefox", "webkit"]) {
           assert.deepEqual(after.events, []);
           assert.equal(after.iframes, 0);
           assert.deepEqual(after.violations, []);
+          assert.deepEqual(after.errors, []);
           assert.equal(cdn.cdnHits(WASM) - wasm, 0, "no wasm requested");
           assert.equal(await proxyRequests(s), 0, "no request reached the proxy");
         } finally {
@@ -193,6 +196,7 @@ for (const engine of ["chromium", "firefox", "webkit"]) {
         assert.deepEqual(c.events.filter((e) => e.el === "kyc").map((e) => e.type), ["gu1kyc:error"], "the first element did nothing more");
         assert.equal(cdn.cdnHits(WASM) - wasm, 2, "downloaded again, once");
         assert.deepEqual(c.violations, []);
+        assert.deepEqual(c.errors, [], "no uncaught error or rejection");
         assert.equal(await proxyRequests(s), 0);
       });
 
@@ -209,6 +213,7 @@ for (const engine of ["chromium", "firefox", "webkit"]) {
           assert.equal((await check(b)).iframes, 0);
           assert.equal(await proxyRequests(s), 0, "no request reached the proxy");
           assert.deepEqual(c.violations, []);
+          assert.deepEqual(c.errors, []);
         } finally {
           cdn.replace(WASM, null);
         }
