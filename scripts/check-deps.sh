@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The dependency policy of deny.toml, checked by cargo-deny against Cargo.lock, offline:
+# The dependency policy of deny.toml, checked by cargo-deny against Cargo.lock (no advisory
+# database: this needs no network once the crates are fetched):
 #   1. what the wasm links (gu1-kyc-web for wasm32, no dev-dependencies): permissive licences,
 #      crates.io only, no crate in two versions;
 #   2. the whole workspace (the client with its test dependencies, gu1-kyc-proxy): permissive
@@ -12,7 +13,7 @@ passed=0 failed=0
 run() {
   local name=$1
   shift
-  if cargo deny --frozen "$@"; then
+  if cargo deny --locked "$@"; then
     echo "check-deps: $name: ok"
     passed=$((passed + 1))
   else
