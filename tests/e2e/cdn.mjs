@@ -1,5 +1,5 @@
 // Two loopback servers for the integrity and Trusted Types suites: an integrator's page origin,
-// serving the page the test sets (with the CSP the test gives) and the check scripts from www/,
+// serving the page the test sets (with the CSP the test gives) and the check scripts of www/,
 // and a CDN origin serving the built package (CORS open, as a CDN for npm packages does), whose
 // files a test can replace with changed bytes. Both count the requests they answer.
 import { createServer } from "node:http";
@@ -47,11 +47,10 @@ export async function start(port) {
     await listen(port, (path, res) => {
       count(pageOrigin, path);
       if (path === "/page") return send(res, TYPES[".html"], page.html, { "Content-Security-Policy": page.csp });
-      // The check scripts and, for the npm import, the package on the page's own origin.
-      const [dir, rel] = path.startsWith("/pkg/") ? [PACKAGE, path.slice(5)] : [WWW, path.slice(1)];
-      const file = normalize(rel);
+      // The check scripts.
+      const file = normalize(path.slice(1));
       if (file.startsWith("..")) return res.writeHead(404).end();
-      send(res, TYPES[extname(file)] || "application/octet-stream", readFileSync(join(dir, file)));
+      send(res, TYPES[extname(file)] || "application/octet-stream", readFileSync(join(WWW, file)));
     }),
     await listen(port + 1, (path, res) => {
       count(cdnOrigin, path);
