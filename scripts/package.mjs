@@ -114,3 +114,8 @@ for (const f of ["gu1-kyc.js", "gu1_kyc_web.js"]) {
   }
 }
 write("integrity.json", JSON.stringify(integrity, null, 2) + "\n");
+
+// The package's README shows the script tag with this version's `integrity` filled in (the
+// repository's README has the placeholder `sha384-…`, which a hash changes with every build).
+const readme = read("README.md");
+if (readme.includes('integrity="sha384-…"')) write("README.md", readme.replaceAll('integrity="sha384-…"', `integrity="${integrity["gu1-kyc.js"]}"`));
