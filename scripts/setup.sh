@@ -49,6 +49,17 @@ fi
 
 command -v wasm-pack >/dev/null || { log "installing wasm-pack"; cargo install wasm-pack --version 0.15.1 --locked; }
 
+# Supply-chain tools, pinned: cargo-deny checks the dependency policy (deny.toml,
+# scripts/check-deps.sh); cargo-cyclonedx writes the wasm's bill of materials (scripts/sbom.mjs,
+# run by scripts/build.sh). Each is installed when missing or at another version.
+cargo_tool() { # crate version
+  local have
+  have=$(cargo "${1#cargo-}" --version 2>/dev/null | awk '{print $2}' || true)
+  [ "$have" = "$2" ] || { log "installing $1 $2 (have: ${have:-none})"; cargo install "$1" --version "$2" --locked --force; }
+}
+cargo_tool cargo-deny 0.20.2
+cargo_tool cargo-cyclonedx 0.5.9
+
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)

@@ -93,6 +93,10 @@ check "module graph without circles" python3 scripts/module-graph.py src
 section "native unit tests (client, proxy) and property tests"
 suite "native tests" native cargo_counts env PROPTEST_CASES="${PROPTEST_CASES:-2000}" cargo test --workspace
 
+section "dependency policy (deny.toml): permissive licences, crates.io only, one version of each crate in the wasm"
+check_deps() { line_counts "$1" check-deps; }
+suite "dependency policy" deps check_deps bash scripts/check-deps.sh
+
 section "simulator"
 check "proxy build" cargo build -p gu1-kyc-proxy --quiet
 # Fixed ports stay below 32768, out of Linux's ephemeral range (32768-60999): a port in that
