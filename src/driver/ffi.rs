@@ -123,7 +123,7 @@ export function emit(target, type, detail) {
   target.dispatchEvent(new CustomEvent(type, { bubbles: true, composed: true, detail }));
 }
 const CSS =
-  ":where([data-gu1-kyc=panel],[data-gu1-kyc=dialog]){border:1px solid #ccd;border-radius:12px;padding:1.5em;text-align:center}" +
+  ":where([data-gu1-kyc=panel],[data-gu1-kyc=dialog]){box-sizing:border-box;border:1px solid #ccd;border-radius:12px;padding:1.5em;text-align:center}" +
   ":where([data-gu1-kyc=button],[data-gu1-kyc=close]){font:inherit;padding:.6em 1.2em;border:0;border-radius:8px;background:#1d4ed8;color:#fff}" +
   ":where([data-gu1-kyc=dialog]){width:min(720px,100%);padding:0;text-align:end}" +
   ":where([data-gu1-kyc=dialog])::backdrop{background:#0009}" +

@@ -1,13 +1,16 @@
 // The views as people see them, in Chromium, Firefox and WebKit, under the demo's strict CSP
-// (www/views-check.html: the library's defaults, no page styles): at a phone's 390 px the modal
-// fills the screen with nothing cut at its right edge; at 1,100 px it sits centred, 720 px wide;
-// the panel's text does not touch its border; every element the library makes carries its hook;
-// a rule of the page's own on a hook wins with no !important; no CSP violation. Screenshots go to
-// test-results/views/.
+// (www/views-check.html: the library's defaults, no page styles): on a phone-sized viewport the
+// modal fills the screen with nothing cut at its right edge; at 1,100 px it sits centred, 720 px
+// wide; the panel's text does not touch its border; every element the library makes carries its
+// hook; a rule of the page's own on a hook wins with no !important; no CSP violation. The
+// WebDriver windows cannot be narrower than 447 (WebKit) or 500 px (Chromium, Firefox), both
+// below the 540 px where the full-screen layout starts; Chromium is also checked at exactly 390
+// px through Playwright's viewport. Screenshots go to test-results/views/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Browser, portBlock } from "./webdriver.mjs";
+import { launch } from "./chromium.mjs";
 
 portBlock(5);
 
@@ -31,8 +34,8 @@ for (const engine of ["chromium", "firefox", "webkit"]) {
   test(`${engine}: the modal fills a phone and sits centred on a desktop; the page's rules win`, async () => {
     const b = await Browser.open(engine);
     try {
-      const phone = await views(b, "?mode=modal", 390, 844, `${engine}-modal-390.png`);
-      assert.equal(phone.vw, 390, `a 390 px viewport (${phone.got})`);
+      const phone = await views(b, "?mode=modal", 390, 844, `${engine}-modal-narrow.png`);
+      assert.ok(phone.vw <= 540, `a phone-sized viewport (${phone.got})`);
       assert.equal(phone.open, true, "shown with showModal");
       assert.deepEqual(phone.hooks, ["dialog=dialog", "button=close", "iframe="]);
       near(phone.view.left, 0, "full width: left edge");
@@ -62,7 +65,7 @@ for (const engine of ["chromium", "firefox", "webkit"]) {
     const b = await Browser.open(engine);
     try {
       for (const [width, height] of [[390, 844], [1100, 800]]) {
-        const p = await views(b, "?mode=window", width, height, `${engine}-panel-${width}.png`);
+        const p = await views(b, "?mode=window", width, height, `${engine}-panel-${width === 390 ? "narrow" : width}.png`);
         assert.deepEqual(p.hooks, ["div=panel", "button=button"]);
         assert.equal(p.padding, "24px", "the text and button do not touch the border");
         assert.equal(p.radius, "12px");
@@ -76,3 +79,35 @@ for (const engine of ["chromium", "firefox", "webkit"]) {
     }
   });
 }
+
+test("chromium at exactly 390 px: the modal is the whole screen, the panel fits", async () => {
+  const browser = await launch();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    for (const mode of ["modal", "window"]) {
+      await page.goto(`${BASE}/views-check.html?mode=${mode}`);
+      await page.waitForFunction(() => window.__views);
+      const v = await page.evaluate(() => window.__views);
+      assert.equal(v.error, undefined, v.error);
+      assert.deepEqual(v.violations, []);
+      assert.equal(v.vw, 390);
+      if (mode === "modal") {
+        near(v.view.left, 0, "left edge");
+        near(v.view.width, 390, "full width");
+        near(v.view.height, 844, "full height");
+        assert.ok(v.scrollW <= v.clientW && v.iframe.right <= 390.5, "nothing cut at the right edge");
+      } else {
+        assert.ok(v.view.right <= 390 && v.pageScrollW <= 390, "the panel within the screen");
+      }
+      await page.screenshot({ path: new URL(`chromium-${mode}-390.png`, SHOTS).pathname });
+    }
+    await page.setViewportSize({ width: 1100, height: 800 });
+    for (const mode of ["modal", "window"]) {
+      await page.goto(`${BASE}/views-check.html?mode=${mode}`);
+      await page.waitForFunction(() => window.__views);
+      await page.screenshot({ path: new URL(`chromium-${mode}-1100.png`, SHOTS).pathname });
+    }
+  } finally {
+    await browser.close();
+  }
+});
