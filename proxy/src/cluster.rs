@@ -15,8 +15,25 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::{json, Value};
 
-use crate::app::App;
 use crate::token::Kind;
+
+/// A webhook another instance received, as it reaches this one: what to keep and whom to wake.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shared {
+    /// The kind of session it is about.
+    pub kind: Kind,
+    /// The browser's view of its terminal state, when it carried one.
+    pub view: Option<Value>,
+    /// The entity it names.
+    pub entity: Option<String>,
+    /// The session it names.
+    pub session: Option<String>,
+    /// The envelope's timestamp, nanoseconds since the epoch.
+    pub sent: Option<i128>,
+}
+
+/// What an instance does with the other instances' webhooks.
+pub type OnShared = Arc<dyn Fn(Shared) + Send + Sync>;
 
 /// The pub/sub channel of webhooks.
 const CHANNEL: &str = "gu1-kyc-proxy:webhooks";
@@ -117,9 +134,9 @@ impl Cluster {
         self.is_up().then(|| self.conn.get().cloned()).flatten()
     }
 
-    /// Connects (in the background) and subscribes to the other instances' webhooks, for as long
-    /// as the runtime runs; call once, inside the runtime.
-    pub fn start(self: &Arc<Self>, app: Arc<App>) {
+    /// Connects (in the background) and subscribes to the other instances' webhooks, handing
+    /// each to `on_shared`, for as long as the runtime runs; call once, inside the runtime.
+    pub fn start(self: &Arc<Self>, on_shared: OnShared) {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)))
@@ -133,7 +150,7 @@ impl Cluster {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
-                let why = match this.listen(&app).await {
+                let why = match this.listen(&on_shared).await {
                     Ok(()) => "the subscription ended".to_owned(),
                     Err(e) => e.to_string(),
                 };
@@ -144,7 +161,7 @@ impl Cluster {
     }
 
     /// Subscribes and applies the other instances' webhooks until the connection breaks.
-    async fn listen(&self, app: &App) -> redis::RedisResult<()> {
+    async fn listen(&self, on_shared: &OnShared) -> redis::RedisResult<()> {
         let mut pubsub =
             tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub())
                 .await
@@ -182,34 +199,33 @@ impl Cluster {
             if v["from"].as_str() == Some(self.instance.as_str()) {
                 continue;
             }
-            apply(app, &v);
+            if let Some(shared) = parse(&v) {
+                on_shared(shared);
+            }
         }
         Ok(())
     }
 
     /// Shares a webhook this instance received: its terminal state (the browser's view of it
     /// only) for `ttl`, and a message that wakes the other instances' held requests.
-    pub async fn webhook(
-        &self,
-        kind: Kind,
-        view: Option<&Value>,
-        entity: Option<&str>,
-        session: Option<&str>,
-        sent: Option<i128>,
-        ttl: Duration,
-    ) {
+    pub async fn webhook(&self, shared: &Shared, ttl: Duration) {
         let Some(mut conn) = self.conn() else {
             return;
         };
+        let sent = shared.sent.map(|t| t.to_string());
         let message = json!({
-            "from": self.instance, "kind": kind.as_str(), "entityId": entity, "id": session,
-            "view": view, "sent": sent.map(|t| t.to_string()),
+            "from": self.instance, "kind": shared.kind.as_str(), "entityId": shared.entity,
+            "id": shared.session, "view": shared.view, "sent": sent,
         });
         let mut pipe = redis::pipe();
-        if let (Some(view), Some(id)) = (view, session) {
-            let kept = json!({"view": view, "sent": sent.map(|t| t.to_string())});
-            pipe.set_ex(fresh_key(kind, id), kept.to_string(), ttl.as_secs().max(1))
-                .ignore();
+        if let (Some(view), Some(id)) = (&shared.view, &shared.session) {
+            let kept = json!({"view": view, "sent": sent});
+            pipe.set_ex(
+                fresh_key(shared.kind, id),
+                kept.to_string(),
+                ttl.as_secs().max(1),
+            )
+            .ignore();
         }
         pipe.publish(CHANNEL, message.to_string()).ignore();
         if let Err(e) = pipe.query_async::<()>(&mut conn).await {
@@ -265,20 +281,19 @@ fn fresh_key(kind: Kind, id: &str) -> String {
     format!("gu1-kyc-proxy:fresh:{}:{id}", kind.as_str())
 }
 
-/// Another instance's webhook, applied here: its state kept, the held requests woken.
-fn apply(app: &App, v: &Value) {
+/// Another instance's webhook message.
+fn parse(v: &Value) -> Option<Shared> {
     let kind = match v["kind"].as_str() {
         Some("biometric") => Kind::Biometric,
         Some("kyc") => Kind::Kyc,
-        _ => return,
+        _ => return None,
     };
-    let sent = v["sent"].as_str().and_then(|s| s.parse().ok());
-    if v["view"].is_object() {
-        app.fresh.insert(kind, &v["view"], sent);
-    }
-    match (v["entityId"].as_str(), v["id"].as_str()) {
-        (Some(entity), _) => app.hub.wake(kind, entity),
-        (None, Some(id)) => app.hub.wake_session(kind, id),
-        (None, None) => {}
-    }
+    let text = |k: &str| v[k].as_str().map(str::to_owned);
+    Some(Shared {
+        kind,
+        view: v["view"].is_object().then(|| v["view"].clone()),
+        entity: text("entityId"),
+        session: text("id"),
+        sent: v["sent"].as_str().and_then(|s| s.parse().ok()),
+    })
 }

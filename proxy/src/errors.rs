@@ -6,6 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use std::time::Duration;
 
 use crate::gu1::Gu1Error;
 
@@ -61,6 +62,15 @@ pub fn gu1_mapping(e: &Gu1Error) -> (u16, &'static str, &'static str) {
         (500.., _) => (502, "UPSTREAM_ERROR", "gu1 failed to answer"),
         _ => (502, "UPSTREAM_REJECTED", "gu1 refused the request"),
     }
+}
+
+/// 429 `RATE_LIMITED` with `Retry-After`: the seconds until `wait` is over (at least 1).
+pub fn too_many(wait: Duration, message: &str) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
 }
 
 /// gu1's error code as the operator's log may show it: an `UPPER_SNAKE` code of at most 64

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use gu1_kyc_proxy::app::{self, App};
-use gu1_kyc_proxy::auth::Limiter;
 use gu1_kyc_proxy::check;
 use gu1_kyc_proxy::cluster::Cluster;
+use gu1_kyc_proxy::limit::Limiter;
 use gu1_kyc_proxy::middleware::Origins;
 use gu1_kyc_proxy::serve::{self, Connections};
 use gu1_kyc_proxy::sim::{self, Demo, Simulate};
+use gu1_kyc_proxy::state::{self, App};
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
+use gu1_kyc_proxy::{routes, webhooks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -89,11 +90,11 @@ struct Limits {
     max_connections: usize,
     /// The longest a status request with `If-None-Match` and `Prefer: wait=N` is held, seconds
     /// (0: never held, answered 304 at once).
-    #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = app::DEFAULT_MAX_WAIT_SECS)]
+    #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = state::DEFAULT_MAX_WAIT_SECS)]
     max_wait_secs: u64,
     /// While status requests are held on a session and no webhook comes, gu1 is read once per
     /// this interval for all of them, seconds.
-    #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = app::DEFAULT_WAIT_REFRESH_SECS as f64)]
+    #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = state::DEFAULT_WAIT_REFRESH_SECS as f64)]
     wait_refresh_secs: f64,
     /// Redis shared by several instances (redis://host:port): a webhook to any of them wakes
     /// held requests on all, webhook states and per-token rate limits are shared. Without it,
@@ -420,7 +421,8 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         // On SIGTERM or Ctrl-C: held requests are answered (304) first, then the listeners
         // close and in-flight requests get `conns.drain` to finish.
         if let Some(cluster) = &app.cluster {
-            cluster.start(app.clone());
+            let shared_to = app.clone();
+            cluster.start(Arc::new(move |shared| webhooks::apply(&shared_to, &shared)));
         }
         let (stop, stopping) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -436,7 +438,7 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
             Mode::Upstream(app) => {
                 let l = tokio::net::TcpListener::bind(listen).await?;
                 let mut stopping = stopping;
-                serve::serve(l, app::router(app), conns, async move {
+                serve::serve(l, routes::router(app), conns, async move {
                     let _ = stopping.wait_for(|s| *s).await;
                 })
                 .await

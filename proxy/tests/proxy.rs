@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gu1_kyc_proxy::app::{self, App};
-use gu1_kyc_proxy::auth::Limiter;
+use gu1_kyc_proxy::limit::Limiter;
 use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::routes;
 use gu1_kyc_proxy::sim::{self, Simulate, SIM_API_KEY};
+use gu1_kyc_proxy::state::App;
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
@@ -55,7 +56,7 @@ async fn rig_with(configure: impl FnOnce(&mut App)) -> Rig {
     app.origins = Origins::List(vec!["https://shop.example".into()]);
     app.webhook_secret = Some(WEBHOOK_SECRET.to_vec());
     configure(&mut app);
-    let proxy = serve(app::router(Arc::new(app))).await;
+    let proxy = serve(routes::router(Arc::new(app))).await;
     Rig {
         gu1: format!("http://{gu1}"),
         proxy: format!("http://{proxy}"),
@@ -363,7 +364,7 @@ async fn upstream_that_hangs_is_504_and_one_that_is_gone_is_502() {
             Duration::from_millis(300),
         )
         .unwrap();
-        let proxy = serve(app::router(Arc::new(App::new(
+        let proxy = serve(routes::router(Arc::new(App::new(
             Arc::new(up),
             Tokens::shared_secret(SECRET),
         ))))
@@ -562,7 +563,7 @@ async fn recording_gu1() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
 async fn dot_segments_in_token_ids_never_walk_to_another_gu1_route() {
     let (gu1, seen) = recording_gu1().await;
     let up = Upstream::new(&gu1, SIM_API_KEY.into(), Duration::from_secs(2)).unwrap();
-    let proxy = serve(app::router(Arc::new(App::new(
+    let proxy = serve(routes::router(Arc::new(App::new(
         Arc::new(up),
         Tokens::shared_secret(SECRET),
     ))))
@@ -611,7 +612,7 @@ async fn dot_segments_in_token_ids_never_walk_to_another_gu1_route() {
 
 #[tokio::test]
 async fn a_webhook_status_is_served_only_for_its_time_to_live() {
-    use gu1_kyc_proxy::webhooks::Fresh;
+    use gu1_kyc_proxy::fresh::Fresh;
     let rig = rig_with(|app| app.fresh = Fresh::new(Duration::from_millis(400), 100)).await;
     let e = rig.entity("biometric", true).await;
     let (entity, id) = (s(&e, "entityId"), s(&e, "id"));
@@ -867,7 +868,7 @@ async fn x_organization_id_goes_on_every_gu1_call() {
         let up = Upstream::new(&gu1, SIM_API_KEY.into(), Duration::from_secs(2))
             .unwrap()
             .with_organization(org.map(Into::into));
-        serve(app::router(Arc::new(App::new(
+        serve(routes::router(Arc::new(App::new(
             Arc::new(up),
             Tokens::shared_secret(SECRET),
         ))))
@@ -1287,7 +1288,7 @@ async fn idle_and_half_sent_connections_are_closed_and_capped() {
         max: 4,
         ..Connections::default()
     };
-    let addr = serve_limited(app::router(Arc::new(app)), conns).await;
+    let addr = serve_limited(routes::router(Arc::new(app)), conns).await;
     // One keep-alive connection after a full exchange, one that sends nothing, two that
     // trickle a request's headers one byte at a time and never finish.
     let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -1499,7 +1500,7 @@ fn answer(status: u16, body: Value, headers: &[(&'static str, &str)]) -> axum::r
 async fn proxy_before(gu1: &str) -> String {
     let up = Upstream::new(gu1, "sk_live_standin_key".into(), Duration::from_secs(5)).unwrap();
     let app = App::new(Arc::new(up), Tokens::shared_secret(SECRET));
-    format!("http://{}", serve(app::router(Arc::new(app))).await)
+    format!("http://{}", serve(routes::router(Arc::new(app))).await)
 }
 
 /// Item 2: whatever gu1's error says, the browser gets the proxy's code and fixed message;
@@ -1681,7 +1682,7 @@ async fn gu1_redirects_huge_answers_and_clear_text_urls_are_refused() {
 /// entity or the other kind, and one older than gu1's own read are never served.
 #[tokio::test]
 async fn replayed_stale_and_misbound_webhooks_are_never_served() {
-    use gu1_kyc_proxy::webhooks::Fresh;
+    use gu1_kyc_proxy::fresh::Fresh;
     let rig = rig_with(|app| app.fresh = Fresh::new(Duration::from_millis(400), 100)).await;
     let (a, b) = (
         rig.entity("biometric", true).await,

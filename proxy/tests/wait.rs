@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gu1_kyc_proxy::app::{self, App};
-use gu1_kyc_proxy::auth::Limiter;
+use gu1_kyc_proxy::limit::Limiter;
 use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::routes;
 use gu1_kyc_proxy::sim::{self, Simulate, SIM_API_KEY};
+use gu1_kyc_proxy::state::App;
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
@@ -56,7 +57,7 @@ async fn rig_with(configure: impl FnOnce(&mut App)) -> Rig {
     app.wait_refresh = Duration::from_secs(60);
     configure(&mut app);
     let app = Arc::new(app);
-    let proxy = serve(app::router(app.clone())).await;
+    let proxy = serve(routes::router(app.clone())).await;
     Rig {
         gu1: format!("http://{gu1}"),
         proxy: format!("http://{proxy}"),

@@ -20,9 +20,10 @@ use axum::middleware;
 use axum::Router;
 use serde_json::Value;
 
-use crate::app::{self, App};
 use crate::gu1::{Call, Gu1};
+use crate::routes;
 use crate::serve::Connections;
+use crate::state::App;
 use crate::token::{Claims, Kind, Tokens};
 
 pub use demo::{demo_csp, Demo};
@@ -159,8 +160,8 @@ impl Simulate {
 pub fn router(s: Arc<Simulate>) -> Router {
     let app = s.app.clone();
     let handlers =
-        crate::api::routes().layer(middleware::from_fn_with_state(s.clone(), layer::faults));
-    let browser = app::browser_with(app.clone(), handlers)
+        routes::endpoints().layer(middleware::from_fn_with_state(s.clone(), layer::faults));
+    let browser = routes::browser_with(app.clone(), handlers)
         .layer(middleware::from_fn_with_state(s.clone(), layer::record));
     let extra = control::routes()
         .merge(gu1_api::routes())
@@ -169,7 +170,7 @@ pub fn router(s: Arc<Simulate>) -> Router {
         Some(d) => demo::router(s.clone(), d.clone()),
         None => Router::new(),
     };
-    app::assemble(app, browser, Router::new().merge(extra), outside)
+    routes::assemble(app, browser, Router::new().merge(extra), outside)
 }
 
 /// Binds the proxy and the hosted pages and serves until `stopping` turns true, both with the

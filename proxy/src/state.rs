@@ -1,20 +1,17 @@
-//! The proxy's shared state and how its routes are put together.
+//! The proxy's shared state: what every handler reads, and nothing that reads it back. The
+//! modules whose types it holds (`limit`, `fresh`, `wait`, `cluster`, ...) never import it, so the
+//! module graph has no circle; the router is assembled in `routes`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::middleware;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
-
-use crate::auth::{self, Limiter};
 use crate::cluster::Cluster;
+use crate::fresh::{Fresh, Seen};
 use crate::gu1::Gu1;
-use crate::middleware::{access_log, cors, no_store, Origins};
+use crate::limit::Limiter;
+use crate::middleware::Origins;
 use crate::token::Tokens;
 use crate::wait::Hub;
-use crate::webhooks::{self, Fresh, Seen};
 
 /// The longest a status request is held unless configured otherwise, seconds.
 pub const DEFAULT_MAX_WAIT_SECS: u64 = 25;
@@ -79,43 +76,4 @@ impl App {
             cluster: None,
         }
     }
-}
-
-/// The browser endpoints behind authentication, with their 16 KiB body limit.
-pub fn browser(app: Arc<App>) -> Router<Arc<App>> {
-    browser_with(app, crate::api::routes())
-}
-
-/// `handlers` (the browser endpoints, possibly with layers of their own that need the token's
-/// claims) behind authentication and the 16 KiB body limit.
-pub fn browser_with(app: Arc<App>, handlers: Router<Arc<App>>) -> Router<Arc<App>> {
-    handlers
-        .layer(middleware::from_fn_with_state(app, auth::authenticate))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
-}
-
-/// The whole proxy from its parts: the browser endpoints (`browser`, authenticated), the
-/// webhook and health routes, and `extra` routes served alike (CORS, `no-store`); `outside`
-/// routes get only the access log.
-pub fn assemble(
-    app: Arc<App>,
-    browser: Router<Arc<App>>,
-    extra: Router<Arc<App>>,
-    outside: Router,
-) -> Router {
-    Router::new()
-        .merge(browser)
-        .merge(webhooks::routes(app.webhook_concurrency))
-        .route("/health", get(|| async { Json(json!({"ok": true})) }))
-        .merge(extra)
-        .layer(cors(app.origins.clone()))
-        .layer(no_store())
-        .with_state(app)
-        .merge(outside)
-        .layer(middleware::from_fn(access_log))
-}
-
-/// The production proxy: the browser endpoints, webhooks and health, nothing else.
-pub fn router(app: Arc<App>) -> Router {
-    assemble(app.clone(), browser(app), Router::new(), Router::new())
 }
