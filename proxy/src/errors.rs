@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::json;
 use std::time::Duration;
 
-use crate::gu1::Gu1Error;
+use crate::gu1::{Gu1Error, PROXY_BUSY};
 
 /// An error answer with the proxy's own code and message.
 pub fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -27,6 +27,11 @@ pub fn gu1_mapping(e: &Gu1Error) -> (u16, &'static str, &'static str) {
             "gu1 answered with something that is not JSON",
         ),
         (_, "UPSTREAM_TOO_LARGE") => (502, "UPSTREAM_BAD_RESPONSE", "gu1's answer was too large"),
+        (_, PROXY_BUSY) => (
+            503,
+            "UPSTREAM_BUSY",
+            "the proxy has too many gu1 calls in flight",
+        ),
         (300..=399, _) => (502, "UPSTREAM_BAD_RESPONSE", "gu1 answered with a redirect"),
         // gu1's documented errors.
         (_, "ENTITY_NOT_FOUND") => (404, "ENTITY_NOT_FOUND", "gu1 has no such entity"),
@@ -98,7 +103,8 @@ pub fn log_line(e: &Gu1Error, code: &str) -> serde_json::Value {
 /// gu1's `Retry-After` passes through (in seconds).
 pub fn from_gu1(e: &Gu1Error) -> Response {
     let (http, code, message) = gu1_mapping(e);
-    if http >= 500 || http == 422 {
+    // A call the proxy shed never reached gu1: counted, not logged line by line.
+    if (http >= 500 || http == 422) && e.code != PROXY_BUSY {
         eprintln!("{}", log_line(e, code));
     }
     let status = StatusCode::from_u16(http).unwrap_or(StatusCode::BAD_GATEWAY);

@@ -10,11 +10,11 @@ use gu1_kyc_proxy::check;
 use gu1_kyc_proxy::cluster::Cluster;
 use gu1_kyc_proxy::limit::Limiter;
 use gu1_kyc_proxy::middleware::Origins;
-use gu1_kyc_proxy::serve::{self, Connections};
+use gu1_kyc_proxy::serve::{self, Connections, FileBudget};
 use gu1_kyc_proxy::sim::{self, Demo, Simulate};
 use gu1_kyc_proxy::state::{self, App};
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
-use gu1_kyc_proxy::upstream::Upstream;
+use gu1_kyc_proxy::upstream::{Gu1Limits, Upstream};
 use gu1_kyc_proxy::{routes, webhooks};
 
 #[derive(Debug, Parser)]
@@ -84,10 +84,22 @@ struct Limits {
     /// idle keep-alive connection, seconds.
     #[arg(long, env = "GU1_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
     header_timeout_secs: f64,
-    /// Connections served at once (lowered to fit under the open-file limit); more wait. Each
-    /// held status request keeps its connection.
+    /// Connections served at once (lowered to fit under the open-file limit with the gu1
+    /// side's sockets); past it a new connection is answered 503 at once. Each held status
+    /// request keeps its connection.
     #[arg(long, env = "GU1_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Connections one client address may hold at once (0: no cap); past it, 503 at once.
+    /// Behind a load balancer every connection comes from the balancer: raise it or set 0 there.
+    #[arg(long, env = "GU1_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64)]
+    max_connections_per_client: usize,
+    /// gu1 calls in flight at once (each holds a socket); past it a call waits up to 1 s for a
+    /// slot, then the browser gets 503 UPSTREAM_BUSY with Retry-After.
+    #[arg(long, env = "GU1_MAX_GU1_CALLS", default_value_t = 128)]
+    max_gu1_calls: usize,
+    /// Idle sockets kept open to gu1 for the next calls (30 s each).
+    #[arg(long, env = "GU1_GU1_IDLE_SOCKETS", default_value_t = 16)]
+    gu1_idle_sockets: usize,
     /// The longest a status request with `If-None-Match` and `Prefer: wait=N` is held, seconds
     /// (0: never held, answered 304 at once).
     #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = state::DEFAULT_MAX_WAIT_SECS)]
@@ -121,27 +133,44 @@ impl Limits {
         app.wait_refresh = Duration::from_secs_f64(self.wait_refresh_secs.clamp(0.05, 3600.0));
     }
 
-    /// The connection limits, the cap fitted under the open-file limit (raised first where
-    /// allowed).
-    fn connections(&self) -> Connections {
+    /// The connection limits and the gu1 side's, fitted together under the open-file limit
+    /// (raised first where allowed).
+    fn budget(&self) -> (Connections, Gu1Limits) {
         let open_files = serve::raise_open_file_limit();
-        let wanted = self.max_connections.max(1);
-        let conns = Connections {
-            header_timeout: Duration::from_secs_f64(self.header_timeout_secs.max(0.1)),
-            max: wanted,
-            ..Connections::default()
-        }
-        .within(open_files);
-        if conns.max < wanted {
+        let defaults = Connections::default();
+        let wanted = FileBudget {
+            limit: open_files,
+            connections: self.max_connections.max(1),
+            refusing: defaults.refusing,
+            gu1_calls: self.max_gu1_calls.max(1),
+            gu1_idle: self.gu1_idle_sockets,
+        };
+        let budget = FileBudget::within(open_files, &wanted);
+        if budget != wanted {
             eprintln!(
                 "{}",
                 serde_json::json!({"event": "open_file_limit", "limit": open_files,
-                    "maxConnections": conns.max, "message": format!(
+                    "maxConnections": budget.connections, "gu1Calls": budget.gu1_calls,
+                    "gu1IdleSockets": budget.gu1_idle, "message": format!(
                         "the open-file limit {open_files} cannot be raised further: serving at \
-                         most {} connections at once instead of {wanted}", conns.max)})
+                         most {} connections and {} gu1 calls at once instead of {} and {}",
+                        budget.connections, budget.gu1_calls, wanted.connections,
+                        wanted.gu1_calls)})
             );
         }
-        conns
+        let conns = Connections {
+            header_timeout: Duration::from_secs_f64(self.header_timeout_secs.max(0.1)),
+            max: budget.connections,
+            max_per_client: self.max_connections_per_client,
+            refusing: budget.refusing,
+            ..defaults
+        };
+        let gu1 = Gu1Limits {
+            calls: budget.gu1_calls,
+            idle: budget.gu1_idle,
+            ..Gu1Limits::default()
+        };
+        (conns, gu1)
     }
 }
 
@@ -506,7 +535,7 @@ fn main() {
                 let random: String = random_secret().iter().map(|b| format!("{b:02x}")).collect();
                 limits.webhook_secret = Some(random);
             }
-            let conns = limits.connections();
+            let (conns, _) = limits.budget();
             let tokens = Tokens::shared_secret(&secret)
                 .with_audience(&a.audience.audience)
                 .with_leeway(a.audience.leeway_secs);
@@ -538,16 +567,17 @@ fn main() {
         }
         Command::Upstream(a) => {
             let tokens = upstream_tokens(&a).unwrap_or_else(|e| fail(&e));
-            let upstream = Upstream::new(
+            let (conns, gu1_limits) = a.limits.budget();
+            let upstream = Upstream::with_limits(
                 &a.api_base,
                 a.api_key,
                 Duration::from_millis(a.upstream_timeout_ms),
+                &gu1_limits,
             )
             .unwrap_or_else(|e| fail(&e))
             .with_organization(a.organization_id);
             let mut app = App::new(Arc::new(upstream), tokens);
             app.origins = Origins::List(a.limits.allow_origin.clone());
-            let conns = a.limits.connections();
             a.limits.apply(&mut app, 5.0);
             run(Mode::Upstream(Arc::new(app)), a.listen, conns);
         }

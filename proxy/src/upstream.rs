@@ -1,13 +1,41 @@
 //! The real gu1 API, called with the integrator's secret key. The key is only ever put in the
 //! `Authorization` header of requests to gu1: never in a response, a log line or an error.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
-use crate::gu1::{Call, Gu1, Gu1Error};
+use crate::gu1::{Call, Gu1, Gu1Error, PROXY_BUSY};
 use crate::token::Kind;
+
+/// What an [`Upstream`] may hold at once: each call in flight and each idle socket kept for
+/// the next calls is an open file, counted in the proxy's budget (`serve::FileBudget`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gu1Limits {
+    /// gu1 calls in flight at once; more wait up to `queue` for a slot, then are shed.
+    pub calls: usize,
+    /// Idle sockets kept open to gu1.
+    pub idle: usize,
+    /// How long an idle socket is kept.
+    pub idle_timeout: Duration,
+    /// How long a call waits for a slot before the browser gets 503 `UPSTREAM_BUSY`.
+    pub queue: Duration,
+}
+
+impl Default for Gu1Limits {
+    /// 128 calls at once, 16 idle sockets kept 30 s, 1 s of waiting for a slot.
+    fn default() -> Self {
+        Gu1Limits {
+            calls: 128,
+            idle: 16,
+            idle_timeout: Duration::from_secs(30),
+            queue: Duration::from_secs(1),
+        }
+    }
+}
 
 /// A gu1 API client.
 pub struct Upstream {
@@ -15,6 +43,8 @@ pub struct Upstream {
     base: String,
     key: String,
     organization: Option<String>,
+    calls: Arc<Semaphore>,
+    queue: Duration,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -23,7 +53,8 @@ impl std::fmt::Debug for Upstream {
             .field("base", &self.base)
             .field("key", &"<redacted>")
             .field("organization", &self.organization)
-            .finish()
+            .field("calls_free", &self.calls.available_permits())
+            .finish_non_exhaustive()
     }
 }
 
@@ -51,6 +82,17 @@ fn transport(e: &reqwest::Error, what: &str) -> Gu1Error {
     } else {
         Gu1Error::new(502, "UPSTREAM_ERROR", what)
     }
+}
+
+/// The proxy's own refusal when it has no room for another gu1 call.
+fn busy() -> Gu1Error {
+    let mut e = Gu1Error::new(
+        503,
+        PROXY_BUSY,
+        "the proxy has too many gu1 calls in flight",
+    );
+    e.retry_after = Some(1);
+    e
 }
 
 /// `null` and 404 both mean "none".
@@ -104,15 +146,28 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 }
 
 impl Upstream {
-    /// A client for `base` (e.g. `https://api.gu1.ai`) with the API key and a per-call timeout.
-    /// Refuses a base URL the key would travel to in clear text; never follows a redirect.
+    /// A client for `base` (e.g. `https://api.gu1.ai`) with the API key, a per-call timeout and
+    /// the default [`Gu1Limits`]. Refuses a base URL the key would travel to in clear text;
+    /// never follows a redirect.
     pub fn new(base: &str, key: String, timeout: Duration) -> Result<Upstream, String> {
+        Self::with_limits(base, key, timeout, &Gu1Limits::default())
+    }
+
+    /// [`Upstream::new`] with `limits` on calls and sockets.
+    pub fn with_limits(
+        base: &str,
+        key: String,
+        timeout: Duration,
+        limits: &Gu1Limits,
+    ) -> Result<Upstream, String> {
         safe_base(base)?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("gu1-kyc-proxy")
+            .pool_max_idle_per_host(limits.idle)
+            .pool_idle_timeout(limits.idle_timeout)
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
         Ok(Upstream {
@@ -120,6 +175,8 @@ impl Upstream {
             base: base.trim_end_matches('/').to_owned(),
             key,
             organization: None,
+            calls: Arc::new(Semaphore::new(limits.calls.max(1))),
+            queue: limits.queue,
         })
     }
 
@@ -136,6 +193,12 @@ impl Upstream {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, Gu1Error> {
+        // One socket per call in flight: past the cap a call waits a little, then is shed
+        // rather than opening a socket the file budget has no room for.
+        let waited = tokio::time::timeout(self.queue, self.calls.clone().acquire_owned()).await;
+        let Ok(Ok(_slot)) = waited else {
+            return Err(busy());
+        };
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
