@@ -4,8 +4,9 @@
 //!
 //! Redis is a help, never a dependency: while it cannot be reached every instance carries on
 //! alone (its own wake-ups, webhook states and buckets), logs one warning for the outage, and
-//! takes Redis up again when the subscription reconnects. No browser answer waits on an outage:
-//! Redis is not asked while it is known to be down.
+//! takes Redis up again as soon as its health check (a `PING` every second) is answered, after
+//! an outage or a stall of any length. No browser answer waits on an outage: Redis is not asked
+//! while it is known to be down.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -134,8 +135,9 @@ impl Cluster {
         self.is_up().then(|| self.conn.get().cloned()).flatten()
     }
 
-    /// Connects (in the background) and subscribes to the other instances' webhooks, handing
-    /// each to `on_shared`, for as long as the runtime runs; call once, inside the runtime.
+    /// Connects (in the background), checks Redis every second, and subscribes to the other
+    /// instances' webhooks, handing each to `on_shared`, for as long as the runtime runs; call
+    /// once, inside the runtime.
     pub fn start(self: &Arc<Self>, on_shared: OnShared) {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
@@ -148,19 +150,44 @@ impl Cluster {
             Err(e) => self.went_down(&e.to_string()),
         }
         let this = self.clone();
+        tokio::spawn(async move { this.watch().await });
+        let this = self.clone();
         tokio::spawn(async move {
             loop {
-                let why = match this.listen(&on_shared).await {
-                    Ok(()) => "the subscription ended".to_owned(),
-                    Err(e) => e.to_string(),
-                };
-                this.went_down(&why);
+                // A subscription that was up and ended says Redis went away; one that cannot be
+                // made yet says nothing new (the health check tells up from down).
+                if this.listen(&on_shared).await.is_ok() {
+                    this.went_down("the subscription ended");
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
     }
 
-    /// Subscribes and applies the other instances' webhooks until the connection breaks.
+    /// The health check, the one place Redis is taken up again: a command that timed out or
+    /// failed marks it down at once (so browser requests stop asking), and a `PING` every second
+    /// marks it up as soon as Redis answers, whatever became of the subscription meanwhile (a
+    /// stall leaves it open and silent). Being the first command after an outage, the `PING`
+    /// is also the one that finds a broken connection, never a browser request's command.
+    async fn watch(&self) {
+        let Some(conn) = self.conn.get().cloned() else {
+            return;
+        };
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let mut conn = conn.clone();
+            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+            match pong {
+                Ok(_) => self.came_up(),
+                Err(e) => self.went_down(&e.to_string()),
+            }
+        }
+    }
+
+    /// Subscribes and applies the other instances' webhooks until the subscription ends
+    /// (`Ok`); `Err` when it could not be made.
     async fn listen(&self, on_shared: &OnShared) -> redis::RedisResult<()> {
         let mut pubsub =
             tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub())
@@ -169,25 +196,6 @@ impl Cluster {
                     redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
                 })??;
         pubsub.subscribe(CHANNEL).await?;
-        // The command connection reconnects on its first use after an outage: use it once here,
-        // so no browser request's command is the one that finds the old connection broken.
-        if let Some(mut conn) = self.conn.get().cloned() {
-            let mut ok = false;
-            for _ in 0..3 {
-                let pong: redis::RedisResult<String> =
-                    redis::cmd("PING").query_async(&mut conn).await;
-                if pong.is_ok() {
-                    ok = true;
-                    break;
-                }
-            }
-            if !ok {
-                return Err(redis::RedisError::from(std::io::Error::from(
-                    std::io::ErrorKind::ConnectionRefused,
-                )));
-            }
-        }
-        self.came_up();
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {
             let Ok(text) = msg.get_payload::<String>() else {

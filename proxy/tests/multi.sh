@@ -4,7 +4,10 @@
 # - a webhook received by A answers a request held on B, fast;
 # - the per-token rate limit is one bucket across A and B;
 # - Redis stopped: every request is still answered (held ones too), each proxy logs one warning;
-# - Redis back: a webhook to A wakes B again.
+# - Redis back: a webhook to A wakes B again;
+# - Redis stalled (DEBUG SLEEP 0.7 s, then SIGSTOP for 3 s and SIGCONT), its connections kept:
+#   each instance marks it down, then up again within a few seconds, and sharing resumes
+#   (the rate limit is one bucket again, a webhook to A wakes B fast again).
 # Needs redis-server (scripts/setup.sh installs it).
 # Usage: multi.sh PROXY_BINARY FIRST_PORT   (uses FIRST_PORT .. FIRST_PORT+4, loopback only:
 #        Redis, the simulator, its hosted pages, proxy A, proxy B)
@@ -36,16 +39,20 @@ command -v redis-server >/dev/null || { echo "redis-server is not installed (scr
 pids=() redis_pid=""
 stop_all() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  [ -z "$redis_pid" ] || kill "$redis_pid" 2>/dev/null
+  # Waited for, so a run right after this one does not find this Redis still on its port.
+  [ -z "$redis_pid" ] || { kill -CONT "$redis_pid"; kill "$redis_pid"; wait "$redis_pid"; } 2>/dev/null
   rm -f "$log"/multi-held-*
 }
 trap stop_all EXIT
 
 start_redis() {
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --enable-debug-command local \
     >>"$log/multi-redis.log" 2>&1 &
   redis_pid=$!
   for _ in $(seq 1 50); do
+    # Our Redis must be the one answering (another on the port would exit ours at once).
+    kill -0 "$redis_pid" 2>/dev/null || break
     [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && return 0
     sleep 0.1
   done
@@ -202,5 +209,55 @@ back() {
 check "Redis back: both instances say so" back
 check "Redis back: a webhook to A answers a request held on B again" cross_instance_wake
 check "Redis back: still one warning per instance" one_warning
+
+# A stall, not an outage: Redis stops answering for a while and its connections stay open.
+# Both proxies keep asking it (the shared rate limit) meanwhile, so both see it time out.
+during_stall() { # a command that stalls Redis
+  new_entity
+  "$@" &
+  local stall=$! i
+  # Two requests at once a moment into the stall: each waits on Redis past the proxies'
+  # 0.5 s command timeout, so both instances see the stall.
+  sleep 0.1
+  curl -s -o /dev/null -m 3 -H "Authorization: Bearer $token" "$A/kyc/status" &
+  local on_a=$!
+  curl -s -o /dev/null -m 3 -H "Authorization: Bearer $token" "$B/kyc/status"
+  wait "$on_a"
+  for i in 1 2 3 4 5 6; do
+    curl -s -o /dev/null -m 3 -H "Authorization: Bearer $token" "$A/kyc/status"
+    curl -s -o /dev/null -m 3 -H "Authorization: Bearer $token" "$B/kyc/status"
+    sleep 0.1
+  done
+  wait "$stall"
+}
+debug_sleep() { redis-cli -p "$redis_port" DEBUG SLEEP 0.7 >/dev/null; }
+sigstop_3s() { kill -STOP "$redis_pid"; sleep 3; kill -CONT "$redis_pid"; }
+lines() { wc -l <"$log/multi-proxy-$1.log"; }
+since() { tail -n +"$(($2 + 1))" "$log/multi-proxy-$1.log"; } # name, lines before
+down_then_up() { # lines of A's and B's logs before the stall
+  local t0 t1
+  t0=$(ms)
+  for _ in $(seq 1 100); do
+    if since a "$1" | grep -q '"redis_back"' && since b "$2" | grep -q '"redis_back"'; then
+      t1=$(ms)
+      echo "      both said redis_back $((t1 - t0)) ms after the stall ended"
+      since a "$1" | grep -q '"redis_unavailable"' && since b "$2" | grep -q '"redis_unavailable"'
+      return
+    fi
+    sleep 0.1
+  done
+  echo "      no redis_back within 10 s of the stall's end"
+  return 1
+}
+stall_checks() { # name, stall command
+  local a0 b0
+  a0=$(lines a) b0=$(lines b)
+  during_stall "$2"
+  check "$1: both instances mark Redis down, then up again" down_then_up "$a0" "$b0"
+  check "$1: the per-token rate limit is shared again" shared_rate_limit
+  check "$1: a webhook to A answers a request held on B fast again" cross_instance_wake
+}
+stall_checks "Redis stalled 0.7 s (DEBUG SLEEP)" debug_sleep
+stall_checks "Redis stopped 3 s (SIGSTOP, SIGCONT)" sigstop_3s
 
 finish
