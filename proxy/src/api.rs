@@ -61,7 +61,13 @@ pub async fn status(
         .map(|n| n.min(app.max_wait.as_secs()))
         .filter(|n| *n > 0);
     // Join before reading, so a webhook that lands between the read and the hold still wakes it.
-    let waiter = wait.map(|_| app.hub.join(app.clone(), &claims, app.wait_refresh));
+    // Past the scope's cap of held requests the wait is not applied: answered at once.
+    let waiter = wait.and_then(|_| {
+        let reader = app.clone();
+        app.hub
+            .join(reader, &claims, app.wait_refresh, app.max_held_per_scope)
+    });
+    let wait = wait.filter(|_| waiter.is_some());
     let answer = match read_state(&app, &claims).await {
         Ok(a) => a,
         Err(refusal) => return refusal,

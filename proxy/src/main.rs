@@ -104,6 +104,10 @@ struct Limits {
     /// (0: never held, answered 304 at once).
     #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = state::DEFAULT_MAX_WAIT_SECS)]
     max_wait_secs: u64,
+    /// Status requests held at once on one token scope (kind, entity, pinned session); past
+    /// it a request is answered at once (304 without Preference-Applied), not held.
+    #[arg(long, env = "GU1_MAX_HELD_PER_SCOPE", default_value_t = state::DEFAULT_MAX_HELD_PER_SCOPE)]
+    max_held_per_scope: usize,
     /// While status requests are held on a session and no webhook comes, gu1 is read once per
     /// this interval for all of them, seconds.
     #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = state::DEFAULT_WAIT_REFRESH_SECS as f64)]
@@ -130,6 +134,7 @@ impl Limits {
             app.cluster = Some(Arc::new(Cluster::new(url).unwrap_or_else(|e| fail(&e))));
         }
         app.max_wait = Duration::from_secs(self.max_wait_secs);
+        app.max_held_per_scope = self.max_held_per_scope.max(1);
         app.wait_refresh = Duration::from_secs_f64(self.wait_refresh_secs.clamp(0.05, 3600.0));
     }
 

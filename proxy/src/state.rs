@@ -19,6 +19,9 @@ pub const DEFAULT_MAX_WAIT_SECS: u64 = 25;
 /// How often held requests' state is read from gu1 unless configured otherwise, seconds.
 pub const DEFAULT_WAIT_REFRESH_SECS: u64 = 5;
 
+/// Status requests held at once on one token scope unless configured otherwise.
+pub const DEFAULT_MAX_HELD_PER_SCOPE: usize = 8;
+
 /// Everything the handlers share.
 #[derive(Debug)]
 pub struct App {
@@ -49,6 +52,9 @@ pub struct App {
     pub max_wait: Duration,
     /// How often gu1 is read for the requests held on one scope when no webhook comes.
     pub wait_refresh: Duration,
+    /// Status requests held at once on one token scope (kind, entity, pinned session); more
+    /// are answered at once.
+    pub max_held_per_scope: usize,
     /// Redis, shared with the other instances, when configured.
     pub cluster: Option<Arc<Cluster>>,
 }
@@ -57,7 +63,7 @@ impl App {
     /// An app in front of `gu1` with defaults for everything else: loopback origins, no rate
     /// limit, no webhooks (when configured: a 5-minute replay window, 4 at once, payloads kept
     /// 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes, status
-    /// requests held at most 25 s with gu1 read every 5 s meanwhile.
+    /// requests held at most 25 s (8 at once per token scope) with gu1 read every 5 s meanwhile.
     pub fn new(gu1: Arc<dyn Gu1>, tokens: Tokens) -> App {
         App {
             gu1,
@@ -73,6 +79,7 @@ impl App {
             hub: Hub::default(),
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
             wait_refresh: Duration::from_secs(DEFAULT_WAIT_REFRESH_SECS),
+            max_held_per_scope: DEFAULT_MAX_HELD_PER_SCOPE,
             cluster: None,
         }
     }

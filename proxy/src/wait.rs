@@ -230,8 +230,15 @@ impl Hub {
 
     /// Joins the topic of `claims`' scope (starting its refresher, which reads through `reader`
     /// once per `refresh`, if it has none) and numbers the read the request is about to make:
-    /// call before reading, then [`Waiter::arrived`].
-    pub fn join(&self, reader: Arc<dyn Reader>, claims: &Claims, refresh: Duration) -> Waiter {
+    /// call before reading, then [`Waiter::arrived`]. `None` when `cap` requests are already
+    /// held on the scope: this one is answered at once instead.
+    pub fn join(
+        &self,
+        reader: Arc<dyn Reader>,
+        claims: &Claims,
+        refresh: Duration,
+        cap: usize,
+    ) -> Option<Waiter> {
         let (topic, rx) = {
             let mut topics = self.lock();
             let sessions = topics
@@ -252,18 +259,22 @@ impl Hub {
                     topic
                 })
                 .clone();
+            // One token must not hold connections without bound: past the cap, no hold.
+            if topic.state.receiver_count() >= cap.max(1) {
+                return None;
+            }
             // Under the lock: the refresher retires a topic only under it, when no one is
             // subscribed, so it cannot retire this one between its creation and this line.
             let rx = topic.state.subscribe();
             (topic, rx)
         };
         let read = topic.start_read();
-        Waiter {
+        Some(Waiter {
             topic,
             rx,
             closing: self.inner.closing.subscribe(),
             read,
-        }
+        })
     }
 
     /// A webhook named this entity: every topic on it reads gu1 now (once per topic).

@@ -362,7 +362,11 @@ async fn a_webhook_wakes_even_when_gu1_still_lags_and_only_its_own_entity() {
 #[tokio::test]
 async fn held_requests_share_one_gu1_read_per_interval() {
     const WAITERS: usize = 40;
-    let rig = rig_with(|app| app.wait_refresh = Duration::from_millis(250)).await;
+    let rig = rig_with(|app| {
+        app.wait_refresh = Duration::from_millis(250);
+        app.max_held_per_scope = WAITERS;
+    })
+    .await;
     let (entity, _) = rig.entity("biometric", true).await;
     let tok = mint(&entity, Kind::Biometric);
     let tag = rig.get(&tok, None, None).await.etag.unwrap();
@@ -402,6 +406,44 @@ async fn held_requests_share_one_gu1_read_per_interval() {
         0,
         "the topic is gone with its waiters"
     );
+}
+
+/// Issue 28, item 4: one token scope holds at most its cap of requests at once (one token held
+/// about 214 before); the rest are answered at once, `304` without `Preference-Applied`, and
+/// another scope is not affected.
+#[tokio::test]
+async fn held_requests_are_capped_per_token_scope() {
+    let rig = rig_with(|app| app.max_held_per_scope = 3).await;
+    let (entity, id) = rig.entity("biometric", true).await;
+    let tok = mint(&entity, Kind::Biometric);
+    let tag = rig.get(&tok, None, None).await.etag.unwrap();
+    let waiters: Vec<_> = (0..8).map(|_| rig.hold(&tok, &tag, "wait=10")).collect();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rig.app.hub.waiting(), 3, "held on one scope");
+    let (other, _) = rig.entity("biometric", true).await;
+    let other_tok = mint(&other, Kind::Biometric);
+    let other_tag = rig.get(&other_tok, None, None).await.etag.unwrap();
+    let other_held = rig.hold(&other_tok, &other_tag, "wait=1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rig.app.hub.waiting(), 4, "another scope is held as usual");
+    rig.set(&entity, json!({"status": "approved", "webhook": false}))
+        .await;
+    assert_eq!(rig.webhook(&entity, &id, "approved").await, 200);
+    let (mut woken, mut at_once) = (0, 0);
+    for w in waiters {
+        let r = w.await.unwrap();
+        match (r.status, r.applied.as_deref()) {
+            (200, Some("wait=10")) => woken += 1,
+            (304, None) => {
+                assert!(r.took < Duration::from_millis(300), "{:?}", r.took);
+                at_once += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((woken, at_once), (3, 5));
+    let r = other_held.await.unwrap();
+    assert_eq!((r.status, r.applied.as_deref()), (304, Some("wait=1")));
 }
 
 #[tokio::test]
