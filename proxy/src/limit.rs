@@ -1,10 +1,67 @@
-//! Token buckets: the per-token request budget and the per-entity cap on sessions created. Per
-//! instance; instances that share Redis use one bucket there instead (`cluster`), and these while
-//! Redis is away.
+//! Budgets: token buckets (the per-token request budget and the per-entity cap on sessions
+//! created; per instance, instances that share Redis use one bucket there instead, `cluster`,
+//! and these while Redis is away), and byte budgets (what bodies being read and answers being
+//! buffered may hold at once).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Bytes that may be held at once across requests (webhook bodies being read, gu1 answers
+/// being buffered), taken chunk by chunk as they arrive and given back when the holder's
+/// [`Taken`] is dropped. Cloning it gives another handle to the same budget.
+#[derive(Clone, Debug)]
+pub struct ByteBudget {
+    bytes: Arc<Semaphore>,
+    total: usize,
+}
+
+impl ByteBudget {
+    /// A budget of `total` bytes.
+    pub fn new(total: usize) -> ByteBudget {
+        let total = total.clamp(1, Semaphore::MAX_PERMITS);
+        ByteBudget {
+            bytes: Arc::new(Semaphore::new(total)),
+            total,
+        }
+    }
+
+    /// Bytes held right now.
+    pub fn in_use(&self) -> usize {
+        self.total - self.bytes.available_permits()
+    }
+
+    /// The budget's size.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
+/// Bytes one holder has taken from a [`ByteBudget`]; given back on drop.
+#[derive(Debug, Default)]
+pub struct Taken(Option<OwnedSemaphorePermit>);
+
+impl Taken {
+    /// Takes `n` more bytes from `budget`; false (nothing taken) when they are not left.
+    pub fn add(&mut self, budget: &ByteBudget, n: usize) -> bool {
+        let Ok(n) = u32::try_from(n) else {
+            return false;
+        };
+        if n == 0 {
+            return true;
+        }
+        let Ok(more) = budget.bytes.clone().try_acquire_many_owned(n) else {
+            return false;
+        };
+        match &mut self.0 {
+            Some(held) => held.merge(more),
+            None => self.0 = Some(more),
+        }
+        true
+    }
+}
 
 /// A token bucket per token: `burst` requests at once, then `rate` per second. Off when `rate`
 /// is 0. Per instance; instances that share Redis use one bucket there instead (`cluster`),
@@ -76,5 +133,26 @@ impl Limiter {
         } else {
             Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_byte_budget_is_taken_chunk_by_chunk_and_given_back_on_drop() {
+        let budget = ByteBudget::new(100);
+        let mut a = Taken::default();
+        assert!(a.add(&budget, 60));
+        let mut b = Taken::default();
+        assert!(b.add(&budget, 30));
+        assert!(!b.add(&budget, 20), "only 10 left");
+        assert_eq!(budget.in_use(), 90, "a refused chunk takes nothing");
+        assert!(b.add(&budget, 10));
+        drop(a);
+        assert_eq!(budget.in_use(), 40);
+        drop(b);
+        assert_eq!(budget.in_use(), 0);
     }
 }

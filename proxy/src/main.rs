@@ -69,10 +69,14 @@ struct Limits {
     /// it, are refused; seconds.
     #[arg(long, env = "GU1_WEBHOOK_WINDOW_SECS", default_value_t = 300)]
     webhook_window_secs: u64,
-    /// Webhooks handled at once; more are answered 503 with Retry-After at once, so a flood
-    /// of them cannot slow status answers.
+    /// Webhooks handled at once once their bodies are read; more are answered 503 with
+    /// Retry-After at once, so a flood of them cannot slow status answers.
     #[arg(long, env = "GU1_WEBHOOK_CONCURRENCY", default_value_t = 4)]
     webhook_concurrency: usize,
+    /// Time a webhook's body has to arrive (else 408), before the webhook takes one of the
+    /// --webhook-concurrency slots, ms.
+    #[arg(long, env = "GU1_WEBHOOK_BODY_TIMEOUT_MS", default_value_t = 2000)]
+    webhook_body_timeout_ms: u64,
     /// Sessions `POST /kyc/start` may create per entity within --start-window-secs (0: no
     /// cap); past it, 429 RATE_LIMITED with Retry-After.
     #[arg(long, env = "GU1_STARTS_PER_ENTITY", default_value_t = 5)]
@@ -126,6 +130,7 @@ impl Limits {
         app.webhook_secret = self.webhook_secret.map(String::into_bytes);
         app.webhook_window = Duration::from_secs(self.webhook_window_secs);
         app.webhook_concurrency = self.webhook_concurrency.max(1);
+        app.webhook_body_timeout = Duration::from_millis(self.webhook_body_timeout_ms.max(1));
         app.starts = Limiter::per_window(
             self.starts_per_entity,
             Duration::from_secs(self.start_window_secs),

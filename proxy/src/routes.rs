@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -37,38 +37,40 @@ pub fn browser_with(app: Arc<App>, handlers: Router<Arc<App>>) -> Router<Arc<App
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
 }
 
-/// Time a webhook may take, body included; past it, 408.
+/// Time a webhook may take once its body is read; past it, 408.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The webhook route: `concurrency` handled at once, more answered 503 with `Retry-After`
-/// before their body is read; a 1 MiB body limit and a 10 s time limit.
-pub fn webhook(concurrency: usize) -> Router<Arc<App>> {
-    let limits = tower::ServiceBuilder::new()
+/// The webhook route: the body read first, within its deadline and the byte budget
+/// (`webhooks::read_first`), then `app.webhook_concurrency` handled at once, more answered 503
+/// with `Retry-After`; a 1 MiB body limit.
+pub fn webhook(app: &Arc<App>) -> Router<Arc<App>> {
+    let slots = tower::ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|e: tower::BoxError| async move {
             if e.is::<tower::timeout::error::Elapsed>() {
                 return refuse(
                     StatusCode::REQUEST_TIMEOUT,
                     "TIMEOUT",
-                    "the webhook took too long to arrive",
+                    "the webhook took too long",
                 );
             }
-            let mut resp = refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "BUSY",
-                "too many webhooks at once, send it again",
-            );
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            resp
+            webhooks::busy()
         }))
         .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::ConcurrencyLimitLayer::new(concurrency.max(1)))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            app.webhook_concurrency.max(1),
+        ))
         .layer(tower::timeout::TimeoutLayer::new(WEBHOOK_TIMEOUT));
     Router::new().route(
         "/webhooks/gu1",
         post(webhooks::receive)
-            .layer::<_, std::convert::Infallible>(limits)
-            .layer(tower_http::limit::RequestBodyLimitLayer::new(1024 * 1024)),
+            .layer::<_, std::convert::Infallible>(slots)
+            .layer::<_, std::convert::Infallible>(middleware::from_fn_with_state(
+                app.clone(),
+                webhooks::read_first,
+            ))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                webhooks::MAX_BODY,
+            )),
     )
 }
 
@@ -83,7 +85,7 @@ pub fn assemble(
 ) -> Router {
     Router::new()
         .merge(browser)
-        .merge(webhook(app.webhook_concurrency))
+        .merge(webhook(&app))
         .route("/health", get(|| async { Json(json!({"ok": true})) }))
         .merge(extra)
         .layer(cors(app.origins.clone()))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::cluster::Cluster;
 use crate::fresh::{Fresh, Seen};
 use crate::gu1::Gu1;
-use crate::limit::Limiter;
+use crate::limit::{ByteBudget, Limiter};
 use crate::middleware::Origins;
 use crate::token::Tokens;
 use crate::wait::Hub;
@@ -42,8 +42,12 @@ pub struct App {
     pub webhook_window: Duration,
     /// Webhooks received within `webhook_window`, to refuse a replay.
     pub seen: Seen,
-    /// Webhooks handled at once; more are shed (503) before their body is read.
+    /// Webhooks handled at once, once their bodies are read; more are shed (503).
     pub webhook_concurrency: usize,
+    /// Time a webhook's body has to arrive, before it takes one of those slots (else 408).
+    pub webhook_body_timeout: Duration,
+    /// Bytes all webhook bodies being read may hold at once (past it, 503).
+    pub webhook_bytes: ByteBudget,
     /// Sessions `POST /kyc/start` may create per entity: a bucket per entity and kind.
     pub starts: Limiter,
     /// Held status requests (`If-None-Match` + `Prefer: wait`), by token scope.
@@ -61,8 +65,8 @@ pub struct App {
 
 impl App {
     /// An app in front of `gu1` with defaults for everything else: loopback origins, no rate
-    /// limit, no webhooks (when configured: a 5-minute replay window, 4 at once, payloads kept
-    /// 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes, status
+    /// limit, no webhooks (when configured: a 5-minute replay window, bodies read within 2 s and
+    /// 16 MiB of them at once, 4 handled at once, payloads kept 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes, status
     /// requests held at most 25 s (8 at once per token scope) with gu1 read every 5 s meanwhile.
     pub fn new(gu1: Arc<dyn Gu1>, tokens: Tokens) -> App {
         App {
@@ -75,6 +79,8 @@ impl App {
             webhook_window: Duration::from_secs(300),
             seen: Seen::new(100_000),
             webhook_concurrency: 4,
+            webhook_body_timeout: Duration::from_secs(2),
+            webhook_bytes: ByteBudget::new(16 * 1024 * 1024),
             starts: Limiter::per_window(5, Duration::from_secs(600)),
             hub: Hub::default(),
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),

@@ -9,16 +9,20 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::cluster::Shared;
 use crate::errors::refuse;
 use crate::gu1::is_active_value;
+use crate::limit::Taken;
 use crate::state::App;
 use crate::token::Kind;
 use crate::view::{browser_view, parse_time};
@@ -54,42 +58,116 @@ fn mac_ok(secret: &[u8], body: &[u8], sig: &[u8]) -> bool {
     mac.verify_slice(sig).is_ok()
 }
 
-/// `POST /webhooks/gu1`: a signed status change from gu1. A terminal state within the replay
-/// window is kept so the next status answer for that session is fresh without waiting for gu1's
-/// read to catch up.
-pub async fn receive(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Body,
-) -> Response {
-    let Some(secret) = &app.webhook_secret else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            "webhooks are not configured",
-        );
-    };
-    let bad_signature = || {
-        refuse(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_SIGNATURE",
-            "the webhook signature does not match",
-        )
-    };
-    // Without a well-formed signature the body is not even read.
-    let Some(sig) = headers
+/// The largest webhook body.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// A webhook's decoded `X-Webhook-Signature`, checked against its body by [`receive`].
+#[derive(Clone, Debug)]
+pub struct Signature(pub Vec<u8>);
+
+fn not_configured() -> Response {
+    refuse(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "webhooks are not configured",
+    )
+}
+
+fn bad_signature() -> Response {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_SIGNATURE",
+        "the webhook signature does not match",
+    )
+}
+
+/// Why a webhook's body could not be read.
+enum Unread {
+    TooLarge,
+    Busy,
+}
+
+/// In front of the webhook slots: a webhook without a well-formed signature is refused unread
+/// (401); the body must arrive within `App::webhook_body_timeout` (else 408) and fit in 1 MiB
+/// (else 413) and in what is left of `App::webhook_bytes` (else 503). Only then does the
+/// webhook take a slot, so connections trickling bodies cannot keep gu1's webhooks out.
+pub async fn read_first(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if app.webhook_secret.is_none() {
+        return not_configured();
+    }
+    let Some(sig) = req
+        .headers()
         .get("x-webhook-signature")
         .and_then(|v| v.to_str().ok())
         .and_then(decode_signature)
     else {
         return bad_signature();
     };
-    let Ok(body) = axum::body::to_bytes(body, 1024 * 1024).await else {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "TOO_LARGE",
-            "the webhook body is over 1 MiB or was cut off",
-        );
+    let (parts, body) = req.into_parts();
+    let mut held = Taken::default();
+    let read = tokio::time::timeout(app.webhook_body_timeout, async {
+        let mut stream = body.into_data_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| Unread::TooLarge)?;
+            if buf.len() + chunk.len() > MAX_BODY {
+                return Err(Unread::TooLarge);
+            }
+            if !held.add(&app.webhook_bytes, chunk.len()) {
+                return Err(Unread::Busy);
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buf))
+    })
+    .await;
+    let body = match read {
+        Ok(Ok(body)) => body,
+        Ok(Err(Unread::TooLarge)) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "TOO_LARGE",
+                "the webhook body is over 1 MiB or was cut off",
+            )
+        }
+        Ok(Err(Unread::Busy)) => return busy(),
+        Err(_) => {
+            return refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "TIMEOUT",
+                "the webhook took too long to arrive",
+            )
+        }
+    };
+    let mut req = Request::from_parts(parts, Body::from(body));
+    req.extensions_mut().insert(Signature(sig));
+    let resp = next.run(req).await;
+    drop(held);
+    resp
+}
+
+/// 503 `BUSY` with `Retry-After: 1`: gu1 sends the webhook again.
+pub fn busy() -> Response {
+    let mut resp = refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "BUSY",
+        "too many webhooks at once, send it again",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+/// `POST /webhooks/gu1`: a signed status change from gu1. A terminal state within the replay
+/// window is kept so the next status answer for that session is fresh without waiting for gu1's
+/// read to catch up.
+pub async fn receive(
+    State(app): State<Arc<App>>,
+    Extension(Signature(sig)): Extension<Signature>,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &app.webhook_secret else {
+        return not_configured();
     };
     // HMAC over up to 1 MiB off the async workers, so status answers never queue behind it.
     let (key, raw) = (secret.clone(), body.clone());
