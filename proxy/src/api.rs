@@ -102,9 +102,15 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
             }
         }
     }
-    // Each session costs the integrator at gu1: one token must not create them in a loop.
-    let key = format!("{}|{}", claims.kind.as_str(), claims.entity_id);
-    if let Err(wait) = app.starts.take(&key) {
+    // Each session costs the integrator at gu1: one token must not create them in a loop. One
+    // bucket for all instances when they share Redis; this instance's own otherwise.
+    let key = format!("start|{}|{}", claims.kind.as_str(), claims.entity_id);
+    let shared = match &app.cluster {
+        Some(c) if app.starts.is_on() => c.take(&key, app.starts.rate, app.starts.burst).await,
+        _ => None,
+    };
+    let from_shared = shared.is_some();
+    if let Err(wait) = shared.unwrap_or_else(|| app.starts.take(&key)) {
         return Err(too_many(
             wait,
             "too many sessions started for this entity, try again later",
@@ -112,7 +118,10 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
     }
     let created = app.gu1.create(claims.kind, &claims.entity_id).await;
     if created.is_err() {
-        app.starts.refund(&key);
+        match &app.cluster {
+            Some(c) if from_shared => c.refund(&key, app.starts.burst).await,
+            _ => app.starts.refund(&key),
+        }
     }
     match created {
         Ok(v) => Ok((StatusCode::CREATED, v)),

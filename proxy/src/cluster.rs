@@ -1,6 +1,7 @@
 //! What several proxy instances share through Redis (`--redis-url`): a webhook received by any
 //! instance wakes the requests held on every instance (pub/sub), the webhook's terminal state
-//! is kept for all of them with a time to live, and the per-token rate limit is one bucket.
+//! is kept for all of them with a time to live, a webhook seen by one is a duplicate for all,
+//! and the per-token rate limit and the per-entity cap on sessions created are one bucket each.
 //!
 //! Redis is a help, never a dependency: while it cannot be reached every instance carries on
 //! alone (its own wake-ups, webhook states and buckets), logs one warning for the outage, and
@@ -63,6 +64,15 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(wait)}
 ";
 
+/// One request given back to a bucket of [`BUCKET`], up to `burst`.
+const REFUND: &str = r"
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+if tokens then
+  redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[1]), tokens + 1)))
+end
+return 1
+";
+
 const UNKNOWN: u8 = 0;
 const UP: u8 = 1;
 const DOWN: u8 = 2;
@@ -75,6 +85,7 @@ pub struct Cluster {
     /// Tells this instance's own messages apart from the others'.
     instance: String,
     bucket: redis::Script,
+    refund: redis::Script,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -107,6 +118,7 @@ impl Cluster {
             state: AtomicU8::new(UNKNOWN),
             instance: id.iter().map(|b| format!("{b:02x}")).collect(),
             bucket: redis::Script::new(BUCKET),
+            refund: redis::Script::new(REFUND),
         })
     }
 
@@ -258,6 +270,46 @@ impl Cluster {
                 self.went_down(&e.to_string());
                 None
             }
+        }
+    }
+
+    /// Records a webhook body by its digest for `window`: `Some(true)` when no instance saw it
+    /// within the window, `Some(false)` when one did, `None` when Redis cannot say (the caller
+    /// uses its own record).
+    pub async fn first_seen(&self, digest: &[u8; 32], window: Duration) -> Option<bool> {
+        let mut conn = self.conn()?;
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(format!("gu1-kyc-proxy:seen:{hex}"))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(window.as_millis().max(1) as u64)
+            .query_async(&mut conn)
+            .await;
+        match set {
+            Ok(done) => Some(done.is_some()),
+            Err(e) => {
+                self.went_down(&e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Gives back one request taken from the shared bucket `key` (it turned out to cost
+    /// nothing), up to `burst`.
+    pub async fn refund(&self, key: &str, burst: f64) {
+        let Some(mut conn) = self.conn() else {
+            return;
+        };
+        let given: redis::RedisResult<i64> = self
+            .refund
+            .key(format!("gu1-kyc-proxy:rate:{key}"))
+            .arg(burst)
+            .invoke_async(&mut conn)
+            .await;
+        if let Err(e) = given {
+            self.went_down(&e.to_string());
         }
     }
 

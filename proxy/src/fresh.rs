@@ -137,10 +137,19 @@ impl Seen {
         }
     }
 
+    /// The digest a body is known by: its SHA-256.
+    pub fn digest(body: &[u8]) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::digest(body).into()
+    }
+
     /// Records `body`; false when it was already seen within `window`.
     pub fn first(&self, body: &[u8], window: Duration) -> bool {
-        use sha2::Digest;
-        let digest: [u8; 32] = sha2::Sha256::digest(body).into();
+        self.first_digest(Self::digest(body), window)
+    }
+
+    /// Records a body by its [`Seen::digest`]; false when it was already seen within `window`.
+    pub fn first_digest(&self, digest: [u8; 32], window: Duration) -> bool {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(at) = entries.get(&digest) {

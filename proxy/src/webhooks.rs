@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::cluster::Shared;
 use crate::errors::refuse;
+use crate::fresh::Seen;
 use crate::gu1::is_active_value;
 use crate::limit::Taken;
 use crate::state::App;
@@ -203,7 +204,14 @@ pub async fn receive(
             )
         }
     }
-    if !app.seen.first(&body, app.webhook_window) {
+    // Seen here, or by any instance when they share Redis.
+    let digest = Seen::digest(&body);
+    let here = app.seen.first_digest(digest, app.webhook_window);
+    let anywhere = match &app.cluster {
+        Some(c) => c.first_seen(&digest, app.webhook_window).await,
+        None => None,
+    };
+    if !(here && anywhere.unwrap_or(true)) {
         // gu1 may deliver twice; a 2xx stops its retries, and the copy is not used.
         return Json(json!({"ok": true, "duplicate": true})).into_response();
     }

@@ -2,7 +2,8 @@
 # Two upstream-mode proxies sharing a real Redis, in front of one gu1 (the simulator's REST API),
 # as a load balancer would have them; the simulated gu1 sends its webhooks to proxy A only.
 # - a webhook received by A answers a request held on B, fast;
-# - the per-token rate limit is one bucket across A and B;
+# - the per-token rate limit is one bucket across A and B, and so is the per-entity cap on
+#   sessions created; a webhook delivered to A and then to B is a duplicate on B;
 # - Redis stopped: every request is still answered (held ones too), each proxy logs one warning;
 # - Redis back: a webhook to A wakes B again;
 # - Redis stalled (DEBUG SLEEP 0.7 s, then SIGSTOP for 3 s and SIGCONT), its connections kept:
@@ -76,7 +77,7 @@ wait_health() { # url pid logfile
 start_proxy() { # name port
   GU1_API_KEY=sk_test_simulator "$bin" upstream --listen "127.0.0.1:$2" --api-base "$sim" \
     --secret "$token_secret" --webhook-secret "$webhook_secret" \
-    --redis-url "redis://127.0.0.1:$redis_port" --rate 0.2 --burst 4 \
+    --redis-url "redis://127.0.0.1:$redis_port" --rate 0.2 --burst 4 --starts-per-entity 1 \
     --wait-refresh-secs 60 >"$log/multi-proxy-$1.log" 2>&1 &
   pids+=($!)
   wait_health "http://127.0.0.1:$2" "${pids[-1]}" "$log/multi-proxy-$1.log"
@@ -160,6 +161,36 @@ shared_rate_limit() {
   [ "$(echo "$codes" | tr ' ' '\n' | grep -c 200)" -eq 4 ] && [ "$(echo "$codes" | tr ' ' '\n' | grep -c 429)" -eq 2 ]
 }
 check "the per-token rate limit is shared" shared_rate_limit
+
+# The cap on sessions created (1 per entity here) is one bucket: a session started on A and
+# cancelled, another start on B is refused.
+shared_start_cap() {
+  local e t codes="" r
+  e=$(curl -sf -X POST "$sim/__control/sessions" -H 'Content-Type: application/json' \
+    -d '{"start": false}' | sed -E 's/.*"entityId":"([^"]+)".*/\1/')
+  t=$("$bin" token --entity "$e" --secret "$token_secret")
+  for r in "$A/kyc/start" "$A/kyc/cancel" "$B/kyc/start"; do
+    codes+="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $t" "$r") "
+  done
+  echo "      start on A, cancel on A, start on B: $codes"
+  [ "$codes" = "201 200 429 " ]
+}
+check "the cap on sessions created per entity is shared" shared_start_cap
+
+# One signed webhook delivered to A, then the same bytes to B (gu1 retrying on another
+# instance, or a replay): B knows it was seen.
+shared_dedup() {
+  new_entity
+  local now body sig first second
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  body="{\"event\":\"biometric.session_in_progress\",\"timestamp\":\"$now\",\"payload\":{\"id\":\"x\",\"entityId\":\"$entity\",\"status\":\"in_progress\"}}"
+  sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$webhook_secret" | awk '{print $NF}')
+  first=$(curl -s -X POST "$A/webhooks/gu1" -H "X-Webhook-Signature: $sig" -d "$body")
+  second=$(curl -s -X POST "$B/webhooks/gu1" -H "X-Webhook-Signature: $sig" -d "$body")
+  echo "      A: $first, B: $second"
+  [ "$first" = '{"ok":true}' ] && [ "$second" = '{"duplicate":true,"ok":true}' ]
+}
+check "a webhook seen by A is a duplicate on B" shared_dedup
 
 stop_redis
 sleep 1.5
