@@ -104,6 +104,10 @@ struct Limits {
     /// Idle sockets kept open to gu1 for the next calls (30 s each).
     #[arg(long, env = "GU1_GU1_IDLE_SOCKETS", default_value_t = 16)]
     gu1_idle_sockets: usize,
+    /// MiB of gu1's answers buffered at once beyond the first 64 KiB of each (gu1's session
+    /// objects are a few KiB); an answer that does not fit gets the browser 503 UPSTREAM_BUSY.
+    #[arg(long, env = "GU1_GU1_ANSWERS_MIB", default_value_t = 16)]
+    gu1_answers_mib: usize,
     /// The longest a status request with `If-None-Match` and `Prefer: wait=N` is held, seconds
     /// (0: never held, answered 304 at once).
     #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = state::DEFAULT_MAX_WAIT_SECS)]
@@ -178,6 +182,7 @@ impl Limits {
         let gu1 = Gu1Limits {
             calls: budget.gu1_calls,
             idle: budget.gu1_idle,
+            answer_bytes: self.gu1_answers_mib.max(1).saturating_mul(1024 * 1024),
             ..Gu1Limits::default()
         };
         (conns, gu1)

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::gu1::{Call, Gu1, Gu1Error, PROXY_BUSY};
+use crate::limit::{ByteBudget, Taken};
 use crate::token::Kind;
 
 /// What an [`Upstream`] may hold at once: each call in flight and each idle socket kept for
@@ -23,16 +24,21 @@ pub struct Gu1Limits {
     pub idle_timeout: Duration,
     /// How long a call waits for a slot before the browser gets 503 `UPSTREAM_BUSY`.
     pub queue: Duration,
+    /// Bytes of gu1's answers buffered at once beyond the first [`SMALL_ANSWER`] of each (which
+    /// the call cap already bounds); an answer that does not fit is shed (503).
+    pub answer_bytes: usize,
 }
 
 impl Default for Gu1Limits {
-    /// 128 calls at once, 16 idle sockets kept 30 s, 1 s of waiting for a slot.
+    /// 128 calls at once, 16 idle sockets kept 30 s, 1 s of waiting for a slot, 16 MiB of
+    /// large answers at once.
     fn default() -> Self {
         Gu1Limits {
             calls: 128,
             idle: 16,
             idle_timeout: Duration::from_secs(30),
             queue: Duration::from_secs(1),
+            answer_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -45,6 +51,7 @@ pub struct Upstream {
     organization: Option<String>,
     calls: Arc<Semaphore>,
     queue: Duration,
+    answers: ByteBudget,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -107,6 +114,9 @@ fn optional(r: Result<Value, Gu1Error>) -> Result<Option<Value>, Gu1Error> {
 
 /// The largest answer read from gu1; gu1's session objects are a few KiB.
 pub const MAX_ANSWER: usize = 1024 * 1024;
+
+/// What each gu1 answer may buffer outside the shared budget of large answers.
+pub const SMALL_ANSWER: usize = 64 * 1024;
 
 /// Whether the API key may be sent to `base`: `https:`, or `http:` to a loopback host (a local
 /// stand-in or simulator), never in clear text over a network.
@@ -177,7 +187,13 @@ impl Upstream {
             organization: None,
             calls: Arc::new(Semaphore::new(limits.calls.max(1))),
             queue: limits.queue,
+            answers: ByteBudget::new(limits.answer_bytes),
         })
+    }
+
+    /// The budget of large answers being buffered (for metrics and tests).
+    pub fn answer_bytes(&self) -> &ByteBudget {
+        &self.answers
     }
 
     /// Sends `X-Organization-ID: organization` on every call (gu1 keys that reach several
@@ -219,13 +235,21 @@ impl Upstream {
             return Err(too_large());
         }
         let mut bytes = Vec::new();
+        // Beyond its first SMALL_ANSWER bytes an answer draws on the budget shared by all
+        // calls: 800 large answers at once once took the process to 768 MB.
+        let mut held = Taken::default();
+        let large = |n: usize| n.saturating_sub(SMALL_ANSWER);
         while let Some(chunk) = resp
             .chunk()
             .await
             .map_err(|e| transport(&e, "gu1's answer was cut off"))?
         {
-            if bytes.len() + chunk.len() > MAX_ANSWER {
+            let now = bytes.len() + chunk.len();
+            if now > MAX_ANSWER {
                 return Err(too_large());
+            }
+            if !held.add(&self.answers, large(now) - large(bytes.len())) {
+                return Err(busy());
             }
             bytes.extend_from_slice(&chunk);
         }

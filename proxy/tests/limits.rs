@@ -377,3 +377,113 @@ async fn a_slow_gu1_at_the_file_limit_sheds_with_503_never_emfile() {
     );
     assert!(answers.get(&200).is_some_and(|n| *n >= 20), "{answers:?}");
 }
+
+/// A stand-in gu1 whose reads of entities named `big_*` answer 900 KiB (512 KiB at once, the
+/// rest a second later), and of any other entity a small session.
+async fn gu1_with_large_answers() -> String {
+    use axum::extract::Path;
+    let app = axum::Router::new().route(
+        "/api/kyc/biometric/entities/{e}/current",
+        axum::routing::get(|Path(e): Path<String>| async move {
+            let head = format!(
+                r#"{{"id":"bio_{e}","entityId":"{e}","status":"pending","sessionUrl":"https://hosted.example/s","pad":""#
+            );
+            if !e.starts_with("big_") {
+                return axum::body::Body::from(format!("{head}\"}}"));
+            }
+            let first = format!("{head}{}", "a".repeat(512 * 1024 - head.len()));
+            let rest = format!("{}\"}}", "a".repeat(388 * 1024));
+            use futures_util::StreamExt;
+            let parts = futures_util::stream::iter([first, rest]).enumerate().then(
+                |(i, part)| async move {
+                    if i == 1 {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Ok::<_, std::convert::Infallible>(part)
+                },
+            );
+            axum::body::Body::from_stream(parts)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Item 7: gu1's answers are capped each (1 MiB) and now in total: with a 2 MiB budget for
+/// large answers, ten 900 KiB answers at once never hold more than the budget; those that do
+/// not fit are shed (503 `UPSTREAM_BUSY`, `Retry-After`), and small answers are not held back
+/// meanwhile. (Before: no total, 800 answers at once took the process to 768 MB.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gu1_answers_in_flight_have_a_total_byte_budget() {
+    use gu1_kyc_proxy::upstream::Gu1Limits;
+    let gu1 = gu1_with_large_answers().await;
+    let budget = 2 * 1024 * 1024;
+    let upstream = Arc::new(
+        Upstream::with_limits(
+            &gu1,
+            SIM_API_KEY.into(),
+            Duration::from_secs(5),
+            &Gu1Limits {
+                answer_bytes: budget,
+                ..Gu1Limits::default()
+            },
+        )
+        .unwrap(),
+    );
+    let app = App::new(upstream.clone(), Tokens::shared_secret(SECRET));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = listener.local_addr().unwrap();
+    let router = routes::router(Arc::new(app));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let http = reqwest::Client::new();
+    let status = |entity: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .get(format!("http://{proxy}/kyc/status"))
+                .bearer_auth(mint(&entity, Kind::Biometric))
+                .send()
+                .await
+                .unwrap();
+            let retry = r.headers().contains_key("retry-after");
+            (r.status().as_u16(), retry, r.text().await.unwrap())
+        }
+    };
+    let big: Vec<_> = (0..10)
+        .map(|i| tokio::spawn(status(format!("big_{i}"))))
+        .collect();
+    let peak = Arc::new(AtomicUsize::new(0));
+    let sampler = {
+        let (peak, upstream) = (peak.clone(), upstream.clone());
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(upstream.answer_bytes().in_use(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let started = Instant::now();
+    let (small, ..) = status("small".into()).await;
+    let small_took = started.elapsed();
+    let mut answers = Vec::new();
+    for b in big {
+        answers.push(b.await.unwrap());
+    }
+    sampler.abort();
+    let peak = peak.load(Ordering::Relaxed);
+    let shed = answers
+        .iter()
+        .filter(|(s, retry, body)| *s == 503 && *retry && body.contains("UPSTREAM_BUSY"))
+        .count();
+    let codes: Vec<_> = answers.iter().map(|a| a.0).collect();
+    println!("large answers {codes:?}; peak {peak} bytes of a {budget}-byte budget; small answer {small} in {small_took:?}");
+    assert!(peak <= budget, "{peak}");
+    assert!(peak > budget / 2, "the budget was used: {peak}");
+    assert!(shed >= 6, "{codes:?}");
+    assert!(codes.iter().all(|c| matches!(c, 200 | 503)), "{codes:?}");
+    assert_eq!(small, 200);
+    assert!(small_took < Duration::from_millis(500), "{small_took:?}");
+}
