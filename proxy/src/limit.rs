@@ -33,6 +33,11 @@ impl ByteBudget {
         self.total - self.bytes.available_permits()
     }
 
+    /// Bytes left right now.
+    pub fn available(&self) -> usize {
+        self.bytes.available_permits()
+    }
+
     /// The budget's size.
     pub fn total(&self) -> usize {
         self.total

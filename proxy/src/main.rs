@@ -480,7 +480,7 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         match mode {
             Mode::Simulate(s, h) => sim::serve(s, listen, h, conns, stopping).await,
             Mode::Upstream(app) => {
-                let l = tokio::net::TcpListener::bind(listen).await?;
+                let l = serve::bind(listen)?;
                 let mut stopping = stopping;
                 serve::serve(l, routes::router(app), conns, async move {
                     let _ = stopping.wait_for(|s| *s).await;

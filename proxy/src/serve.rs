@@ -234,6 +234,20 @@ fn refuse(stream: TcpStream, refusals: &Arc<Semaphore>) {
     });
 }
 
+/// A listener on `addr` with a backlog of 4,096 connections not yet accepted (tokio's `bind`
+/// gives 1,024), so bursts of connections, refused ones included, do not overflow it and make
+/// other clients' connection attempts wait a retransmission (a second).
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Serves `router` on `listener` with the limits of `conns` until `shutdown` completes, then
 /// stops accepting and gives open connections `conns.drain` to finish.
 pub async fn serve(

@@ -66,7 +66,7 @@ pub struct App {
 impl App {
     /// An app in front of `gu1` with defaults for everything else: loopback origins, no rate
     /// limit, no webhooks (when configured: a 5-minute replay window, bodies read within 2 s and
-    /// 16 MiB of them at once, 4 handled at once, payloads kept 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes, status
+    /// 4 MiB of them at once, 4 handled at once, payloads kept 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes, status
     /// requests held at most 25 s (8 at once per token scope) with gu1 read every 5 s meanwhile.
     pub fn new(gu1: Arc<dyn Gu1>, tokens: Tokens) -> App {
         App {
@@ -80,7 +80,7 @@ impl App {
             seen: Seen::new(100_000),
             webhook_concurrency: 4,
             webhook_body_timeout: Duration::from_secs(2),
-            webhook_bytes: ByteBudget::new(16 * 1024 * 1024),
+            webhook_bytes: ByteBudget::new(4 * 1024 * 1024),
             starts: Limiter::per_window(5, Duration::from_secs(600)),
             hub: Hub::default(),
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),

@@ -90,7 +90,8 @@ enum Unread {
 
 /// In front of the webhook slots: a webhook without a well-formed signature is refused unread
 /// (401); the body must arrive within `App::webhook_body_timeout` (else 408) and fit in 1 MiB
-/// (else 413) and in what is left of `App::webhook_bytes` (else 503). Only then does the
+/// (else 413) and in what is left of `App::webhook_bytes` (else 503; unread when its announced
+/// length does not fit). Only then does the
 /// webhook take a slot, so connections trickling bodies cannot keep gu1's webhooks out.
 pub async fn read_first(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     if app.webhook_secret.is_none() {
@@ -105,7 +106,18 @@ pub async fn read_first(State(app): State<Arc<App>>, req: Request, next: Next) -
         return bad_signature();
     };
     let (parts, body) = req.into_parts();
+    // Bytes are taken from the budget as they arrive, so a body trickling in holds only what
+    // came; one whose announced length does not fit what is left is shed unread.
     let mut held = Taken::default();
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(MAX_BODY);
+    if announced > app.webhook_bytes.available() {
+        return busy();
+    }
     let read = tokio::time::timeout(app.webhook_body_timeout, async {
         let mut stream = body.into_data_stream();
         let mut buf = Vec::new();

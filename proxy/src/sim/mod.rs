@@ -204,7 +204,7 @@ pub async fn serve(
             },
         );
     }
-    let h = tokio::net::TcpListener::bind(hosted).await?;
+    let h = crate::serve::bind(hosted)?;
     let hr = crate::serve::serve(
         h,
         hosted::router(s.clone()),
@@ -216,7 +216,7 @@ pub async fn serve(
         // The proxy's listener is closed for an outage (control API) and bound again after it,
         // so clients see real refused connections, as when a proxy restarts.
         loop {
-            let p = tokio::net::TcpListener::bind(proxy).await?;
+            let p = crate::serve::bind(proxy)?;
             let down = s.clone();
             let stop = stopped(stopping.clone());
             crate::serve::serve(p, router.clone(), conns.clone(), async move {
