@@ -12,8 +12,8 @@ use axum::{Extension, Json};
 use serde_json::Value;
 
 use crate::errors::{from_gu1, refuse, too_many};
-use crate::gu1::is_active_value;
-use crate::session::{lookup, read_state};
+use crate::gu1::{is_active_value, Gu1Error, UPSTREAM_WRONG_ENTITY};
+use crate::session::{lookup, owned, read_state};
 use crate::state::App;
 use crate::token::{Claims, Kind};
 use crate::view::browser_view;
@@ -87,6 +87,15 @@ pub async fn status(
     }
 }
 
+/// gu1 answered with a session of an entity other than the token's.
+fn another_entity() -> Gu1Error {
+    Gu1Error::new(
+        502,
+        UPSTREAM_WRONG_ENTITY,
+        "gu1 answered with another entity's session",
+    )
+}
+
 /// Creates a session for the token's entity; an active one is resumed instead (gu1's 409
 /// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC). Creations
 /// count against the entity's cap (`App::starts`); a resume costs nothing.
@@ -124,7 +133,11 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
         }
     }
     match created {
-        Ok(v) => Ok((StatusCode::CREATED, v)),
+        // Only the token's entity's sessions are ever shown, the one just created included.
+        Ok(v) => match owned(claims, Some(v)) {
+            Some(v) => Ok((StatusCode::CREATED, v)),
+            None => Err(from_gu1(&another_entity())),
+        },
         Err(e) if e.http == 409 && e.code == "ACTIVE_SESSION_EXISTS" => {
             let pinned = Claims {
                 session_id: e.active_session_id.clone(),
@@ -163,8 +176,14 @@ pub async fn cancel(State(app): State<Arc<App>>, Extension(claims): Extension<Cl
         }
         Ok(Some(v)) => {
             let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
-            match app.gu1.cancel(claims.kind, id).await {
-                Ok(v) => Json(browser_view(claims.kind, &v)).into_response(),
+            match app
+                .gu1
+                .cancel(claims.kind, id)
+                .await
+                .map(|v| owned(&claims, Some(v)))
+            {
+                Ok(Some(v)) => Json(browser_view(claims.kind, &v)).into_response(),
+                Ok(None) => from_gu1(&another_entity()),
                 Err(e) => from_gu1(&e),
             }
         }

@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::json;
 use std::time::Duration;
 
-use crate::gu1::{Gu1Error, PROXY_BUSY};
+use crate::gu1::{Gu1Error, PROXY_BUSY, UPSTREAM_WRONG_ENTITY};
 
 /// An error answer with the proxy's own code and message.
 pub fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -27,6 +27,11 @@ pub fn gu1_mapping(e: &Gu1Error) -> (u16, &'static str, &'static str) {
             "gu1 answered with something that is not JSON",
         ),
         (_, "UPSTREAM_TOO_LARGE") => (502, "UPSTREAM_BAD_RESPONSE", "gu1's answer was too large"),
+        (_, UPSTREAM_WRONG_ENTITY) => (
+            502,
+            "UPSTREAM_BAD_RESPONSE",
+            "gu1 answered with another entity's session",
+        ),
         (_, PROXY_BUSY) => (
             503,
             "UPSTREAM_BUSY",

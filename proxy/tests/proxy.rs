@@ -2001,3 +2001,46 @@ fn requests_refused_before_routing_are_in_the_access_log() {
         );
     }
 }
+
+/// Issue 28, item 8: gu1's answer to `POST /kyc/start` (and to a cancel) is shown only when it
+/// is a session of the token's entity, as status answers are; otherwise the browser gets 502
+/// `UPSTREAM_BAD_RESPONSE` and nothing of that session (its id, its URL).
+#[tokio::test]
+async fn start_and_cancel_show_only_the_tokens_own_entitys_session() {
+    let other = json!({"id": "bio_of_another", "entityId": "someone_else", "status": "pending",
+        "sessionUrl": "https://hosted.example/session/of-another"});
+    let (gu1, _) = stand_in(move |path| match path {
+        "/api/kyc/biometric/sessions" => answer(201, other.clone(), &[]),
+        p if p.ends_with("/cancel") => answer(200, other.clone(), &[]),
+        p if p.ends_with("/current") => answer(
+            200,
+            json!({"id": "bio_own", "entityId": "e_own", "status": "pending"}),
+            &[],
+        ),
+        _ => answer(404, json!({"error": "NOT_FOUND"}), &[]),
+    })
+    .await;
+    let proxy = proxy_before(&gu1).await;
+    let tok = mint("e_own", Kind::Biometric, None, 60);
+    let http = reqwest::Client::new();
+    for path in ["/kyc/start", "/kyc/cancel"] {
+        let r = http
+            .post(format!("{proxy}{path}"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        contract::assert("POST", path, status, &headers, &text);
+        assert_eq!(status, 502, "{path}: {text}");
+        assert!(text.contains("UPSTREAM_BAD_RESPONSE"), "{path}: {text}");
+        assert!(
+            !text.contains("of_another")
+                && !text.contains("of-another")
+                && !text.contains("someone_else"),
+            "{path}: {text}"
+        );
+    }
+}
