@@ -194,9 +194,12 @@ struct Audience {
     /// The audience (`aud`) tokens must name.
     #[arg(long, env = "GU1_TOKEN_AUDIENCE", default_value = token::DEFAULT_AUDIENCE)]
     audience: String,
-    /// Clock difference allowed on a token's `exp` and `iat`, seconds.
+    /// Clock difference allowed on a token's `exp`, `iat` and `nbf`, seconds.
     #[arg(long, env = "GU1_TOKEN_LEEWAY_SECS", default_value_t = token::DEFAULT_LEEWAY_SECS)]
     leeway_secs: u64,
+    /// The longest a token may live: its `exp` at most this long after its `iat`, seconds.
+    #[arg(long, env = "GU1_MAX_TOKEN_LIFETIME_SECS", default_value_t = token::DEFAULT_MAX_LIFETIME_SECS)]
+    max_token_lifetime_secs: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -357,7 +360,8 @@ fn upstream_tokens(a: &UpstreamArgs) -> Result<Tokens, String> {
     };
     Ok(tokens
         .with_audience(&a.audience.audience)
-        .with_leeway(a.audience.leeway_secs))
+        .with_leeway(a.audience.leeway_secs)
+        .with_max_lifetime(a.audience.max_token_lifetime_secs))
 }
 
 /// Signs the token the `token` subcommand prints.
@@ -553,7 +557,8 @@ fn main() {
             let (conns, _) = limits.budget();
             let tokens = Tokens::shared_secret(&secret)
                 .with_audience(&a.audience.audience)
-                .with_leeway(a.audience.leeway_secs);
+                .with_leeway(a.audience.leeway_secs)
+                .with_max_lifetime(a.audience.max_token_lifetime_secs.max(a.token_ttl));
             let mut s = Simulate::new(
                 &hosted_origin,
                 tokens,
