@@ -60,6 +60,33 @@ pub fn cors(origins: Origins) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// One `Vary` field naming everything the answer varies on: the CORS layer appends its own
+/// field beside the status answer's (`Prefer, If-None-Match`), and a cache or client that reads
+/// one field would miss the other.
+pub async fn merge_vary(mut resp: Response) -> Response {
+    let fields = resp.headers().get_all(header::VARY);
+    if fields.iter().nth(1).is_none() {
+        return resp;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for name in fields
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name);
+        }
+    }
+    let merged = HeaderValue::from_str(&names.join(", "));
+    if let Ok(merged) = merged {
+        resp.headers_mut().insert(header::VARY, merged);
+    }
+    resp
+}
+
 /// Answers are about one person's verification at one moment: no cache may keep them.
 pub fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))

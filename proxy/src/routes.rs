@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::errors::refuse;
-use crate::middleware::{access_log, cors, no_store};
+use crate::middleware::{access_log, cors, merge_vary, no_store};
 use crate::state::App;
 use crate::{api, auth, webhooks};
 
@@ -89,6 +89,7 @@ pub fn assemble(
         .route("/health", get(|| async { Json(json!({"ok": true})) }))
         .merge(extra)
         .layer(cors(app.origins.clone()))
+        .layer(middleware::map_response(merge_vary))
         .layer(no_store())
         .with_state(app)
         .merge(outside)

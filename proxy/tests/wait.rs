@@ -535,6 +535,43 @@ async fn cors_lets_the_page_send_the_conditions_and_read_the_tags() {
 }
 
 /// The simulate-mode proxy (the simulator behind it in memory), for its control hooks.
+/// Issue 28, item 10: the CORS layer's `Vary` (origin, the preflight's headers) and the status
+/// answer's (`Prefer, If-None-Match`) come as one field naming all of them, on 200 and 304
+/// alike (a cache or client reading one field must see both).
+#[tokio::test]
+async fn one_vary_field_names_what_cors_and_the_tags_vary_on() {
+    let rig = rig_with(|_| {}).await;
+    let (entity, _) = rig.entity("biometric", true).await;
+    let tok = mint(&entity, Kind::Biometric);
+    let tag = rig.get(&tok, None, None).await.etag.unwrap();
+    for inm in [None, Some(tag.as_str())] {
+        let mut req = rig
+            .http
+            .get(format!("{}/kyc/status", rig.proxy))
+            .bearer_auth(&tok)
+            .header("Origin", "https://shop.example");
+        if let Some(t) = inm {
+            req = req.header("If-None-Match", t);
+        }
+        let r = req.send().await.unwrap();
+        let fields: Vec<String> = r
+            .headers()
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            .collect();
+        assert_eq!(fields.len(), 1, "{}: {fields:?}", r.status());
+        let names: Vec<&str> = fields[0].split(',').map(str::trim).collect();
+        for h in ["origin", "prefer", "if-none-match"] {
+            assert!(names.contains(&h), "{h} not in {names:?}");
+        }
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "named twice: {names:?}");
+    }
+}
+
 async fn simulate() -> (String, Arc<Simulate>) {
     let s = Arc::new(Simulate::new(
         "http://127.0.0.1:9",
