@@ -83,18 +83,39 @@ pub fn too_many(wait: Duration, message: &str) -> Response {
     resp
 }
 
-/// gu1's error code as the operator's log may show it: an `UPPER_SNAKE` code of at most 64
-/// characters, else `HTTP_<status>` (a free-text "code" can carry a key or personal data).
+/// gu1's error codes the operator's log may show: the documented ones and the proxy's own.
+/// Anything else gu1 sends as a code is logged as `HTTP_<status>`: an upper-snake "code" can
+/// still be a key (`SK_LIVE_…`) or a name.
+pub const LOGGED_CODES: &[&str] = &[
+    "ACTIVE_SESSION_EXISTS",
+    "BAD_REQUEST",
+    "BIOMETRIC_WORKFLOW_NOT_CONFIGURED",
+    "CONFLICT",
+    "ENTITY_NOT_FOUND",
+    "FORBIDDEN",
+    "INTERNAL_ERROR",
+    "INVALID_STATUS",
+    "NOT_ENABLED",
+    "NOT_FOUND",
+    "NO_PORTRAIT",
+    "RATE_LIMITED",
+    "SESSION_TERMINAL",
+    "UNAUTHORIZED",
+    "VALIDATION_ERROR",
+    PROXY_BUSY,
+    "UPSTREAM_BAD_RESPONSE",
+    "UPSTREAM_ERROR",
+    "UPSTREAM_TIMEOUT",
+    "UPSTREAM_TOO_LARGE",
+    UPSTREAM_WRONG_ENTITY,
+];
+
+/// gu1's error code as the operator's log may show it: one of [`LOGGED_CODES`], else
+/// `HTTP_<status>`.
 pub fn loggable_code(e: &Gu1Error) -> String {
-    let c = e.code.as_str();
-    let is_code = !c.is_empty()
-        && c.len() <= 64
-        && c.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    if is_code {
-        c.to_owned()
-    } else {
-        format!("HTTP_{}", e.http)
+    match LOGGED_CODES.iter().find(|c| **c == e.code) {
+        Some(code) => (*code).to_owned(),
+        None => format!("HTTP_{}", e.http),
     }
 }
 
@@ -142,6 +163,16 @@ mod tests {
             !line.contains("sk_live_x") && line.contains("HTTP_401"),
             "{line}"
         );
+        // Upper-snake is not enough: only codes from the closed list are logged as they are.
+        for secret in ["SK_LIVE_4EC3F1A2B9", "ADA_LOVELACE", "PASSPORT_X1234567"] {
+            let line = log_line(&Gu1Error::new(400, secret, ""), "UPSTREAM_REJECTED").to_string();
+            assert!(
+                !line.contains(secret) && line.contains("HTTP_400"),
+                "{line}"
+            );
+        }
+        let known = log_line(&Gu1Error::new(403, "NOT_ENABLED", ""), "X").to_string();
+        assert!(known.contains("\"NOT_ENABLED\""), "{known}");
         // The browser never sees 401 or 403 for gu1's refusals: those mean "your token is bad".
         for http in [400, 401, 403, 405, 409, 418, 422, 429, 500, 502] {
             let (status, ..) = gu1_mapping(&Gu1Error::new(http, "X", ""));
