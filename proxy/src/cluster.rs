@@ -97,13 +97,6 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-fn log(event: &str, message: &str) {
-    eprintln!(
-        "{}",
-        json!({"ts": crate::token::unix_now(), "event": event, "message": message})
-    );
-}
-
 impl Cluster {
     /// A link to the Redis at `url` (`redis://host:port/db`); nothing is connected until
     /// [`Cluster::start`].
@@ -129,16 +122,20 @@ impl Cluster {
 
     fn went_down(&self, why: &str) {
         if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
-            log(
-                "redis_unavailable",
-                &format!("Redis cannot be reached ({why}): carrying on alone until it is back"),
+            tracing::warn!(
+                event = "redis_unavailable",
+                why,
+                "Redis cannot be reached: carrying on alone until it is back"
             );
         }
     }
 
     fn came_up(&self) {
         if self.state.swap(UP, Ordering::Relaxed) == DOWN {
-            log("redis_back", "Redis is reachable again: sharing resumed");
+            tracing::info!(
+                event = "redis_back",
+                "Redis is reachable again: sharing resumed"
+            );
         }
     }
 

@@ -7,7 +7,7 @@
 //! together), [`api`] (the browser endpoints), [`session`] (the session look-ups they share),
 //! [`view`] (what the browser sees of a session), [`auth`] (tokens in requests), [`limit`]
 //! (token buckets), [`webhooks`], [`fresh`] (what webhooks leave behind), [`middleware`]
-//! (CORS, `no-store`, access log), [`errors`], [`gu1`] (what the proxy needs from gu1),
+//! (CORS, `no-store`, request ids, access log), [`logs`] (the log), [`errors`], [`gu1`] (what the proxy needs from gu1),
 //! [`upstream`] (the real gu1 API), [`token`], [`wait`] (held status requests), [`cluster`]
 //! (what instances share through Redis), [`serve`] (connections: timeouts, cap, open-file
 //! limit); [`check`] tests an implementation of the browser endpoints from outside.
@@ -25,6 +25,7 @@ pub mod errors;
 pub mod fresh;
 pub mod gu1;
 pub mod limit;
+pub mod logs;
 pub mod middleware;
 pub mod routes;
 pub mod serve;

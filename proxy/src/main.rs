@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use gu1_kyc_proxy::check;
 use gu1_kyc_proxy::cluster::Cluster;
 use gu1_kyc_proxy::limit::Limiter;
+use gu1_kyc_proxy::logs;
 use gu1_kyc_proxy::middleware::Origins;
 use gu1_kyc_proxy::serve::{self, Connections, FileBudget};
 use gu1_kyc_proxy::sim::{self, Demo, Simulate};
@@ -34,6 +35,13 @@ use gu1_kyc_proxy::{routes, webhooks};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log lines on stdout as JSON objects (the default) or as text for a terminal.
+    #[arg(long, global = true, env = "GU1_LOG_FORMAT", default_value = "json")]
+    log_format: logs::Format,
+    /// Which events are logged: a level (error, warn, info, debug, trace) or tracing's
+    /// filter syntax (`info,tower_http=debug`).
+    #[arg(long, global = true, env = "GU1_LOG", default_value = "info")]
+    log_level: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,15 +169,14 @@ impl Limits {
         };
         let budget = FileBudget::within(open_files, &wanted);
         if budget != wanted {
-            eprintln!(
-                "{}",
-                serde_json::json!({"event": "open_file_limit", "limit": open_files,
-                    "maxConnections": budget.connections, "gu1Calls": budget.gu1_calls,
-                    "gu1IdleSockets": budget.gu1_idle, "message": format!(
-                        "the open-file limit {open_files} cannot be raised further: serving at \
-                         most {} connections and {} gu1 calls at once instead of {} and {}",
-                        budget.connections, budget.gu1_calls, wanted.connections,
-                        wanted.gu1_calls)})
+            tracing::warn!(
+                event = "open_file_limit",
+                limit = open_files,
+                max_connections = budget.connections,
+                gu1_calls = budget.gu1_calls,
+                gu1_idle_sockets = budget.gu1_idle,
+                "the open-file limit cannot be raised further: fewer connections and gu1 calls \
+                 at once than asked"
             );
         }
         let conns = Connections {
@@ -403,11 +410,15 @@ fn random_secret() -> Vec<u8> {
     buf
 }
 
+/// A command's output (the token, the check's table) on stdout; a closed stdout is not worth a
+/// panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
 fn fail(message: &str) -> ! {
-    eprintln!(
-        "{}",
-        serde_json::json!({"event": "error", "message": message})
-    );
+    tracing::error!(event = "error", "{message}");
     std::process::exit(2);
 }
 
@@ -415,12 +426,6 @@ fn fail(message: &str) -> ! {
 enum Mode {
     Upstream(Arc<App>),
     Simulate(Arc<Simulate>, SocketAddr),
-}
-
-/// One JSON line on stdout; a closed stdout is not a reason to stop shutting down.
-fn log_line(v: &serde_json::Value) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout(), "{v}");
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -455,11 +460,15 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         Mode::Simulate(_, h) => ("simulate", Some(format!("http://{h}"))),
         Mode::Upstream(_) => ("upstream", None),
     };
-    println!(
-        "{}",
-        serde_json::json!({"event": "listening", "mode": name, "proxy": format!("http://{listen}"),
-            "hosted": hosted, "maxConnections": conns.max,
-            "headerTimeoutMs": conns.header_timeout.as_millis() as u64})
+    tracing::info!(
+        event = "listening",
+        mode = name,
+        proxy = %format!("http://{listen}"),
+        hosted = hosted.as_deref().unwrap_or("-"),
+        max_connections = conns.max,
+        max_connections_per_client = conns.max_per_client,
+        header_timeout_ms = conns.header_timeout.as_millis() as u64,
+        version = env!("CARGO_PKG_VERSION"),
     );
     let app = match &mode {
         Mode::Simulate(s, _) => s.app.clone(),
@@ -478,8 +487,8 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
             let held = app.hub.waiting();
             app.hub.close();
             stop.send_replace(true);
-            // After the switch, and without println!'s panic: stdout may be a closed pipe.
-            log_line(&serde_json::json!({"event": "shutting_down", "held": held}));
+            // After the switch: logging never panics, but stdout may be a closed pipe.
+            tracing::info!(event = "shutting_down", held);
         });
         match mode {
             Mode::Simulate(s, h) => sim::serve(s, listen, h, conns, stopping).await,
@@ -494,13 +503,19 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         }
     });
     match served {
-        Ok(()) => log_line(&serde_json::json!({"event": "stopped"})),
+        Ok(()) => tracing::info!(event = "stopped"),
         Err(e) => fail(&e.to_string()),
     }
 }
 
 fn main() {
     let cli = Cli::parse();
+    if let Err(e) = logs::init(cli.log_format, &cli.log_level) {
+        // There is no log yet to say it in.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{e}");
+        std::process::exit(2);
+    }
     let command = match cli.command {
         Some(c) => c,
         None => Cli::parse_from(["gu1-kyc-proxy", "simulate"])
@@ -521,7 +536,7 @@ fn main() {
                 expires: token::unix_now() + t.ttl,
             };
             match sign(&t, &claims) {
-                Ok(token) => println!("{token}"),
+                Ok(token) => out(&format!("{token}\n")),
                 Err(e) => fail(&e),
             }
         }
@@ -538,7 +553,7 @@ fn main() {
                 .build()
                 .expect("runtime");
             let outcomes = rt.block_on(check::run(&target));
-            print!("{}", check::table(&outcomes));
+            out(&check::table(&outcomes));
             std::process::exit(if check::all_passed(&outcomes) { 0 } else { 1 });
         }
         Command::Simulate(a) => {

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::errors::refuse;
-use crate::middleware::{access_log, cors, merge_vary, no_store};
+use crate::middleware::{cors, merge_vary, no_store, request_ids};
 use crate::state::App;
 use crate::{api, auth, webhooks};
 
@@ -83,7 +83,7 @@ pub fn assemble(
     extra: Router<Arc<App>>,
     outside: Router,
 ) -> Router {
-    Router::new()
+    let router = Router::new()
         .merge(browser)
         .merge(webhook(&app))
         .route("/health", get(|| async { Json(json!({"ok": true})) }))
@@ -92,8 +92,8 @@ pub fn assemble(
         .layer(middleware::map_response(merge_vary))
         .layer(no_store())
         .with_state(app)
-        .merge(outside)
-        .layer(middleware::from_fn(access_log))
+        .merge(outside);
+    request_ids(router)
 }
 
 /// The production proxy: the browser endpoints, webhooks and health, nothing else.

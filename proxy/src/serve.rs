@@ -103,9 +103,10 @@ impl FileBudget {
 /// limit in force (the budget must then fit under it; the caller logs when it does not).
 pub fn raise_open_file_limit() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or_else(|e| {
-        eprintln!(
-            "{}",
-            json!({"event": "open_file_limit", "message": format!("could not raise the open-file limit: {e}")})
+        tracing::warn!(
+            event = "open_file_limit",
+            error = %e,
+            "could not raise the open-file limit"
         );
         rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
     })
@@ -269,7 +270,7 @@ pub async fn serve(
                 Err(e) => {
                     // A connection reset before accept; out of file descriptors should not
                     // happen within the budget, but must not spin.
-                    eprintln!("{}", json!({"event": "accept_error", "message": e.to_string()}));
+                    tracing::error!(event = "accept_error", error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }

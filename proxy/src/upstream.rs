@@ -222,6 +222,10 @@ impl Upstream {
         if let Some(org) = &self.organization {
             req = req.header("X-Organization-ID", org);
         }
+        // The browser request's id, so gu1's side of an exchange can be found from the log.
+        if let Some(id) = crate::middleware::request_id() {
+            req = req.header(crate::middleware::X_REQUEST_ID, id);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }

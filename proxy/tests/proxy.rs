@@ -1230,9 +1230,14 @@ fn upstream_refuses_an_inconsistent_token_configuration() {
             .env_remove("GU1_PROXY_SECRET")
             .output()
             .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        // The log is one stream, stdout: the error is an `error` event there.
+        let log = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {log}");
+        assert!(
+            log.lines()
+                .any(|l| l.contains("\"event\":\"error\"") && l.contains(says)),
+            "{args:?}: {log}"
+        );
     }
 }
 
@@ -1405,25 +1410,25 @@ fn a_proxy_under_a_low_open_file_limit_keeps_answering() {
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     drop(held);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(answers.last(), Some(&Some(200)), "{answers:?}: {stderr}");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(answers.last(), Some(&Some(200)), "{answers:?}: {log}");
     assert!(
         answers.iter().all(|a| matches!(a, None | Some(200 | 503))),
         "{answers:?}"
     );
     // The budget fits under the limit: browser connections, refusals, gu1 calls and idle gu1
     // sockets, with files kept for the rest.
-    let line = stderr
+    let line = log
         .lines()
         .find(|l| l.contains("\"open_file_limit\""))
-        .unwrap_or_else(|| panic!("{stderr}"));
+        .unwrap_or_else(|| panic!("{log}"));
     let v: Value = serde_json::from_str(line).unwrap();
-    let conns = v["maxConnections"].as_u64().unwrap();
-    let gu1 = v["gu1Calls"].as_u64().unwrap() + v["gu1IdleSockets"].as_u64().unwrap();
+    let conns = v["max_connections"].as_u64().unwrap();
+    let gu1 = v["gu1_calls"].as_u64().unwrap() + v["gu1_idle_sockets"].as_u64().unwrap();
     assert!(conns >= 32 && gu1 >= 1 && conns + gu1 + 32 <= 128, "{line}");
     assert!(
-        !stderr.contains("accept_error"),
-        "the proxy ran out of file descriptors: {stderr}"
+        !log.contains("accept_error"),
+        "the proxy ran out of file descriptors: {log}"
     );
 }
 
