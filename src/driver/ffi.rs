@@ -91,7 +91,7 @@ export function facts(w) {
     q && q.query({ name: "camera" }).then((s) => s.state, () => null)];
 }
 export function attempt() {
-  return Math.random().toString(36).slice(2, 10) + Math.random().toString(36).slice(2, 10);
+  return Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
 }
 export function replace(iframe, url) {
   const w = iframe.contentWindow;
