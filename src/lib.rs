@@ -191,7 +191,7 @@ interface StepCommon {
 }
 
 /** `detail` of the `gu1kyc:step` DOM event and `onStep`'s argument: built by the library from
- * closed lists, never the hosted page's message or any part of it. */
+ * closed lists, never the hosted page's message or a part of it. */
 export type StepDetail = StepCommon & (
   | {
       name:
