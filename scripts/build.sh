@@ -20,13 +20,13 @@ features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-e
 # wasm-bindgen keeps every function a descriptor once took the address of in the function table;
 # prune-table.mjs empties the slots nothing can call (js-sys's unused callback shims and task waker),
 # then wasm-opt drops what they held (docs/size.md).
-# -ocimfs=20: a function with one caller is inlined into it only when small (binaryen's default
-# inlines every such function): 0.9 KB more raw, 255 B less gzip. Then -Oz, the control flow
-# rebuilt (--flatten --rereloop) and -Oz again, to a fixed point. --low-memory-unused lets it
+# -ocimfs=35: a function with one caller is inlined into it only when small (binaryen's default
+# inlines every such function; 20 measured best before the step events, 35 after them). Then -Oz,
+# the control flow rebuilt (--flatten --rereloop) and -Oz, twice, to a fixed point. --low-memory-unused lets it
 # fold constant offsets into loads and stores: Rust's wasm layout puts the 1 MiB stack below the
 # data, so the lowest 1 KiB is reached only by a stack that has already overflowed.
 node scripts/prune-table.mjs pkg/gu1_kyc_web_bg.wasm target/wasm-release/pruned.wat
-wasm-opt target/wasm-release/pruned.wat --low-memory-unused -ocimfs=20 -Oz --flatten --rereloop -Oz --converge \
+wasm-opt target/wasm-release/pruned.wat --low-memory-unused -ocimfs=35 -Oz --flatten --rereloop -Oz --flatten --rereloop -Oz --converge \
   --strip-debug --strip-producers --strip-target-features "${features[@]}" -o pkg/gu1_kyc_web_bg.wasm
 # Shorter names on the JS/wasm boundary: binaryen renames the wasm's imports (one module "a") and
 # exports, and minify-names.mjs applies its mapping to the glue, failing unless the two match both

@@ -55,12 +55,6 @@ extern "C" {
     pub(super) fn abort(this: &Abort);
 }
 
-/// Points the iframe's document at `url` without a session history entry; what it throws (a
-/// document going away) is dropped.
-pub(super) fn replace(iframe: &HtmlIFrameElement, url: &str) {
-    let _ = replace_location(iframe, url);
-}
-
 /// Any DOM object, for the calls declared on `Dom`.
 pub(super) fn dom(v: &JsValue) -> &Dom {
     v.unchecked_ref()
@@ -94,8 +88,10 @@ export function attempt() {
   return Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
 }
 export function replace(iframe, url) {
-  const w = iframe.contentWindow;
-  if (w) w.location.replace(url);
+  try {
+    const w = iframe.contentWindow;
+    if (w) w.location.replace(url);
+  } catch (e) {}
 }
 export function paint(f, a, b) {
   return requestAnimationFrame(() => f(a, b, true));
@@ -150,8 +146,8 @@ extern "C" {
     /// A random id (letters and digits), for nothing but telling verifications apart.
     pub(super) fn attempt() -> JsValue;
     /// Points the iframe's document at `url` with `location.replace`: no session history entry.
-    #[wasm_bindgen(catch, js_name = replace)]
-    fn replace_location(iframe: &HtmlIFrameElement, url: &str) -> Result<(), JsValue>;
+    /// What it throws (a document going away) is dropped in the helper: no exception check here.
+    pub(super) fn replace(iframe: &HtmlIFrameElement, url: &str);
     /// `f(a, b, true)` before the next paint (`requestAnimationFrame`); returns its handle.
     pub(super) fn paint(f: &JsValue, a: u32, b: u32) -> i32;
     /// Listens to `kind` events on `target` with `(e) => f(a, b, true, e)`, returned for
