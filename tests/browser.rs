@@ -952,10 +952,11 @@ async fn server_error_burst_backs_off_exponentially() {
 
 #[wasm_bindgen_test]
 async fn slow_answer_past_the_request_timeout_is_a_network_error() {
-    let sim = Sim::new(r#"{"faults":[{"delayMs":1500}],"script":[{"status":"approved"}]}"#).await;
+    // 800 ms: a loaded machine's simulator answers the retry within it (300 ms once did not).
+    let sim = Sim::new(r#"{"faults":[{"delayMs":2500}],"script":[{"status":"approved"}]}"#).await;
     let rec = Rec::new();
-    let v = rec.mount(&sim, r#"{"requestTimeoutMs":300}"#);
-    let r = settle(&v.completed(), 6_000).await;
+    let v = rec.mount(&sim, r#"{"requestTimeoutMs":800}"#);
+    let r = settle(&v.completed(), 8_000).await;
     assert_eq!(r.status(), "approved");
     assert_eq!(rec.errors_retrying(true), vec!["NETWORK"]);
     let msg = s(&get(&rec.last("gu1kyc:error"), "detail"), "message");

@@ -129,9 +129,11 @@ export class Browser {
     for (let i = 0; i < 3; i++) {
       await this.cmd("POST", "/window/rect", { width: w, height: h });
       got = await this.exec("return [document.documentElement.clientWidth, innerHeight];");
-      if (got[0] === width && got[1] === height) break;
-      w += width - got[0];
-      h += height - got[1];
+      // Grow the window by what its own chrome takes; a viewport wider or taller than asked is
+      // the engine's minimum window size, which asking smaller does not change.
+      if (got[0] >= width && got[1] >= height) break;
+      w += Math.max(0, width - got[0]);
+      h += Math.max(0, height - got[1]);
     }
     return got;
   }
