@@ -111,7 +111,7 @@ function freshProject() {
   return dir;
 }
 
-const USE = `import init, { mount, type MountOptions, type Result, type Snapshot, type KycError, type Verification } from "gu1-kyc-web";
+const USE = `import init, { mount, type MountOptions, type Result, type Snapshot, type KycError, type Verification, type StepDetail, type FallbackReason } from "gu1-kyc-web";
 import type { Gu1KycElement } from "gu1-kyc-web/gu1-kyc.js";
 await init();
 const options: MountOptions = {
@@ -124,6 +124,17 @@ document.getElementById("kyc")!.addEventListener("gu1kyc:complete", (e) => conso
 const el: Gu1KycElement | null = document.querySelector("gu1-kyc");
 el?.addEventListener("gu1kyc:mounted", (e) => e.detail.refresh());
 console.log(s, (await v.completed).status, el?.verification?.status);
+// Step events: a union on \`name\`; each field only where the schema has it.
+const onStep = (st: StepDetail) => {
+  if (st.name === "code_sent") console.log(st.channel, st.seq, st.attempt);
+  else if (st.name === "error") console.log(st.code.length, st.step);
+};
+mount({ container: "#kyc", statusUrl: "/s", height: "auto", readyTimeoutMs: 3000, onStep });
+document.getElementById("kyc")!.addEventListener("gu1kyc:step", (e) => console.log(e.detail.name, e.detail.at));
+document.getElementById("kyc")!.addEventListener("gu1kyc:fallback", (e) => { const r: FallbackReason = e.detail.reason; console.log(r); });
+// @ts-expect-error: \`channel\` is only on code_sent
+const unnarrowed = (st: StepDetail) => st.channel;
+console.log(unnarrowed);
 `;
 
 test("declarations type-check in a fresh tsc --init project, with and without ESNext.Disposable", () => {
