@@ -21,13 +21,16 @@ import { initSync, mount } from "../pkg/gu1_kyc_web.js";
 
   function load() {
     if (!ready) {
-      // Compiled while it downloads. Streaming compilation refuses a wasm not sent as
+      // Only the wasm this script was built with: scripts/build.sh writes its sha384 here, so a
+      // page that pins this script with `integrity` pins the whole library. The browser checks
+      // the body before handing the response over (a mismatch, a failed download and an error
+      // page all reject alike, as the network errors the Fetch standard makes of them), so a
+      // changed wasm is never compiled. Streaming compilation refuses a wasm not sent as
       // application/wasm without reading it: the body is then read whole and compiled (a failed
       // download is not fetched again here; the next connect does that). Compiling here and
       // instantiating with initSync() keeps the glue's own loading code out of this script.
-      ready = fetch(new URL("gu1_kyc_web_bg.wasm", base))
+      ready = fetch(new URL("gu1_kyc_web_bg.wasm", base), { integrity: GU1_WASM_INTEGRITY })
         .then(function (r) {
-          if (!r.ok) throw new Error("HTTP " + r.status);
           return WebAssembly.compileStreaming(r).catch(function (e) {
             if (r.bodyUsed) throw e;
             return r.arrayBuffer().then(WebAssembly.compile);
@@ -139,7 +142,7 @@ import { initSync, mount } from "../pkg/gu1_kyc_web.js";
         },
         function (err) {
           el._dropEarly();
-          el._fail("NETWORK", "gu1-kyc-web could not be loaded: " + (err && err.message ? err.message : err));
+          el._fail("NETWORK", "gu1-kyc-web could not be loaded (the wasm did not download, or is not the one " + GU1_WASM_INTEGRITY + "): " + (err && err.message ? err.message : err));
         },
       );
     }

@@ -10,6 +10,8 @@ if ! command -v wrk >/dev/null; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
 fi
 bash scripts/build.sh
+# Reproducible bytes: two release builds from fresh clones compared file by file (about 5 min).
+bash scripts/repro.sh 2>&1 | tee "$root/target/repro.log" | tail -n 18
 cargo build --release -p gu1-kyc-proxy --quiet
 (cd bench && npm ci --no-audit --no-fund --loglevel=error)
 # bench/hold.mjs holds 10,000 requests at once: one socket each, in its process and the proxy's.

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { files as integrityOf } from "./integrity.mjs";
 
 const esbuild = createRequire(import.meta.url)("../tools/node_modules/esbuild");
 
@@ -15,7 +16,8 @@ const write = (f, text) => writeFileSync(join(dir, f), text);
 
 // package.json ------------------------------------------------------------------------------
 const p = JSON.parse(read("package.json"));
-const files = ["index.js", "gu1_kyc_web_bg.wasm", "gu1_kyc_web.js", "gu1_kyc_web.d.ts", "gu1-kyc.js", "gu1-kyc.d.ts"];
+// The bills of materials are written after this script, by scripts/sbom.mjs.
+const files = ["index.js", "gu1_kyc_web_bg.wasm", "gu1_kyc_web.js", "gu1_kyc_web.d.ts", "gu1-kyc.js", "gu1-kyc.d.ts", "integrity.json", "sbom.cdx.json", "gu1_kyc_web_bg.wasm.cdx.json"];
 const shaped = {
   name: p.name,
   version: p.version,
@@ -38,6 +40,8 @@ const shaped = {
     "./gu1-kyc.js": { types: "./gu1-kyc.d.ts", default: "./gu1-kyc.js" },
     // An asset, for `init({ module_or_path })` with a URL the application's bundler emits.
     "./gu1_kyc_web_bg.wasm": "./gu1_kyc_web_bg.wasm",
+    // The SRI hashes of what a page loads, for a server that renders the script tag.
+    "./integrity.json": "./integrity.json",
     "./package.json": "./package.json",
   },
   files,
@@ -97,3 +101,21 @@ declare global {
 }
 `,
 );
+
+// integrity.json: the SRI hashes (sha384) of what a page loads, for `<script integrity>` (the
+// drop-in), import maps' `integrity` (the npm entry and glue, unbundled) and checks. Written last,
+// of the final files. The loaders carry the wasm's hash (scripts/build.sh): a build that lost it
+// would load any wasm, so it is refused here.
+const integrity = integrityOf(dir);
+for (const f of ["gu1-kyc.js", "gu1_kyc_web.js"]) {
+  if (!read(f).includes(integrity["gu1_kyc_web_bg.wasm"])) {
+    console.error(`package: ${f} does not pin the wasm's ${integrity["gu1_kyc_web_bg.wasm"]}`);
+    process.exit(1);
+  }
+}
+write("integrity.json", JSON.stringify(integrity, null, 2) + "\n");
+
+// The package's README shows the script tag with this version's `integrity` filled in (the
+// repository's README has the placeholder `sha384-…`, which a hash changes with every build).
+const readme = read("README.md");
+if (readme.includes('integrity="sha384-…"')) write("README.md", readme.replaceAll('integrity="sha384-…"', `integrity="${integrity["gu1-kyc.js"]}"`));

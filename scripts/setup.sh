@@ -15,6 +15,20 @@ bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
 }
 
+# rust-toolchain.toml pins the version: a machine whose stable toolchain is that version gets it
+# linked under the pinned name (no download); any other installs it. Asked outside the repository
+# so the pin does not start an install first.
+pinned=$(sed -n 's/^channel = "\(.*\)"$/\1/p' rust-toolchain.toml)
+if ! (cd / && rustup toolchain list) | grep -q "^$pinned-"; then
+  if [ "$(cd / && rustc +stable --version 2>/dev/null | awk '{print $2}')" = "$pinned" ]; then
+    log "linking the stable toolchain as $pinned"
+    (cd / && rustup toolchain link "$pinned" "$(rustc +stable --print sysroot)")
+  else
+    log "installing toolchain $pinned"
+    (cd / && rustup toolchain install "$pinned" --profile minimal)
+  fi
+fi
+
 rustup target list --installed | grep -qx wasm32-unknown-unknown \
   || { log "adding wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
 
@@ -22,6 +36,9 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown \
 # immediate-abort panic strategy), which needs the toolchain's own sources.
 rustup component list --installed | grep -q '^rust-src' \
   || { log "adding rust-src"; rustup component add rust-src; }
+for c in clippy rustfmt; do
+  rustup component list --installed | grep -q "^$c" || { log "adding $c"; rustup component add "$c"; }
+done
 
 want=$(bindgen_version)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
@@ -31,6 +48,17 @@ if [ "$have" != "$want" ]; then
 fi
 
 command -v wasm-pack >/dev/null || { log "installing wasm-pack"; cargo install wasm-pack --version 0.15.1 --locked; }
+
+# Supply-chain tools, pinned: cargo-deny checks the dependency policy (deny.toml,
+# scripts/check-deps.sh); cargo-cyclonedx writes the wasm's bill of materials (scripts/sbom.mjs,
+# run by scripts/build.sh). Each is installed when missing or at another version.
+cargo_tool() { # crate version
+  local have
+  have=$(cargo "${1#cargo-}" --version 2>/dev/null | awk '{print $2}' || true)
+  [ "$have" = "$2" ] || { log "installing $1 $2 (have: ${have:-none})"; cargo install "$1" --version "$2" --locked --force; }
+}
+cargo_tool cargo-deny 0.20.2
+cargo_tool cargo-cyclonedx 0.5.9
 
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)

@@ -113,6 +113,17 @@ pub fn push_u32(s: &mut String, n: u32) {
     s.push((b'0' + (n % 10) as u8) as char);
 }
 
+impl std::fmt::Display for KycError {
+    /// `CODE: message`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code.as_str())?;
+        f.write_str(": ")?;
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for KycError {}
+
 impl From<KycError> for JsValue {
     fn from(e: KycError) -> JsValue {
         e.to_js(None)
@@ -150,6 +161,12 @@ mod tests {
             push_u32(&mut s, n);
             assert_eq!(s, format!("x{n}"));
         }
+    }
+
+    #[test]
+    fn errors_display_code_and_message() {
+        let e: Box<dyn std::error::Error> = Box::new(KycError::new(Code::Timeout, "too slow"));
+        assert_eq!(e.to_string(), "TIMEOUT: too slow");
     }
 
     #[test]

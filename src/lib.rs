@@ -30,17 +30,12 @@ pub mod status;
 pub mod url;
 mod value;
 
-// A small first-fit allocator with a sorted, coalescing free list instead of std's dlmalloc: the
-// client allocates little (strings crossing the boundary, a few boxed closures) and runs on one
-// thread. Measured in the README's size table.
-// SAFETY: wasm32-unknown-unknown without atomics runs this module on one thread only.
 #[cfg(target_arch = "wasm32")]
-#[global_allocator]
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+#[doc(hidden)]
+pub mod alloc;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-mod fuzz;
+mod tests;
 
 use std::rc::Rc;
 

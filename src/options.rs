@@ -32,6 +32,28 @@ pub const DEFAULT_HEIGHT: &str = "700px";
 
 /// The `mode` option's values, in `Mode` order.
 pub const MODES: [&str; 3] = ["inline", "modal", "window"];
+
+/// Where the hosted page shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// An iframe in the container (the default).
+    Inline,
+    /// An iframe in a modal dialog in the container.
+    Modal,
+    /// A new window opened from a click on the library's button (or `open()`).
+    Window,
+}
+
+/// The library's visible strings (the `labels` option, English defaults in `LABELS`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Labels {
+    /// The button that opens the hosted session in a new window.
+    pub button: String,
+    /// The text above it when the camera pre-flight failed.
+    pub explanation: String,
+    /// The dialog's close button.
+    pub close: String,
+}
 /// The `fallback` option's values: `"window"` (the default) or `"none"`.
 pub const FALLBACKS: [&str; 2] = ["window", "none"];
 /// What a bad `mode` or `fallback` is told.
@@ -187,12 +209,12 @@ pub struct Options {
     pub height: String,
     /// `onReady`, `onStatus`, `onComplete`, `onError`.
     pub callbacks: [Option<Function>; 4],
-    /// Where the hosted page shows: `MODES`' index.
-    pub mode: u8,
+    /// Where the hosted page shows.
+    pub mode: Mode,
     /// Whether a failed pre-flight shows the new-window button (`fallback: "window"`).
     pub fallback: bool,
     /// The visible strings, in `LABELS` order.
-    pub labels: [String; 3],
+    pub labels: Labels,
 }
 
 /// Reads one property of the options object.
@@ -243,7 +265,7 @@ impl Options {
             return Err(KycError::option("options", "must be an object"));
         }
         let r = Reader(obj);
-        let document = crate::driver::document();
+        let document = crate::js::document();
         let container = resolve_container(&document, &r.raw("container")?)?;
         let base = crate::js::get(&document, "baseURI")
             .as_string()
@@ -267,7 +289,11 @@ impl Options {
             Some(s) => Some(parse_session_url(&s)?),
             None => None,
         };
-        let mode = check_choice("mode", r.string("mode")?, &MODES, BAD_MODE)?;
+        let mode = match check_choice("mode", r.string("mode")?, &MODES, BAD_MODE)? {
+            0 => Mode::Inline,
+            1 => Mode::Modal,
+            _ => Mode::Window,
+        };
         let fallback =
             check_choice("fallback", r.string("fallback")?, &FALLBACKS, BAD_FALLBACK)? == 0;
         let given = r.raw("labels")?;
@@ -320,7 +346,15 @@ impl Options {
             callbacks,
             mode,
             fallback,
-            labels,
+            labels: {
+                // Taken apart only here: until now the three strings are dropped as one array.
+                let [button, explanation, close] = labels;
+                Labels {
+                    button,
+                    explanation,
+                    close,
+                }
+            },
         })
     }
 }

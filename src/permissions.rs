@@ -21,6 +21,9 @@ pub const KNOWN_FEATURES: [&str; 12] = [
 /// A set of `KNOWN_FEATURES`, bit `i` for feature `i`.
 pub type Permissions = u16;
 
+/// The camera's bit: the pre-flight runs only for sessions delegated the camera.
+pub const CAMERA: Permissions = 1;
+
 /// Camera, microphone, fullscreen, autoplay, encrypted-media: used when neither the session
 /// nor the options name a known feature.
 pub const DEFAULT: Permissions = 0b1_1111;

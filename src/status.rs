@@ -5,11 +5,54 @@
 //! the driver hands in the browser's parsed JSON and its date parser.
 
 use crate::error::{Code, KycError};
-use crate::machine::{self, MAX_RETRY_AFTER_MS};
+use crate::permissions::Permissions;
+use crate::url::SessionUrl;
 use crate::value::Value;
 
 /// Largest answer body read.
 pub const MAX_BODY: u32 = 1024 * 1024;
+/// Longest `Retry-After` honoured; a longer one is cut to this.
+pub const MAX_RETRY_AFTER_MS: u32 = 300_000;
+
+/// What the status part of a proxy answer says, read by `status::read_answer`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    /// The normalised status (`Status::None` for "no session yet").
+    pub status: Status,
+    /// The session's id, for change detection.
+    pub id: Option<String>,
+    /// The hosted URL it carries, already checked by the driver (the browser's `URL` parses
+    /// it), or why it was refused.
+    pub url: Option<Result<SessionUrl, KycError>>,
+    /// The session's `iframeAllow`, filtered.
+    pub allow: Permissions,
+    /// The answer carried an `ETag`: the next status request may wait for a change.
+    pub tag: bool,
+    /// The proxy held the request (`Preference-Applied: wait`).
+    pub held: bool,
+}
+
+/// What one request came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    /// 2xx with a session or `null`, or 404 `NOT_FOUND`.
+    Session(Session),
+    /// 304: the state is the one kept; `true` when the proxy held the request
+    /// (`Preference-Applied: wait`).
+    Unchanged(bool),
+    /// 401 or 403.
+    Unauthorized,
+    /// Anything else. `http` is the status code (0 when no answer came); `retry_after_ms` is
+    /// set when the proxy asked for a pause (429, 503).
+    Failed {
+        /// What to report.
+        error: KycError,
+        /// The HTTP status.
+        http: u16,
+        /// The pause the proxy asked for.
+        retry_after_ms: Option<u32>,
+    },
+}
 
 /// Parses `Retry-After`: delta-seconds, or an HTTP-date (read by `parse_date`, the browser's
 /// `Date.parse`: milliseconds since the epoch, NaN when it is not a date) relative to
@@ -34,13 +77,8 @@ pub fn retry_after(value: &str, now_ms: f64, parse_date: impl FnOnce(&str) -> f6
 }
 
 /// A failed request's answer: what to report, the HTTP status (0 when none came), the pause asked.
-pub(crate) fn failed(
-    code: Code,
-    message: &str,
-    http: u16,
-    retry_after_ms: Option<u32>,
-) -> machine::Answer {
-    machine::Answer::Failed {
+pub(crate) fn failed(code: Code, message: &str, http: u16, retry_after_ms: Option<u32>) -> Answer {
+    Answer::Failed {
         error: KycError::new(code, message),
         http,
         retry_after_ms,
@@ -55,7 +93,7 @@ pub fn interpret<V: Value>(
     http: u16,
     json: Option<&V>,
     retry_after_ms: Option<u32>,
-) -> Result<Option<Answer>, machine::Answer> {
+) -> Result<Option<Reading>, Answer> {
     let not_found = || {
         json.is_some_and(|j| {
             ["code", "error"]
@@ -74,7 +112,7 @@ pub fn interpret<V: Value>(
             Some(j) => read_answer(j).map_err(|why| failed(Code::BadResponse, why, http, None)),
         },
         404 if not_found() => Ok(None),
-        401 | 403 => Err(machine::Answer::Unauthorized),
+        401 | 403 => Err(Answer::Unauthorized),
         429 => Err(failed(
             Code::RateLimited,
             "the proxy asked to slow down (429)",
@@ -84,7 +122,7 @@ pub fn interpret<V: Value>(
         _ => {
             let mut m = String::from("the proxy answered HTTP ");
             crate::error::push_u32(&mut m, http as u32);
-            Err(machine::Answer::Failed {
+            Err(Answer::Failed {
                 error: KycError::new(Code::ProxyError, m),
                 http,
                 retry_after_ms: retry_after_ms.filter(|_| http == 503),
@@ -219,7 +257,7 @@ const BIOMETRIC_SHAPED: [&str; 3] = ["sessionUrl", "mode", "hostedSessionId"];
 /// trimmed copy of either). Only these keys are looked up, so a full gu1 object (with
 /// `decision`, `extractedData`, ...) reads as well as a trimmed one.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Answer {
+pub struct Reading {
     /// The normalised status.
     pub status: Status,
     /// From `kind`, else from the fields only one kind has.
@@ -234,7 +272,7 @@ pub struct Answer {
 
 /// Reads an answer: `null` is "no session yet" (`Ok(None)`); an object needs a non-blank
 /// string `status`, and each field read must be a string or null/absent.
-pub fn read_answer<V: Value>(v: &V) -> Result<Option<Answer>, &'static str> {
+pub fn read_answer<V: Value>(v: &V) -> Result<Option<Reading>, &'static str> {
     if v.is_null() {
         return Ok(None);
     }
@@ -274,7 +312,7 @@ pub fn read_answer<V: Value>(v: &V) -> Result<Option<Answer>, &'static str> {
     };
     let session_url = blank(string("sessionUrl")?);
     let provider_url = blank(string("providerSessionUrl")?);
-    Ok(Some(Answer {
+    Ok(Some(Reading {
         status,
         kind,
         id: string("id")?,
@@ -287,12 +325,12 @@ pub fn read_answer<V: Value>(v: &V) -> Result<Option<Answer>, &'static str> {
 mod tests {
     use super::*;
 
-    fn parse(json: &str) -> Result<Option<Answer>, &'static str> {
+    fn parse(json: &str) -> Result<Option<Reading>, &'static str> {
         let v: serde_json::Value = serde_json::from_str(json).expect("valid json");
         read_answer(&v)
     }
 
-    fn session(json: &str) -> Answer {
+    fn session(json: &str) -> Reading {
         parse(json).unwrap().expect("a session")
     }
 
@@ -360,19 +398,19 @@ mod tests {
         http: u16,
         body: Option<&str>,
         retry: Option<u32>,
-    ) -> Result<Option<Answer>, machine::Answer> {
+    ) -> Result<Option<Reading>, Answer> {
         let json: Option<serde_json::Value> = body.and_then(|b| serde_json::from_str(b).ok());
         interpret(http, json.as_ref(), retry)
     }
 
-    fn code(r: Result<Option<Answer>, machine::Answer>) -> (&'static str, u16, Option<u32>) {
+    fn code(r: Result<Option<Reading>, Answer>) -> (&'static str, u16, Option<u32>) {
         match r {
-            Err(machine::Answer::Failed {
+            Err(Answer::Failed {
                 error,
                 http,
                 retry_after_ms,
             }) => (error.code.as_str(), http, retry_after_ms),
-            Err(machine::Answer::Unauthorized) => ("UNAUTHORIZED", 0, None),
+            Err(Answer::Unauthorized) => ("UNAUTHORIZED", 0, None),
             other => panic!("{other:?}"),
         }
     }
@@ -411,7 +449,7 @@ mod tests {
         assert_eq!(code(answer(500, None, Some(5))), ("PROXY_ERROR", 500, None));
         assert_eq!(code(answer(409, None, None)), ("PROXY_ERROR", 409, None));
         match answer(502, None, None) {
-            Err(machine::Answer::Failed { error, .. }) => {
+            Err(Answer::Failed { error, .. }) => {
                 assert_eq!(error.message, "the proxy answered HTTP 502")
             }
             other => panic!("{other:?}"),

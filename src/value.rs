@@ -57,7 +57,7 @@ impl Value for JsValue {
     }
 
     fn parse(&self) -> Option<JsValue> {
-        crate::driver::json_parse(self).ok()
+        crate::js::json_parse(self).ok()
     }
 }
 

@@ -35,6 +35,8 @@ fn with(o: &JsValue, key: &str, value: JsValue) -> JsValue {
 use wasm_bindgen::JsCast;
 
 fn assert_refused(opts: JsValue, code: &str, names: &str) {
+    // Counted against what is there already: a test that failed earlier may have left some.
+    let before = all_iframes();
     let e = mount_error(opts);
     assert!(is_error(&e), "mount must throw a real Error");
     assert_eq!(s(&e, "code"), code, "{}", s(&e, "message"));
@@ -43,7 +45,7 @@ fn assert_refused(opts: JsValue, code: &str, names: &str) {
     assert!(msg.contains(names), "message {msg:?} should name {names}");
     assert_eq!(
         all_iframes(),
-        0,
+        before,
         "nothing may be mounted for refused options"
     );
 }
@@ -823,6 +825,19 @@ async fn refresh_that_throws_rejects_or_returns_junk_is_fatal() {
 #[wasm_bindgen_test]
 async fn refresh_that_hangs_is_bounded_by_the_request_timeout() {
     let (rec, _) = refresh_fails("hangs").await;
+    // The fatal error comes from the request timer armed for the refresh (requestTimeoutMs:
+    // 400), not from anything later: measured from the refresh call to the error event.
+    let called = get(&rec.raw, "refreshAt")
+        .as_f64()
+        .expect("refreshToken was called");
+    let failed = get(&rec.last("gu1kyc:error"), "at")
+        .as_f64()
+        .expect("an error event");
+    let waited = failed - called;
+    assert!(
+        (390.0..1_500.0).contains(&waited),
+        "a hanging refreshToken() ends after requestTimeoutMs (400 ms): {waited:.0} ms"
+    );
     rec.done_without();
 }
 
@@ -1159,15 +1174,17 @@ async fn message_from_the_right_origin_but_another_window_is_ignored() {
 async fn polling_pauses_while_hidden_and_resumes_with_one_request() {
     let sim = Sim::new("{}").await;
     let rec = Rec::new();
-    let v = rec.mount(&sim, r#"{"pollIntervalMs":150}"#);
-    assert!(sim.wait_requests("status", 2, 3_000).await);
+    // A 400 ms interval: the poll after the one on return comes 400 ms after its answer at the
+    // soonest, which leaves a loaded machine room between the return and the count.
+    let v = rec.mount(&sim, r#"{"pollIntervalMs":400}"#);
+    assert!(sim.wait_requests("status", 2, 5_000).await);
     set_hidden(true);
-    sleep(250).await; // let a request in flight finish
+    sleep(500).await; // let a request in flight finish
     let hidden_at = sim.requests("status").await;
-    sleep(900).await;
+    sleep(1_500).await;
     let while_hidden = sim.requests("status").await - hidden_at;
     set_hidden(false);
-    sleep(100).await;
+    sleep(150).await;
     let after = sim.requests("status").await;
     assert_eq!(while_hidden, 0, "no request while hidden");
     assert_eq!(after, hidden_at + 1, "one request on return");
@@ -1403,12 +1420,13 @@ async fn container_that_cannot_hold_an_iframe_is_a_fatal_error() {
         &format!(r#"{{"sessionUrl":"{}"}}"#, sim.session_url()),
     );
     js_sys::Reflect::set(&opts, &"container".into(), &xml_container()).unwrap();
+    let before = all_iframes();
     let v = mount(opts).expect("the options are valid");
     let r = settle(&v.completed(), 3_000).await;
     assert_eq!(r.state, "rejected", "no iframe, no verification");
     assert_eq!(r.code(), "CONTAINER_NOT_FOUND");
     assert_eq!(rec.calls("error"), 1);
-    assert_eq!(all_iframes(), 0);
+    assert_eq!(all_iframes(), before);
     rec.done(v);
 }
 
@@ -1844,7 +1862,7 @@ async fn an_in_app_browser_gets_the_window_button_and_still_completes_once() {
         format!("panel:p={EXPLANATION}|button[button]=Continue in a new window"),
         "the explanation and one button instead of the iframe"
     );
-    assert_eq!(all_iframes(), 0);
+    assert_eq!(rec.iframes(), 0);
     assert!(rec.wait("gu1kyc:fallback", 1, 2_000).await);
     assert_eq!(
         s(&get(&rec.last("gu1kyc:fallback"), "detail"), "reason"),

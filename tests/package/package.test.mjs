@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -29,7 +30,7 @@ test("@arethetypeswrong/cli reports nothing on the tarball (ESM-only profile)", 
   const report = JSON.parse(r.stdout);
   assert.deepEqual(report.analysis.problems.filter((p) => !["CJSResolvesToESM"].includes(p.kind)), [], r.stdout);
   const entries = Object.keys(report.analysis.entrypoints);
-  assert.deepEqual(entries.sort(), [".", "./gu1-kyc.js", "./package.json"]);
+  assert.deepEqual(entries.sort(), [".", "./gu1-kyc.js", "./integrity.json", "./package.json"]);
 });
 
 test("package.json carries what registries and bundlers read", () => {
@@ -44,8 +45,59 @@ test("package.json carries what registries and bundlers read", () => {
   const listed = execFileSync("tar", ["-tzf", TARBALL], { encoding: "utf8" }).trim().split("\n").sort();
   assert.deepEqual(
     listed,
-    ["README.md", "gu1-kyc.d.ts", "gu1-kyc.js", "gu1_kyc_web.d.ts", "gu1_kyc_web.js", "gu1_kyc_web_bg.wasm", "index.js", "package.json"].map((f) => `package/${f}`),
+    [
+      "README.md",
+      "gu1-kyc.d.ts",
+      "gu1-kyc.js",
+      "gu1_kyc_web.d.ts",
+      "gu1_kyc_web.js",
+      "gu1_kyc_web_bg.wasm",
+      "gu1_kyc_web_bg.wasm.cdx.json",
+      "index.js",
+      "integrity.json",
+      "package.json",
+      "sbom.cdx.json",
+    ].map((f) => `package/${f}`),
   );
+});
+
+test("integrity.json holds the sha384 of each file a page loads; both loaders pin the wasm's", () => {
+  const file = (f) => execFileSync("tar", ["-xOzf", TARBALL, `package/${f}`]);
+  const integrity = JSON.parse(file("integrity.json"));
+  assert.deepEqual(Object.keys(integrity), ["gu1-kyc.js", "index.js", "gu1_kyc_web.js", "gu1_kyc_web_bg.wasm"]);
+  for (const [f, value] of Object.entries(integrity)) {
+    assert.equal(value, "sha384-" + createHash("sha384").update(file(f)).digest("base64"), f);
+  }
+  for (const f of ["gu1-kyc.js", "gu1_kyc_web.js"]) {
+    assert.ok(file(f).toString().includes(`fetch(`) && file(f).toString().includes(`integrity:"${integrity["gu1_kyc_web_bg.wasm"]}"`), `${f} fetches the wasm with its integrity`);
+  }
+});
+
+test("the bills of materials describe the files in the tarball and the crates of the lockfile", () => {
+  const file = (f) => execFileSync("tar", ["-xOzf", TARBALL, `package/${f}`]);
+  const sha384 = (bytes) => createHash("sha384").update(bytes).digest("hex");
+  const wasm = JSON.parse(file("gu1_kyc_web_bg.wasm.cdx.json"));
+  const npm = JSON.parse(file("sbom.cdx.json"));
+  for (const bom of [wasm, npm]) {
+    assert.equal(bom.bomFormat, "CycloneDX");
+    assert.equal(bom.specVersion, "1.5");
+    assert.doesNotMatch(JSON.stringify(bom), /file:\/\/\/|\/root\/|\/home\//, "no absolute path of the build machine");
+  }
+  // The wasm's: this wasm, the crates Cargo.lock resolves for it, and the standard library.
+  assert.equal(wasm.metadata.component.hashes.find((h) => h.alg === "SHA-384").content, sha384(file("gu1_kyc_web_bg.wasm")));
+  const lock = readFileSync(join(root, "Cargo.lock"), "utf8");
+  const version = (name) => lock.match(new RegExp(`name = "${name}"\\nversion = "([^"]+)"`))[1];
+  const linked = wasm.components.filter((c) => c.scope === "required").map((c) => `${c.name}@${c.version}`);
+  for (const name of ["wasm-bindgen", "js-sys", "web-sys", "lol_alloc"]) assert.ok(linked.includes(`${name}@${version(name)}`), `${name} in the wasm's SBOM`);
+  assert.ok(wasm.components.find((c) => c.name === "syn").scope === "excluded", "a proc macro is build-time only");
+  const std = wasm.components.find((c) => c.name === "rust-std");
+  assert.ok(["core", "alloc", "std", "dlmalloc"].every((n) => std.components.some((c) => c.name === n)), "the standard library's crates");
+  // The package's: every shipped file (but the SBOMs) with its hash.
+  const listed = execFileSync("tar", ["-tzf", TARBALL], { encoding: "utf8" }).trim().split("\n").map((f) => f.replace(/^package\//, ""));
+  const expected = listed.filter((f) => f !== "package.json" && !f.endsWith(".cdx.json")).sort();
+  assert.deepEqual(npm.components.map((c) => c.name), expected);
+  for (const c of npm.components) assert.equal(c.hashes.find((h) => h.alg === "SHA-384").content, sha384(file(c.name)), c.name);
+  assert.equal(npm.metadata.component.purl, "pkg:npm/gu1-kyc-web@0.1.0");
 });
 
 /** A fresh project (type: module, `tsc --init` defaults) with the tarball installed. */
@@ -95,14 +147,14 @@ test("plain Node: importing throws nothing; mount() refuses clearly", () => {
   const dir = join(work, "fresh-ts");
   const script = `
     const m = await import("gu1-kyc-web");
-    const kinds = [typeof m.default, typeof m.mount, typeof m.initSync, typeof m.Verification].join();
+    const kinds = [typeof m.default, typeof m.mount, typeof m.initSync, typeof m.Verification, typeof (await import("gu1-kyc-web/integrity.json", { with: { type: "json" } })).default["gu1-kyc.js"]].join();
     try { m.mount({ container: "#kyc", statusUrl: "/kyc/status" }); console.log("mounted?"); }
     catch (e) { console.log(JSON.stringify({ kinds, name: e.name, code: e.code, message: e.message })); }`;
   const r = run(process.execPath, ["--input-type=module", "-e", script], { cwd: dir });
   assert.equal(r.status, 0, out(r));
   assert.equal(r.stderr, "", "no warning or error on import");
   const e = JSON.parse(r.stdout);
-  assert.equal(e.kinds, "function,function,function,function");
+  assert.equal(e.kinds, "function,function,function,function,string", "the exports, and integrity.json imported as JSON");
   assert.equal(e.name, "KycError");
   assert.equal(e.code, "CONTAINER_NOT_FOUND");
   assert.match(e.message, /needs a browser document/);

@@ -97,6 +97,7 @@ export function options(rec, s, extra) {
 export function withRefresh(rec, s, mode) {
   rec.extra.refreshToken = () => {
     rec.refreshCalls++;
+    rec.refreshAt = performance.now();
     switch (mode) {
       case "works":
         return control("POST", `/__control/entities/${s.entityId}/token`, {}).then((t) => {

@@ -5,11 +5,11 @@
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
-use crate::machine::{backoff_ms, next_interval, MAX_RETRY_AFTER_MS};
+use crate::machine::{backoff_ms, next_interval};
 use crate::messages::{is_hint, message_type};
 use crate::options::{check_height, check_number, check_title, Given, NUMBERS};
 use crate::permissions::{check, filter, render, KNOWN_FEATURES};
-use crate::status::{read_answer, retry_after, Status};
+use crate::status::{read_answer, retry_after, Status, MAX_RETRY_AFTER_MS};
 use crate::url::{session_url_policy, UrlParts};
 
 fn json() -> impl Strategy<Value = Json> {
@@ -21,6 +21,7 @@ fn json() -> impl Strategy<Value = Json> {
             ".*",
             "(pending|in_progress|approved|rejected|cancelled|expired|abandoned|Resubmitted|IN_REVIEW)",
             "didit:[a-z_]{0,20}",
+            "(didit|gu1|x|):(started|status_updated|verification_submitted|completed|cancelled|error|ready|step_started)",
             "https?://[a-z0-9.:]{1,20}/[a-z]{0,8}",
         ]
         .prop_map(Json::String),
@@ -34,6 +35,9 @@ fn json() -> impl Strategy<Value = Json> {
         Just("providerSessionUrl".to_owned()),
         Just("iframeAllow".to_owned()),
         Just("kind".to_owned()),
+        Just("entityId".to_owned()),
+        Just("rejectionCode".to_owned()),
+        Just("completedAt".to_owned()),
         Just("__proto__".to_owned()),
         Just("constructor".to_owned()),
         "[a-zA-Z]{1,12}",
@@ -45,6 +49,99 @@ fn json() -> impl Strategy<Value = Json> {
                 .prop_map(|m| Json::Object(m.into_iter().collect())),
         ]
     })
+}
+
+/// A message whose `type` sits under 0 to 5 levels of `data` objects or JSON strings.
+fn wrapped() -> impl Strategy<Value = Json> {
+    let core = "(didit|gu1):(completed|ready|error)".prop_map(|t| serde_json::json!({ "type": t }));
+    (core, prop::collection::vec(any::<bool>(), 0..6)).prop_map(|(mut v, levels)| {
+        for as_text in levels {
+            v = if as_text {
+                Json::String(v.to_string())
+            } else {
+                serde_json::json!({ "data": v })
+            };
+        }
+        v
+    })
+}
+
+/// The rules of `read_answer`, written out again: `null` is no session; otherwise an object
+/// whose read fields are strings or null, with a non-blank `status`.
+#[allow(clippy::type_complexity)]
+fn expected_reading(v: &Json) -> Result<Option<(String, Option<String>, Option<String>)>, ()> {
+    let Some(o) = v.as_object() else {
+        return if v.is_null() { Ok(None) } else { Err(()) };
+    };
+    const READ: [&str; 11] = [
+        "id",
+        "entityId",
+        "rejectionCode",
+        "rejectionMessage",
+        "updatedAt",
+        "completedAt",
+        "status",
+        "kind",
+        "sessionUrl",
+        "providerSessionUrl",
+        "iframeAllow",
+    ];
+    if READ
+        .iter()
+        .any(|k| o.get(*k).is_some_and(|f| !f.is_null() && !f.is_string()))
+    {
+        return Err(());
+    }
+    let text = |k: &str| {
+        o.get(k)
+            .and_then(Json::as_str)
+            .filter(|s| !s.trim_ascii().is_empty())
+            .map(str::to_owned)
+    };
+    let status = text("status").ok_or(())?;
+    let url = text("sessionUrl").or_else(|| text("providerSessionUrl"));
+    Ok(Some((status, url, text("iframeAllow"))))
+}
+
+/// The rules of `message_type`, written out again: a string is parsed when it looks like a
+/// JSON object and is at most 64 KiB; an object's string `type` (at most 64 bytes) wins,
+/// else its `data` is looked into; three levels of unwrapping at most.
+fn expected_type(v: &Json, depth: u8) -> Option<String> {
+    if depth > 3 {
+        return None;
+    }
+    match v {
+        Json::String(s) => {
+            if s.len() > 64 * 1024 || !s.trim_ascii_start().starts_with('{') {
+                return None;
+            }
+            expected_type(&serde_json::from_str(s).ok()?, depth + 1)
+        }
+        Json::Object(o) => match o.get("type") {
+            Some(Json::String(t)) => (t.len() <= 64).then(|| t.clone()),
+            _ => expected_type(o.get("data")?, depth + 1),
+        },
+        _ => None,
+    }
+}
+
+/// Whether a type is one of the six status hints, with either prefix, written out again.
+fn expected_hint(t: &str) -> bool {
+    const HINTS: [&str; 12] = [
+        "didit:started",
+        "didit:status_updated",
+        "didit:verification_submitted",
+        "didit:completed",
+        "didit:cancelled",
+        "didit:error",
+        "gu1:started",
+        "gu1:status_updated",
+        "gu1:verification_submitted",
+        "gu1:completed",
+        "gu1:cancelled",
+        "gu1:error",
+    ];
+    HINTS.contains(&t)
 }
 
 proptest! {
@@ -60,20 +157,30 @@ proptest! {
     }
 
     #[test]
-    fn any_answer_reads_to_a_snapshot_or_an_error(v in json()) {
-        if let Ok(Some(a)) = read_answer(&v) {
-            prop_assert!(a.session_url.as_deref().map_or(true, |u| !u.trim_ascii().is_empty()));
-            prop_assert!(a.iframe_allow.as_deref().map_or(true, |u| !u.trim_ascii().is_empty()));
-            prop_assert!(!matches!(a.status, Status::None));
+    fn any_answer_reads_as_its_rules_say(v in json()) {
+        match (read_answer(&v), expected_reading(&v)) {
+            (Ok(None), Ok(None)) => {}
+            (Ok(Some(a)), Ok(Some((status, url, allow)))) => {
+                prop_assert_eq!(&a.status, &Status::parse(&status));
+                prop_assert!(!matches!(a.status, Status::None));
+                prop_assert_eq!(a.session_url, url);
+                prop_assert_eq!(a.iframe_allow, allow);
+            }
+            (Err(why), Err(())) => prop_assert!(why.starts_with("the ")),
+            (got, want) => prop_assert!(false, "{} read as {:?}, expected {:?}", v, got, want),
         }
     }
 
     #[test]
-    fn any_message_gives_a_short_type_or_nothing(v in json(), as_text in any::<bool>()) {
+    fn any_message_gives_its_type_and_only_status_events_are_hints(
+        v in prop_oneof![json(), wrapped()],
+        as_text in any::<bool>(),
+    ) {
         let v = if as_text { Json::String(v.to_string()) } else { v };
-        if let Some(t) = message_type(&v) {
-            prop_assert!(t.len() <= 64);
-            let _ = is_hint(&t);
+        let t = message_type(&v);
+        prop_assert_eq!(&t, &expected_type(&v, 0));
+        if let Some(t) = t {
+            prop_assert_eq!(is_hint(&t), expected_hint(&t), "{}", t);
         }
     }
 
@@ -111,15 +218,44 @@ proptest! {
     }
 
     #[test]
-    fn option_checks_never_panic(n in any::<f64>(), h in ".*", t in ".*", px in any::<f64>()) {
+    fn option_checks_accept_exactly_what_they_document(
+        n in any::<f64>(),
+        h in prop_oneof![".*", " ?[0-9a-z .%()+*/,;:<-]{0,70} ?"],
+        t in prop_oneof![".*", " {0,3}", "[a-z ]{195,205}"],
+        px in prop_oneof![any::<f64>(), -10.0f64..200_000.0],
+    ) {
         if let Ok(v) = check_number(0, &Given::Num(n)) {
             prop_assert!((NUMBERS[0].2..=NUMBERS[0].3).contains(&v));
         }
-        if let Ok(v) = check_height(&Given::Str(h)) {
-            prop_assert!(!v.contains(';') && !v.contains('"') && !v.contains('<') && !v.contains(':'));
+        // A CSS length: at most 64 bytes once trimmed, of letters, digits and `.%()+-*/,` and
+        // spaces; taken as trimmed.
+        let trimmed = h.trim_ascii();
+        let length = !trimmed.is_empty()
+            && trimmed.len() <= 64
+            && trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || b" .%()+-*/,".contains(&b));
+        match check_height(&Given::Str(h.clone())) {
+            Ok(v) => {
+                prop_assert!(length, "{:?} accepted", h);
+                prop_assert_eq!(v, trimmed);
+            }
+            Err(e) => prop_assert!(!length && e.message.starts_with("height "), "{:?} refused", h),
         }
-        let _ = check_height(&Given::Num(px));
-        let _ = check_title(Some(t));
+        // Pixels: a finite number in (0, 100 000], rounded.
+        match check_height(&Given::Num(px)) {
+            Ok(v) => {
+                prop_assert!(px.is_finite() && px > 0.0 && px <= 100_000.0, "{} accepted", px);
+                prop_assert_eq!(v, format!("{}px", (px + 0.5).floor()));
+            }
+            Err(_) => prop_assert!(!(px > 0.0 && px <= 100_000.0), "{} refused", px),
+        }
+        // A title: not blank, at most 200 bytes, kept as given.
+        match check_title(Some(t.clone())) {
+            Ok(v) => {
+                prop_assert!(!t.trim_ascii().is_empty() && t.len() <= 200, "{:?} accepted", t);
+                prop_assert_eq!(v, t);
+            }
+            Err(_) => prop_assert!(t.trim_ascii().is_empty() || t.len() > 200, "{:?} refused", t),
+        }
     }
 
     #[test]
@@ -141,7 +277,8 @@ proptest! {
 mod sequences {
     use super::*;
     use crate::error::{Code, KycError};
-    use crate::machine::{Action, Answer, Config, Input, Machine, Notice, Session, Slot, Timer};
+    use crate::machine::{Action, Config, Input, Machine, Notice, Slot, Timer};
+    use crate::status::{Answer, Session};
     use crate::url::SessionUrl;
 
     #[derive(Clone, Debug)]
