@@ -85,10 +85,10 @@ check "setup" bash scripts/setup.sh
 
 section "lint: rustfmt, clippy (native and wasm32, warnings denied), rustdoc (warnings denied), module graph"
 check "cargo fmt --check" cargo fmt --all --check
-check "clippy (native)" cargo clippy -p gu1-kyc-web --all-targets --quiet -- -D warnings
+check "clippy (native, both crates)" cargo clippy --workspace --all-targets --quiet -- -D warnings
 check "clippy (wasm32)" cargo clippy -p gu1-kyc-web --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
-check "rustdoc" env RUSTDOCFLAGS="-D warnings" cargo doc -p gu1-kyc-web --no-deps --quiet
-check "module graph without circles" python3 scripts/module-graph.py src
+check "rustdoc (both crates)" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+check "module graphs without circles" python3 scripts/module-graph.py src proxy/src
 
 section "native unit tests (client, proxy) and property tests"
 suite "native tests" native cargo_counts env PROPTEST_CASES="${PROPTEST_CASES:-2000}" cargo test --workspace

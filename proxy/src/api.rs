@@ -1,5 +1,5 @@
-//! The browser API: `GET /kyc/status`, `POST /kyc/start`, `POST /kyc/cancel`. Requests reach
-//! these handlers only through `auth::authenticate`, which puts the token's claims in the
+//! The browser API's handlers: `GET /kyc/status`, `POST /kyc/start`, `POST /kyc/cancel` (routed
+//! in `routes`). Requests reach them only through `auth::authenticate`, which puts the token's claims in the
 //! request; every answer is trimmed to what the page needs.
 
 use std::sync::Arc;
@@ -8,106 +8,16 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
-use serde_json::{json, Value};
+use axum::{Extension, Json};
+use serde_json::Value;
 
-use crate::app::App;
-use crate::auth::too_many;
-use crate::errors::{from_gu1, refuse};
-use crate::gu1::{is_active_value, Gu1Error};
+use crate::errors::{from_gu1, refuse, too_many};
+use crate::gu1::{is_active_value, Gu1Error, UPSTREAM_WRONG_ENTITY};
+use crate::session::{lookup, owned, read_state};
+use crate::state::App;
 use crate::token::{Claims, Kind};
-use crate::wait::{self, Answer, Held, Hub};
-
-/// The three browser endpoints, without authentication (the caller layers it on).
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/kyc/status", get(status))
-        .route("/kyc/start", post(start))
-        .route("/kyc/cancel", post(cancel))
-}
-
-/// What reaches the browser: only what the client needs, never extracted personal data,
-/// documents, decision details or images.
-pub fn browser_view(kind: Kind, v: &Value) -> Value {
-    let pick = |k: &str| {
-        v.get(k)
-            .filter(|x| x.is_string() || x.is_null())
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let mut out = json!({
-        "kind": kind.as_str(), "id": pick("id"), "entityId": pick("entityId"), "status": pick("status"),
-        "iframeAllow": pick("iframeAllow"), "rejectionCode": pick("rejectionCode"),
-        "rejectionMessage": pick("rejectionMessage"), "createdAt": pick("createdAt"),
-        "updatedAt": pick("updatedAt"), "completedAt": pick("completedAt"), "expiresAt": pick("expiresAt"),
-    });
-    let key = if kind == Kind::Biometric {
-        "sessionUrl"
-    } else {
-        "providerSessionUrl"
-    };
-    out[key] = if is_active_value(kind, v) {
-        pick(key)
-    } else {
-        Value::Null
-    };
-    out
-}
-
-/// Only the token's entity's sessions are ever visible; anything else is "not found".
-fn owned(claims: &Claims, v: Option<Value>) -> Option<Value> {
-    v.filter(|v| v.get("entityId").and_then(Value::as_str) == Some(claims.entity_id.as_str()))
-}
-
-/// The token's session (pinned) or the entity's current one, as gu1 returns it.
-async fn lookup(app: &App, claims: &Claims) -> Result<Option<Value>, Gu1Error> {
-    let found = match &claims.session_id {
-        Some(id) => app.gu1.get(claims.kind, id).await?,
-        None => app.gu1.current(claims.kind, &claims.entity_id).await?,
-    };
-    let found = owned(claims, found);
-    // A terminal status delivered by a signed webhook (here, or to another instance and shared
-    // through Redis) wins over a stale read of the same session (same kind, id and entity),
-    // unless gu1's read is newer.
-    Ok(match found {
-        Some(v) if is_active_value(claims.kind, &v) => {
-            let mut kept = app.fresh.newer_than(claims.kind, &v);
-            if let (None, Some(cluster), Some(id)) =
-                (&kept, &app.cluster, v.get("id").and_then(Value::as_str))
-            {
-                if let Some((view, sent)) = cluster.fresh(claims.kind, id).await {
-                    app.fresh.insert(claims.kind, &view, sent);
-                    kept = app.fresh.newer_than(claims.kind, &v);
-                }
-            }
-            Some(
-                kept.filter(|f| !is_active_value(claims.kind, f))
-                    .unwrap_or(v),
-            )
-        }
-        other => other,
-    })
-}
-
-/// The status answer for `claims` as the page gets it (200: the trimmed session, or `null` for
-/// a biometric entity without one), or the refusal (404, gu1's errors).
-pub async fn read_state(app: &App, claims: &Claims) -> Result<Answer, Response> {
-    let view = match lookup(app, claims).await {
-        Ok(Some(v)) => browser_view(claims.kind, &v),
-        // Biometric "current" answers 200 null; KYC "current" answers 404 NOT_FOUND.
-        Ok(None) if claims.kind == Kind::Biometric && claims.session_id.is_none() => Value::Null,
-        Ok(None) => {
-            return Err(refuse(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                "no session for this token",
-            ))
-        }
-        Err(e) => return Err(from_gu1(&e)),
-    };
-    Ok(Answer::new(serde_json::to_vec(&view).unwrap_or_default()))
-}
+use crate::view::browser_view;
+use crate::wait::{self, Answer, Held};
 
 /// What a status answer carries besides its body: its tag, what it varies on, and the wait
 /// applied when it was held.
@@ -140,7 +50,7 @@ fn not_modified(etag: &str, waited: Option<u64>) -> Response {
 /// `GET /kyc/status`: the token's session (or the entity's current one), trimmed, with its
 /// `ETag`. With `If-None-Match` naming the current tag: 304 at once, or, with `Prefer: wait=N`,
 /// held up to `min(N, max_wait)` seconds until the state changes (200) or the time is up (304).
-async fn status(
+pub async fn status(
     State(app): State<Arc<App>>,
     Extension(claims): Extension<Claims>,
     headers: HeaderMap,
@@ -151,7 +61,13 @@ async fn status(
         .map(|n| n.min(app.max_wait.as_secs()))
         .filter(|n| *n > 0);
     // Join before reading, so a webhook that lands between the read and the hold still wakes it.
-    let waiter = wait.map(|_| Hub::join(&app, &claims));
+    // Past the scope's cap of held requests the wait is not applied: answered at once.
+    let waiter = wait.and_then(|_| {
+        let reader = app.clone();
+        app.hub
+            .join(reader, &claims, app.wait_refresh, app.max_held_per_scope)
+    });
+    let wait = wait.filter(|_| waiter.is_some());
     let answer = match read_state(&app, &claims).await {
         Ok(a) => a,
         Err(refusal) => return refusal,
@@ -171,6 +87,15 @@ async fn status(
     }
 }
 
+/// gu1 answered with a session of an entity other than the token's.
+fn another_entity() -> Gu1Error {
+    Gu1Error::new(
+        502,
+        UPSTREAM_WRONG_ENTITY,
+        "gu1 answered with another entity's session",
+    )
+}
+
 /// Creates a session for the token's entity; an active one is resumed instead (gu1's 409
 /// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC). Creations
 /// count against the entity's cap (`App::starts`); a resume costs nothing.
@@ -186,9 +111,15 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
             }
         }
     }
-    // Each session costs the integrator at gu1: one token must not create them in a loop.
-    let key = format!("{}|{}", claims.kind.as_str(), claims.entity_id);
-    if let Err(wait) = app.starts.take(&key) {
+    // Each session costs the integrator at gu1: one token must not create them in a loop. One
+    // bucket for all instances when they share Redis; this instance's own otherwise.
+    let key = format!("start|{}|{}", claims.kind.as_str(), claims.entity_id);
+    let shared = match &app.cluster {
+        Some(c) if app.starts.is_on() => c.take(&key, app.starts.rate, app.starts.burst).await,
+        _ => None,
+    };
+    let from_shared = shared.is_some();
+    if let Err(wait) = shared.unwrap_or_else(|| app.starts.take(&key)) {
         return Err(too_many(
             wait,
             "too many sessions started for this entity, try again later",
@@ -196,10 +127,17 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
     }
     let created = app.gu1.create(claims.kind, &claims.entity_id).await;
     if created.is_err() {
-        app.starts.refund(&key);
+        match &app.cluster {
+            Some(c) if from_shared => c.refund(&key, app.starts.burst).await,
+            _ => app.starts.refund(&key),
+        }
     }
     match created {
-        Ok(v) => Ok((StatusCode::CREATED, v)),
+        // Only the token's entity's sessions are ever shown, the one just created included.
+        Ok(v) => match owned(claims, Some(v)) {
+            Some(v) => Ok((StatusCode::CREATED, v)),
+            None => Err(from_gu1(&another_entity())),
+        },
         Err(e) if e.http == 409 && e.code == "ACTIVE_SESSION_EXISTS" => {
             let pinned = Claims {
                 session_id: e.active_session_id.clone(),
@@ -215,7 +153,7 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
 }
 
 /// `POST /kyc/start`: creates a session for the token's entity, resuming an active one.
-async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+pub async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
     match create_or_resume(&app, &claims).await {
         Ok((status, v)) => (status, Json(browser_view(claims.kind, &v))).into_response(),
         Err(refusal) => refusal,
@@ -223,7 +161,7 @@ async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>
 }
 
 /// `POST /kyc/cancel`: cancels the token's active session; refused clearly for a terminal one.
-async fn cancel(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+pub async fn cancel(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
     match lookup(&app, &claims).await {
         Ok(Some(v)) if !is_active_value(claims.kind, &v) => {
             let status = v
@@ -238,8 +176,14 @@ async fn cancel(State(app): State<Arc<App>>, Extension(claims): Extension<Claims
         }
         Ok(Some(v)) => {
             let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
-            match app.gu1.cancel(claims.kind, id).await {
-                Ok(v) => Json(browser_view(claims.kind, &v)).into_response(),
+            match app
+                .gu1
+                .cancel(claims.kind, id)
+                .await
+                .map(|v| owned(&claims, Some(v)))
+            {
+                Ok(Some(v)) => Json(browser_view(claims.kind, &v)).into_response(),
+                Ok(None) => from_gu1(&another_entity()),
                 Err(e) => from_gu1(&e),
             }
         }

@@ -1,11 +1,13 @@
 //! What several proxy instances share through Redis (`--redis-url`): a webhook received by any
 //! instance wakes the requests held on every instance (pub/sub), the webhook's terminal state
-//! is kept for all of them with a time to live, and the per-token rate limit is one bucket.
+//! is kept for all of them with a time to live, a webhook seen by one is a duplicate for all,
+//! and the per-token rate limit and the per-entity cap on sessions created are one bucket each.
 //!
 //! Redis is a help, never a dependency: while it cannot be reached every instance carries on
 //! alone (its own wake-ups, webhook states and buckets), logs one warning for the outage, and
-//! takes Redis up again when the subscription reconnects. No browser answer waits on an outage:
-//! Redis is not asked while it is known to be down.
+//! takes Redis up again as soon as its health check (a `PING` every second) is answered, after
+//! an outage or a stall of any length. No browser answer waits on an outage: Redis is not asked
+//! while it is known to be down.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -15,8 +17,25 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde_json::{json, Value};
 
-use crate::app::App;
 use crate::token::Kind;
+
+/// A webhook another instance received, as it reaches this one: what to keep and whom to wake.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shared {
+    /// The kind of session it is about.
+    pub kind: Kind,
+    /// The browser's view of its terminal state, when it carried one.
+    pub view: Option<Value>,
+    /// The entity it names.
+    pub entity: Option<String>,
+    /// The session it names.
+    pub session: Option<String>,
+    /// The envelope's timestamp, nanoseconds since the epoch.
+    pub sent: Option<i128>,
+}
+
+/// What an instance does with the other instances' webhooks.
+pub type OnShared = Arc<dyn Fn(Shared) + Send + Sync>;
 
 /// The pub/sub channel of webhooks.
 const CHANNEL: &str = "gu1-kyc-proxy:webhooks";
@@ -45,6 +64,15 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(wait)}
 ";
 
+/// One request given back to a bucket of [`BUCKET`], up to `burst`.
+const REFUND: &str = r"
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+if tokens then
+  redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[1]), tokens + 1)))
+end
+return 1
+";
+
 const UNKNOWN: u8 = 0;
 const UP: u8 = 1;
 const DOWN: u8 = 2;
@@ -57,6 +85,7 @@ pub struct Cluster {
     /// Tells this instance's own messages apart from the others'.
     instance: String,
     bucket: redis::Script,
+    refund: redis::Script,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -66,13 +95,6 @@ impl std::fmt::Debug for Cluster {
             .field("up", &self.is_up())
             .finish_non_exhaustive()
     }
-}
-
-fn log(event: &str, message: &str) {
-    eprintln!(
-        "{}",
-        json!({"ts": crate::token::unix_now(), "event": event, "message": message})
-    );
 }
 
 impl Cluster {
@@ -89,6 +111,7 @@ impl Cluster {
             state: AtomicU8::new(UNKNOWN),
             instance: id.iter().map(|b| format!("{b:02x}")).collect(),
             bucket: redis::Script::new(BUCKET),
+            refund: redis::Script::new(REFUND),
         })
     }
 
@@ -99,16 +122,20 @@ impl Cluster {
 
     fn went_down(&self, why: &str) {
         if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
-            log(
-                "redis_unavailable",
-                &format!("Redis cannot be reached ({why}): carrying on alone until it is back"),
+            tracing::warn!(
+                event = "redis_unavailable",
+                why,
+                "Redis cannot be reached: carrying on alone until it is back"
             );
         }
     }
 
     fn came_up(&self) {
         if self.state.swap(UP, Ordering::Relaxed) == DOWN {
-            log("redis_back", "Redis is reachable again: sharing resumed");
+            tracing::info!(
+                event = "redis_back",
+                "Redis is reachable again: sharing resumed"
+            );
         }
     }
 
@@ -117,9 +144,10 @@ impl Cluster {
         self.is_up().then(|| self.conn.get().cloned()).flatten()
     }
 
-    /// Connects (in the background) and subscribes to the other instances' webhooks, for as long
-    /// as the runtime runs; call once, inside the runtime.
-    pub fn start(self: &Arc<Self>, app: Arc<App>) {
+    /// Connects (in the background), checks Redis every second, and subscribes to the other
+    /// instances' webhooks, handing each to `on_shared`, for as long as the runtime runs; call
+    /// once, inside the runtime.
+    pub fn start(self: &Arc<Self>, on_shared: OnShared) {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)))
@@ -131,20 +159,45 @@ impl Cluster {
             Err(e) => self.went_down(&e.to_string()),
         }
         let this = self.clone();
+        tokio::spawn(async move { this.watch().await });
+        let this = self.clone();
         tokio::spawn(async move {
             loop {
-                let why = match this.listen(&app).await {
-                    Ok(()) => "the subscription ended".to_owned(),
-                    Err(e) => e.to_string(),
-                };
-                this.went_down(&why);
+                // A subscription that was up and ended says Redis went away; one that cannot be
+                // made yet says nothing new (the health check tells up from down).
+                if this.listen(&on_shared).await.is_ok() {
+                    this.went_down("the subscription ended");
+                }
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
     }
 
-    /// Subscribes and applies the other instances' webhooks until the connection breaks.
-    async fn listen(&self, app: &App) -> redis::RedisResult<()> {
+    /// The health check, the one place Redis is taken up again: a command that timed out or
+    /// failed marks it down at once (so browser requests stop asking), and a `PING` every second
+    /// marks it up as soon as Redis answers, whatever became of the subscription meanwhile (a
+    /// stall leaves it open and silent). Being the first command after an outage, the `PING`
+    /// is also the one that finds a broken connection, never a browser request's command.
+    async fn watch(&self) {
+        let Some(conn) = self.conn.get().cloned() else {
+            return;
+        };
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let mut conn = conn.clone();
+            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+            match pong {
+                Ok(_) => self.came_up(),
+                Err(e) => self.went_down(&e.to_string()),
+            }
+        }
+    }
+
+    /// Subscribes and applies the other instances' webhooks until the subscription ends
+    /// (`Ok`); `Err` when it could not be made.
+    async fn listen(&self, on_shared: &OnShared) -> redis::RedisResult<()> {
         let mut pubsub =
             tokio::time::timeout(Duration::from_secs(2), self.client.get_async_pubsub())
                 .await
@@ -152,25 +205,6 @@ impl Cluster {
                     redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
                 })??;
         pubsub.subscribe(CHANNEL).await?;
-        // The command connection reconnects on its first use after an outage: use it once here,
-        // so no browser request's command is the one that finds the old connection broken.
-        if let Some(mut conn) = self.conn.get().cloned() {
-            let mut ok = false;
-            for _ in 0..3 {
-                let pong: redis::RedisResult<String> =
-                    redis::cmd("PING").query_async(&mut conn).await;
-                if pong.is_ok() {
-                    ok = true;
-                    break;
-                }
-            }
-            if !ok {
-                return Err(redis::RedisError::from(std::io::Error::from(
-                    std::io::ErrorKind::ConnectionRefused,
-                )));
-            }
-        }
-        self.came_up();
         let mut messages = pubsub.on_message();
         while let Some(msg) = messages.next().await {
             let Ok(text) = msg.get_payload::<String>() else {
@@ -182,34 +216,33 @@ impl Cluster {
             if v["from"].as_str() == Some(self.instance.as_str()) {
                 continue;
             }
-            apply(app, &v);
+            if let Some(shared) = parse(&v) {
+                on_shared(shared);
+            }
         }
         Ok(())
     }
 
     /// Shares a webhook this instance received: its terminal state (the browser's view of it
     /// only) for `ttl`, and a message that wakes the other instances' held requests.
-    pub async fn webhook(
-        &self,
-        kind: Kind,
-        view: Option<&Value>,
-        entity: Option<&str>,
-        session: Option<&str>,
-        sent: Option<i128>,
-        ttl: Duration,
-    ) {
+    pub async fn webhook(&self, shared: &Shared, ttl: Duration) {
         let Some(mut conn) = self.conn() else {
             return;
         };
+        let sent = shared.sent.map(|t| t.to_string());
         let message = json!({
-            "from": self.instance, "kind": kind.as_str(), "entityId": entity, "id": session,
-            "view": view, "sent": sent.map(|t| t.to_string()),
+            "from": self.instance, "kind": shared.kind.as_str(), "entityId": shared.entity,
+            "id": shared.session, "view": shared.view, "sent": sent,
         });
         let mut pipe = redis::pipe();
-        if let (Some(view), Some(id)) = (view, session) {
-            let kept = json!({"view": view, "sent": sent.map(|t| t.to_string())});
-            pipe.set_ex(fresh_key(kind, id), kept.to_string(), ttl.as_secs().max(1))
-                .ignore();
+        if let (Some(view), Some(id)) = (&shared.view, &shared.session) {
+            let kept = json!({"view": view, "sent": sent});
+            pipe.set_ex(
+                fresh_key(shared.kind, id),
+                kept.to_string(),
+                ttl.as_secs().max(1),
+            )
+            .ignore();
         }
         pipe.publish(CHANNEL, message.to_string()).ignore();
         if let Err(e) = pipe.query_async::<()>(&mut conn).await {
@@ -234,6 +267,46 @@ impl Cluster {
                 self.went_down(&e.to_string());
                 None
             }
+        }
+    }
+
+    /// Records a webhook body by its digest for `window`: `Some(true)` when no instance saw it
+    /// within the window, `Some(false)` when one did, `None` when Redis cannot say (the caller
+    /// uses its own record).
+    pub async fn first_seen(&self, digest: &[u8; 32], window: Duration) -> Option<bool> {
+        let mut conn = self.conn()?;
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
+            .arg(format!("gu1-kyc-proxy:seen:{hex}"))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(window.as_millis().max(1) as u64)
+            .query_async(&mut conn)
+            .await;
+        match set {
+            Ok(done) => Some(done.is_some()),
+            Err(e) => {
+                self.went_down(&e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Gives back one request taken from the shared bucket `key` (it turned out to cost
+    /// nothing), up to `burst`.
+    pub async fn refund(&self, key: &str, burst: f64) {
+        let Some(mut conn) = self.conn() else {
+            return;
+        };
+        let given: redis::RedisResult<i64> = self
+            .refund
+            .key(format!("gu1-kyc-proxy:rate:{key}"))
+            .arg(burst)
+            .invoke_async(&mut conn)
+            .await;
+        if let Err(e) = given {
+            self.went_down(&e.to_string());
         }
     }
 
@@ -265,20 +338,19 @@ fn fresh_key(kind: Kind, id: &str) -> String {
     format!("gu1-kyc-proxy:fresh:{}:{id}", kind.as_str())
 }
 
-/// Another instance's webhook, applied here: its state kept, the held requests woken.
-fn apply(app: &App, v: &Value) {
+/// Another instance's webhook message.
+fn parse(v: &Value) -> Option<Shared> {
     let kind = match v["kind"].as_str() {
         Some("biometric") => Kind::Biometric,
         Some("kyc") => Kind::Kyc,
-        _ => return,
+        _ => return None,
     };
-    let sent = v["sent"].as_str().and_then(|s| s.parse().ok());
-    if v["view"].is_object() {
-        app.fresh.insert(kind, &v["view"], sent);
-    }
-    match (v["entityId"].as_str(), v["id"].as_str()) {
-        (Some(entity), _) => app.hub.wake(kind, entity),
-        (None, Some(id)) => app.hub.wake_session(kind, id),
-        (None, None) => {}
-    }
+    let text = |k: &str| v[k].as_str().map(str::to_owned);
+    Some(Shared {
+        kind,
+        view: v["view"].is_object().then(|| v["view"].clone()),
+        entity: text("entityId"),
+        session: text("id"),
+        sent: v["sent"].as_str().and_then(|s| s.parse().ok()),
+    })
 }

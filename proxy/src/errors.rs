@@ -1,13 +1,15 @@
 //! The proxy's error answers to the browser: `{"code": ..., "message": ...}`, each code stable and
 //! each message the proxy's own. Nothing from a gu1 error body is relayed: gu1's errors are
-//! mapped to the proxy's codes ([`from_gu1`]) and logged for the operator.
+//! mapped to the proxy's codes ([`from_gu1`]) and logged for the operator (a `gu1_error`
+//! event: gu1's status and, from a closed list, its code).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use std::time::Duration;
 
-use crate::gu1::Gu1Error;
+use crate::gu1::{Gu1Error, PROXY_BUSY, UPSTREAM_WRONG_ENTITY};
 
 /// An error answer with the proxy's own code and message.
 pub fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
@@ -26,6 +28,16 @@ pub fn gu1_mapping(e: &Gu1Error) -> (u16, &'static str, &'static str) {
             "gu1 answered with something that is not JSON",
         ),
         (_, "UPSTREAM_TOO_LARGE") => (502, "UPSTREAM_BAD_RESPONSE", "gu1's answer was too large"),
+        (_, UPSTREAM_WRONG_ENTITY) => (
+            502,
+            "UPSTREAM_BAD_RESPONSE",
+            "gu1 answered with another entity's session",
+        ),
+        (_, PROXY_BUSY) => (
+            503,
+            "UPSTREAM_BUSY",
+            "the proxy has too many gu1 calls in flight",
+        ),
         (300..=399, _) => (502, "UPSTREAM_BAD_RESPONSE", "gu1 answered with a redirect"),
         // gu1's documented errors.
         (_, "ENTITY_NOT_FOUND") => (404, "ENTITY_NOT_FOUND", "gu1 has no such entity"),
@@ -63,33 +75,64 @@ pub fn gu1_mapping(e: &Gu1Error) -> (u16, &'static str, &'static str) {
     }
 }
 
-/// gu1's error code as the operator's log may show it: an `UPPER_SNAKE` code of at most 64
-/// characters, else `HTTP_<status>` (a free-text "code" can carry a key or personal data).
-pub fn loggable_code(e: &Gu1Error) -> String {
-    let c = e.code.as_str();
-    let is_code = !c.is_empty()
-        && c.len() <= 64
-        && c.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    if is_code {
-        c.to_owned()
-    } else {
-        format!("HTTP_{}", e.http)
-    }
+/// 429 `RATE_LIMITED` with `Retry-After`: the seconds until `wait` is over (at least 1).
+pub fn too_many(wait: Duration, message: &str) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", message);
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    resp
 }
 
-/// The operator's log line for a failed gu1 call: gu1's status, its code when it is one, and
-/// the code the browser got; never gu1's message.
-pub fn log_line(e: &Gu1Error, code: &str) -> serde_json::Value {
-    json!({"event": "gu1_error", "gu1Status": e.http, "gu1Code": loggable_code(e), "code": code})
+/// gu1's error codes the operator's log may show: the documented ones and the proxy's own.
+/// Anything else gu1 sends as a code is logged as `HTTP_<status>`: an upper-snake "code" can
+/// still be a key (`SK_LIVE_…`) or a name.
+pub const LOGGED_CODES: &[&str] = &[
+    "ACTIVE_SESSION_EXISTS",
+    "BAD_REQUEST",
+    "BIOMETRIC_WORKFLOW_NOT_CONFIGURED",
+    "CONFLICT",
+    "ENTITY_NOT_FOUND",
+    "FORBIDDEN",
+    "INTERNAL_ERROR",
+    "INVALID_STATUS",
+    "NOT_ENABLED",
+    "NOT_FOUND",
+    "NO_PORTRAIT",
+    "RATE_LIMITED",
+    "SESSION_TERMINAL",
+    "UNAUTHORIZED",
+    "VALIDATION_ERROR",
+    PROXY_BUSY,
+    "UPSTREAM_BAD_RESPONSE",
+    "UPSTREAM_ERROR",
+    "UPSTREAM_TIMEOUT",
+    "UPSTREAM_TOO_LARGE",
+    UPSTREAM_WRONG_ENTITY,
+];
+
+/// gu1's error code as the operator's log may show it: one of [`LOGGED_CODES`], else
+/// `HTTP_<status>`.
+pub fn loggable_code(e: &Gu1Error) -> String {
+    match LOGGED_CODES.iter().find(|c| **c == e.code) {
+        Some(code) => (*code).to_owned(),
+        None => format!("HTTP_{}", e.http),
+    }
 }
 
 /// The answer for a failed gu1 call; logged for the operator when the fault is not the page's.
 /// gu1's `Retry-After` passes through (in seconds).
 pub fn from_gu1(e: &Gu1Error) -> Response {
     let (http, code, message) = gu1_mapping(e);
-    if http >= 500 || http == 422 {
-        eprintln!("{}", log_line(e, code));
+    // A call the proxy shed never reached gu1: counted, not logged line by line.
+    if (http >= 500 || http == 422) && e.code != PROXY_BUSY {
+        tracing::warn!(
+            event = "gu1_error",
+            gu1_status = e.http,
+            gu1_code = %loggable_code(e),
+            code,
+            "gu1 failed a call"
+        );
     }
     let status = StatusCode::from_u16(http).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut resp = refuse(status, code, message);
@@ -116,10 +159,14 @@ mod tests {
         assert_eq!(e(504, "UPSTREAM_TIMEOUT"), "UPSTREAM_TIMEOUT");
         assert_eq!(e(302, "HTTP_302"), "UPSTREAM_BAD_RESPONSE");
         let key = Gu1Error::new(401, "Invalid API key: Bearer sk_live_x", "Bearer sk_live_x");
-        let line = log_line(&key, "UPSTREAM_AUTH").to_string();
-        assert!(
-            !line.contains("sk_live_x") && line.contains("HTTP_401"),
-            "{line}"
+        assert_eq!(loggable_code(&key), "HTTP_401");
+        // Upper-snake is not enough: only codes from the closed list are logged as they are.
+        for secret in ["SK_LIVE_4EC3F1A2B9", "ADA_LOVELACE", "PASSPORT_X1234567"] {
+            assert_eq!(loggable_code(&Gu1Error::new(400, secret, "")), "HTTP_400");
+        }
+        assert_eq!(
+            loggable_code(&Gu1Error::new(403, "NOT_ENABLED", "")),
+            "NOT_ENABLED"
         );
         // The browser never sees 401 or 403 for gu1's refusals: those mean "your token is bad".
         for http in [400, 401, 403, 405, 409, 418, 422, 429, 500, 502] {

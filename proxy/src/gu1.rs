@@ -37,6 +37,12 @@ pub fn is_active_value(kind: Kind, v: &Value) -> bool {
         .is_some_and(|s| is_active(kind, s))
 }
 
+/// The code of a call the proxy shed for lack of room (503, `Retry-After: 1`): gu1 never saw it.
+pub const PROXY_BUSY: &str = "PROXY_BUSY";
+
+/// The code of a gu1 answer about another entity than the token's (502 to the browser, logged).
+pub const UPSTREAM_WRONG_ENTITY: &str = "UPSTREAM_WRONG_ENTITY";
+
 /// A failed gu1 call, as gu1 reports it (`{"error": code, "message": ...}`), or as the proxy
 /// reports an exchange that failed (timeouts, unreachable, not JSON).
 #[derive(Clone, Debug, PartialEq)]

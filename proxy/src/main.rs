@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use gu1_kyc_proxy::app::{self, App};
-use gu1_kyc_proxy::auth::Limiter;
 use gu1_kyc_proxy::check;
 use gu1_kyc_proxy::cluster::Cluster;
+use gu1_kyc_proxy::limit::Limiter;
+use gu1_kyc_proxy::logs;
 use gu1_kyc_proxy::middleware::Origins;
-use gu1_kyc_proxy::serve::{self, Connections};
+use gu1_kyc_proxy::serve::{self, Connections, FileBudget};
 use gu1_kyc_proxy::sim::{self, Demo, Simulate};
+use gu1_kyc_proxy::state::{self, App};
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
-use gu1_kyc_proxy::upstream::Upstream;
+use gu1_kyc_proxy::upstream::{Gu1Limits, Upstream};
+use gu1_kyc_proxy::{routes, webhooks};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,6 +35,13 @@ use gu1_kyc_proxy::upstream::Upstream;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log lines on stdout as JSON objects (the default) or as text for a terminal.
+    #[arg(long, global = true, env = "GU1_LOG_FORMAT", default_value = "json")]
+    log_format: logs::Format,
+    /// Which events are logged: a level (error, warn, info, debug, trace) or tracing's
+    /// filter syntax (`info,tower_http=debug`).
+    #[arg(long, global = true, env = "GU1_LOG", default_value = "info")]
+    log_level: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,10 +77,14 @@ struct Limits {
     /// it, are refused; seconds.
     #[arg(long, env = "GU1_WEBHOOK_WINDOW_SECS", default_value_t = 300)]
     webhook_window_secs: u64,
-    /// Webhooks handled at once; more are answered 503 with Retry-After at once, so a flood
-    /// of them cannot slow status answers.
+    /// Webhooks handled at once once their bodies are read; more are answered 503 with
+    /// Retry-After at once, so a flood of them cannot slow status answers.
     #[arg(long, env = "GU1_WEBHOOK_CONCURRENCY", default_value_t = 4)]
     webhook_concurrency: usize,
+    /// Time a webhook's body has to arrive (else 408), before the webhook takes one of the
+    /// --webhook-concurrency slots, ms.
+    #[arg(long, env = "GU1_WEBHOOK_BODY_TIMEOUT_MS", default_value_t = 2000)]
+    webhook_body_timeout_ms: u64,
     /// Sessions `POST /kyc/start` may create per entity within --start-window-secs (0: no
     /// cap); past it, 429 RATE_LIMITED with Retry-After.
     #[arg(long, env = "GU1_STARTS_PER_ENTITY", default_value_t = 5)]
@@ -83,17 +96,37 @@ struct Limits {
     /// idle keep-alive connection, seconds.
     #[arg(long, env = "GU1_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
     header_timeout_secs: f64,
-    /// Connections served at once (lowered to fit under the open-file limit); more wait. Each
-    /// held status request keeps its connection.
+    /// Connections served at once (lowered to fit under the open-file limit with the gu1
+    /// side's sockets); past it a new connection is answered 503 at once. Each held status
+    /// request keeps its connection.
     #[arg(long, env = "GU1_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Connections one client address may hold at once (0: no cap); past it, 503 at once.
+    /// Behind a load balancer every connection comes from the balancer: raise it or set 0 there.
+    #[arg(long, env = "GU1_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64)]
+    max_connections_per_client: usize,
+    /// gu1 calls in flight at once (each holds a socket); past it a call waits up to 1 s for a
+    /// slot, then the browser gets 503 UPSTREAM_BUSY with Retry-After.
+    #[arg(long, env = "GU1_MAX_GU1_CALLS", default_value_t = 128)]
+    max_gu1_calls: usize,
+    /// Idle sockets kept open to gu1 for the next calls (30 s each).
+    #[arg(long, env = "GU1_GU1_IDLE_SOCKETS", default_value_t = 16)]
+    gu1_idle_sockets: usize,
+    /// MiB of gu1's answers buffered at once beyond the first 64 KiB of each (gu1's session
+    /// objects are a few KiB); an answer that does not fit gets the browser 503 UPSTREAM_BUSY.
+    #[arg(long, env = "GU1_GU1_ANSWERS_MIB", default_value_t = 16)]
+    gu1_answers_mib: usize,
     /// The longest a status request with `If-None-Match` and `Prefer: wait=N` is held, seconds
     /// (0: never held, answered 304 at once).
-    #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = app::DEFAULT_MAX_WAIT_SECS)]
+    #[arg(long, env = "GU1_MAX_WAIT_SECS", default_value_t = state::DEFAULT_MAX_WAIT_SECS)]
     max_wait_secs: u64,
+    /// Status requests held at once on one token scope (kind, entity, pinned session); past
+    /// it a request is answered at once (304 without Preference-Applied), not held.
+    #[arg(long, env = "GU1_MAX_HELD_PER_SCOPE", default_value_t = state::DEFAULT_MAX_HELD_PER_SCOPE)]
+    max_held_per_scope: usize,
     /// While status requests are held on a session and no webhook comes, gu1 is read once per
     /// this interval for all of them, seconds.
-    #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = app::DEFAULT_WAIT_REFRESH_SECS as f64)]
+    #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = state::DEFAULT_WAIT_REFRESH_SECS as f64)]
     wait_refresh_secs: f64,
     /// Redis shared by several instances (redis://host:port): a webhook to any of them wakes
     /// held requests on all, webhook states and per-token rate limits are shared. Without it,
@@ -109,6 +142,7 @@ impl Limits {
         app.webhook_secret = self.webhook_secret.map(String::into_bytes);
         app.webhook_window = Duration::from_secs(self.webhook_window_secs);
         app.webhook_concurrency = self.webhook_concurrency.max(1);
+        app.webhook_body_timeout = Duration::from_millis(self.webhook_body_timeout_ms.max(1));
         app.starts = Limiter::per_window(
             self.starts_per_entity,
             Duration::from_secs(self.start_window_secs),
@@ -117,30 +151,48 @@ impl Limits {
             app.cluster = Some(Arc::new(Cluster::new(url).unwrap_or_else(|e| fail(&e))));
         }
         app.max_wait = Duration::from_secs(self.max_wait_secs);
+        app.max_held_per_scope = self.max_held_per_scope.max(1);
         app.wait_refresh = Duration::from_secs_f64(self.wait_refresh_secs.clamp(0.05, 3600.0));
     }
 
-    /// The connection limits, the cap fitted under the open-file limit (raised first where
-    /// allowed).
-    fn connections(&self) -> Connections {
+    /// The connection limits and the gu1 side's, fitted together under the open-file limit
+    /// (raised first where allowed).
+    fn budget(&self) -> (Connections, Gu1Limits) {
         let open_files = serve::raise_open_file_limit();
-        let wanted = self.max_connections.max(1);
-        let conns = Connections {
-            header_timeout: Duration::from_secs_f64(self.header_timeout_secs.max(0.1)),
-            max: wanted,
-            ..Connections::default()
-        }
-        .within(open_files);
-        if conns.max < wanted {
-            eprintln!(
-                "{}",
-                serde_json::json!({"event": "open_file_limit", "limit": open_files,
-                    "maxConnections": conns.max, "message": format!(
-                        "the open-file limit {open_files} cannot be raised further: serving at \
-                         most {} connections at once instead of {wanted}", conns.max)})
+        let defaults = Connections::default();
+        let wanted = FileBudget {
+            limit: open_files,
+            connections: self.max_connections.max(1),
+            refusing: defaults.refusing,
+            gu1_calls: self.max_gu1_calls.max(1),
+            gu1_idle: self.gu1_idle_sockets,
+        };
+        let budget = FileBudget::within(open_files, &wanted);
+        if budget != wanted {
+            tracing::warn!(
+                event = "open_file_limit",
+                limit = open_files,
+                max_connections = budget.connections,
+                gu1_calls = budget.gu1_calls,
+                gu1_idle_sockets = budget.gu1_idle,
+                "the open-file limit cannot be raised further: fewer connections and gu1 calls \
+                 at once than asked"
             );
         }
-        conns
+        let conns = Connections {
+            header_timeout: Duration::from_secs_f64(self.header_timeout_secs.max(0.1)),
+            max: budget.connections,
+            max_per_client: self.max_connections_per_client,
+            refusing: budget.refusing,
+            ..defaults
+        };
+        let gu1 = Gu1Limits {
+            calls: budget.gu1_calls,
+            idle: budget.gu1_idle,
+            answer_bytes: self.gu1_answers_mib.max(1).saturating_mul(1024 * 1024),
+            ..Gu1Limits::default()
+        };
+        (conns, gu1)
     }
 }
 
@@ -149,9 +201,12 @@ struct Audience {
     /// The audience (`aud`) tokens must name.
     #[arg(long, env = "GU1_TOKEN_AUDIENCE", default_value = token::DEFAULT_AUDIENCE)]
     audience: String,
-    /// Clock difference allowed on a token's `exp` and `iat`, seconds.
+    /// Clock difference allowed on a token's `exp`, `iat` and `nbf`, seconds.
     #[arg(long, env = "GU1_TOKEN_LEEWAY_SECS", default_value_t = token::DEFAULT_LEEWAY_SECS)]
     leeway_secs: u64,
+    /// The longest a token may live: its `exp` at most this long after its `iat`, seconds.
+    #[arg(long, env = "GU1_MAX_TOKEN_LIFETIME_SECS", default_value_t = token::DEFAULT_MAX_LIFETIME_SECS)]
+    max_token_lifetime_secs: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -312,7 +367,8 @@ fn upstream_tokens(a: &UpstreamArgs) -> Result<Tokens, String> {
     };
     Ok(tokens
         .with_audience(&a.audience.audience)
-        .with_leeway(a.audience.leeway_secs))
+        .with_leeway(a.audience.leeway_secs)
+        .with_max_lifetime(a.audience.max_token_lifetime_secs))
 }
 
 /// Signs the token the `token` subcommand prints.
@@ -354,11 +410,15 @@ fn random_secret() -> Vec<u8> {
     buf
 }
 
+/// A command's output (the token, the check's table) on stdout; a closed stdout is not worth a
+/// panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+}
+
 fn fail(message: &str) -> ! {
-    eprintln!(
-        "{}",
-        serde_json::json!({"event": "error", "message": message})
-    );
+    tracing::error!(event = "error", "{message}");
     std::process::exit(2);
 }
 
@@ -366,12 +426,6 @@ fn fail(message: &str) -> ! {
 enum Mode {
     Upstream(Arc<App>),
     Simulate(Arc<Simulate>, SocketAddr),
-}
-
-/// One JSON line on stdout; a closed stdout is not a reason to stop shutting down.
-fn log_line(v: &serde_json::Value) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout(), "{v}");
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -406,11 +460,15 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         Mode::Simulate(_, h) => ("simulate", Some(format!("http://{h}"))),
         Mode::Upstream(_) => ("upstream", None),
     };
-    println!(
-        "{}",
-        serde_json::json!({"event": "listening", "mode": name, "proxy": format!("http://{listen}"),
-            "hosted": hosted, "maxConnections": conns.max,
-            "headerTimeoutMs": conns.header_timeout.as_millis() as u64})
+    tracing::info!(
+        event = "listening",
+        mode = name,
+        proxy = %format!("http://{listen}"),
+        hosted = hosted.as_deref().unwrap_or("-"),
+        max_connections = conns.max,
+        max_connections_per_client = conns.max_per_client,
+        header_timeout_ms = conns.header_timeout.as_millis() as u64,
+        version = env!("CARGO_PKG_VERSION"),
     );
     let app = match &mode {
         Mode::Simulate(s, _) => s.app.clone(),
@@ -420,7 +478,8 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         // On SIGTERM or Ctrl-C: held requests are answered (304) first, then the listeners
         // close and in-flight requests get `conns.drain` to finish.
         if let Some(cluster) = &app.cluster {
-            cluster.start(app.clone());
+            let shared_to = app.clone();
+            cluster.start(Arc::new(move |shared| webhooks::apply(&shared_to, &shared)));
         }
         let (stop, stopping) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -428,15 +487,15 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
             let held = app.hub.waiting();
             app.hub.close();
             stop.send_replace(true);
-            // After the switch, and without println!'s panic: stdout may be a closed pipe.
-            log_line(&serde_json::json!({"event": "shutting_down", "held": held}));
+            // After the switch: logging never panics, but stdout may be a closed pipe.
+            tracing::info!(event = "shutting_down", held);
         });
         match mode {
             Mode::Simulate(s, h) => sim::serve(s, listen, h, conns, stopping).await,
             Mode::Upstream(app) => {
-                let l = tokio::net::TcpListener::bind(listen).await?;
+                let l = serve::bind(listen)?;
                 let mut stopping = stopping;
-                serve::serve(l, app::router(app), conns, async move {
+                serve::serve(l, routes::router(app), conns, async move {
                     let _ = stopping.wait_for(|s| *s).await;
                 })
                 .await
@@ -444,13 +503,19 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         }
     });
     match served {
-        Ok(()) => log_line(&serde_json::json!({"event": "stopped"})),
+        Ok(()) => tracing::info!(event = "stopped"),
         Err(e) => fail(&e.to_string()),
     }
 }
 
 fn main() {
     let cli = Cli::parse();
+    if let Err(e) = logs::init(cli.log_format, &cli.log_level) {
+        // There is no log yet to say it in.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{e}");
+        std::process::exit(2);
+    }
     let command = match cli.command {
         Some(c) => c,
         None => Cli::parse_from(["gu1-kyc-proxy", "simulate"])
@@ -471,7 +536,7 @@ fn main() {
                 expires: token::unix_now() + t.ttl,
             };
             match sign(&t, &claims) {
-                Ok(token) => println!("{token}"),
+                Ok(token) => out(&format!("{token}\n")),
                 Err(e) => fail(&e),
             }
         }
@@ -488,7 +553,7 @@ fn main() {
                 .build()
                 .expect("runtime");
             let outcomes = rt.block_on(check::run(&target));
-            print!("{}", check::table(&outcomes));
+            out(&check::table(&outcomes));
             std::process::exit(if check::all_passed(&outcomes) { 0 } else { 1 });
         }
         Command::Simulate(a) => {
@@ -504,10 +569,11 @@ fn main() {
                 let random: String = random_secret().iter().map(|b| format!("{b:02x}")).collect();
                 limits.webhook_secret = Some(random);
             }
-            let conns = limits.connections();
+            let (conns, _) = limits.budget();
             let tokens = Tokens::shared_secret(&secret)
                 .with_audience(&a.audience.audience)
-                .with_leeway(a.audience.leeway_secs);
+                .with_leeway(a.audience.leeway_secs)
+                .with_max_lifetime(a.audience.max_token_lifetime_secs.max(a.token_ttl));
             let mut s = Simulate::new(
                 &hosted_origin,
                 tokens,
@@ -536,16 +602,17 @@ fn main() {
         }
         Command::Upstream(a) => {
             let tokens = upstream_tokens(&a).unwrap_or_else(|e| fail(&e));
-            let upstream = Upstream::new(
+            let (conns, gu1_limits) = a.limits.budget();
+            let upstream = Upstream::with_limits(
                 &a.api_base,
                 a.api_key,
                 Duration::from_millis(a.upstream_timeout_ms),
+                &gu1_limits,
             )
             .unwrap_or_else(|e| fail(&e))
             .with_organization(a.organization_id);
             let mut app = App::new(Arc::new(upstream), tokens);
             app.origins = Origins::List(a.limits.allow_origin.clone());
-            let conns = a.limits.connections();
             a.limits.apply(&mut app, 5.0);
             run(Mode::Upstream(Arc::new(app)), a.listen, conns);
         }

@@ -6,7 +6,8 @@
 //! [`DEFAULT_AUDIENCE`]). The accepted algorithm is fixed by the proxy's configuration, never
 //! read from the token: HS256 with a shared secret (the default), or EdDSA / ES256 with a public
 //! key (PEM, or a JWKS file whose keys are chosen by `kid`), so a fleet of proxies can verify
-//! tokens without holding the signing key. `exp` is checked with a small leeway (default 5 s).
+//! tokens without holding the signing key. `exp` is checked with a small leeway (default 5 s),
+//! `nbf` when present, and `exp` may be at most an hour after `iat` (configurable).
 //! The proxy keeps no state per token, so any number of instances accept the same tokens.
 
 use std::collections::HashMap;
@@ -21,6 +22,10 @@ pub const DEFAULT_AUDIENCE: &str = "gu1-kyc-proxy";
 
 /// Seconds of clock difference allowed on `exp` and `iat` unless configured otherwise.
 pub const DEFAULT_LEEWAY_SECS: u64 = 5;
+
+/// The longest a token may live (`exp` − `iat`), seconds, unless configured otherwise: a page
+/// token is short-lived, and one minted for a year must not be accepted for a year.
+pub const DEFAULT_MAX_LIFETIME_SECS: u64 = 3600;
 
 /// Which gu1 object a token reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -77,8 +82,8 @@ pub enum TokenError {
     BadSignature,
     /// Past its expiry (and the leeway).
     Expired,
-    /// Well formed but not for this proxy: another audience or algorithm, an unknown key, or
-    /// issued in the future.
+    /// Well formed but not for this proxy: another audience or algorithm, an unknown key,
+    /// issued in the future, not valid yet (`nbf`), or living longer than allowed.
     Rejected,
 }
 
@@ -97,6 +102,7 @@ pub struct Tokens {
     signing: Option<EncodingKey>,
     audience: String,
     leeway: u64,
+    max_lifetime: u64,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -105,6 +111,7 @@ impl std::fmt::Debug for Tokens {
             .field("algorithm", &self.algorithm)
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
+            .field("max_lifetime", &self.max_lifetime)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +137,7 @@ impl Tokens {
             signing: Some(EncodingKey::from_secret(secret)),
             audience: DEFAULT_AUDIENCE.to_owned(),
             leeway: DEFAULT_LEEWAY_SECS,
+            max_lifetime: DEFAULT_MAX_LIFETIME_SECS,
         }
     }
 
@@ -186,6 +194,7 @@ impl Tokens {
             signing: None,
             audience: DEFAULT_AUDIENCE.to_owned(),
             leeway: DEFAULT_LEEWAY_SECS,
+            max_lifetime: DEFAULT_MAX_LIFETIME_SECS,
         }
     }
 
@@ -198,6 +207,12 @@ impl Tokens {
     /// Allows `secs` of clock difference on `exp` and `iat`.
     pub fn with_leeway(mut self, secs: u64) -> Tokens {
         self.leeway = secs;
+        self
+    }
+
+    /// Accepts tokens whose `exp` is at most `secs` after their `iat`.
+    pub fn with_max_lifetime(mut self, secs: u64) -> Tokens {
+        self.max_lifetime = secs;
         self
     }
 
@@ -242,6 +257,7 @@ impl Tokens {
         };
         let mut v = Validation::new(self.algorithm);
         v.leeway = self.leeway;
+        v.validate_nbf = true;
         v.set_audience(&[&self.audience]);
         v.set_required_spec_claims(&["exp", "aud", "sub"]);
         let data = jsonwebtoken::decode::<Wire>(token, key, &v).map_err(|e| match e.kind() {
@@ -253,10 +269,11 @@ impl Tokens {
             | ErrorKind::MissingRequiredClaim(_) => TokenError::Rejected,
             _ => TokenError::Malformed,
         })?;
-        if data.claims.iat > now + self.leeway {
+        let Wire { grant, iat, .. } = data.claims;
+        if iat > now + self.leeway || grant.expires.saturating_sub(iat) > self.max_lifetime {
             return Err(TokenError::Rejected);
         }
-        Ok(data.claims.grant)
+        Ok(grant)
     }
 
     /// Signs claims (with `iat` now and this proxy's audience); `None` when this proxy only
@@ -381,6 +398,50 @@ mod tests {
             let none = format!("{}.{body}.", B64.encode(header));
             assert!(tokens.verify(&none).is_err(), "{header}");
         }
+    }
+
+    /// A token with these claims (all of `sub`, `kind`, `aud` set as valid), signed HS256.
+    fn signed(extra: serde_json::Value) -> String {
+        let mut claims = serde_json::json!({"sub": "e1", "kind": "biometric",
+            "aud": DEFAULT_AUDIENCE});
+        for (k, v) in extra.as_object().unwrap() {
+            claims[k] = v.clone();
+        }
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"secret"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_token_lives_at_most_its_maximum_lifetime() {
+        let now = unix_now();
+        let tokens = Tokens::shared_secret(b"secret");
+        let hour = signed(serde_json::json!({"iat": now, "exp": now + 3600}));
+        assert!(
+            tokens.verify(&hour).is_ok(),
+            "an hour is the default maximum"
+        );
+        let year = signed(serde_json::json!({"iat": now, "exp": now + 365 * 86400}));
+        assert_eq!(tokens.verify(&year), Err(TokenError::Rejected));
+        let longer = signed(serde_json::json!({"iat": now, "exp": now + 7200}));
+        assert_eq!(tokens.verify(&longer), Err(TokenError::Rejected));
+        let tokens = tokens.with_max_lifetime(7200);
+        assert!(tokens.verify(&longer).is_ok(), "configurable");
+    }
+
+    #[test]
+    fn not_before_is_honoured() {
+        let now = unix_now();
+        let tokens = Tokens::shared_secret(b"secret");
+        let later = signed(serde_json::json!({"iat": now, "exp": now + 600, "nbf": now + 300}));
+        assert_eq!(tokens.verify(&later), Err(TokenError::Rejected));
+        let begun = signed(serde_json::json!({"iat": now, "exp": now + 600, "nbf": now - 1}));
+        assert!(tokens.verify(&begun).is_ok());
+        let skew = signed(serde_json::json!({"iat": now, "exp": now + 600, "nbf": now + 3}));
+        assert!(tokens.verify(&skew).is_ok(), "within the leeway");
     }
 
     #[test]

@@ -1,13 +1,47 @@
 //! The real gu1 API, called with the integrator's secret key. The key is only ever put in the
 //! `Authorization` header of requests to gu1: never in a response, a log line or an error.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 
-use crate::gu1::{Call, Gu1, Gu1Error};
+use crate::gu1::{Call, Gu1, Gu1Error, PROXY_BUSY};
+use crate::limit::{ByteBudget, Taken};
 use crate::token::Kind;
+
+/// What an [`Upstream`] may hold at once: each call in flight and each idle socket kept for
+/// the next calls is an open file, counted in the proxy's budget (`serve::FileBudget`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gu1Limits {
+    /// gu1 calls in flight at once; more wait up to `queue` for a slot, then are shed.
+    pub calls: usize,
+    /// Idle sockets kept open to gu1.
+    pub idle: usize,
+    /// How long an idle socket is kept.
+    pub idle_timeout: Duration,
+    /// How long a call waits for a slot before the browser gets 503 `UPSTREAM_BUSY`.
+    pub queue: Duration,
+    /// Bytes of gu1's answers buffered at once beyond the first [`SMALL_ANSWER`] of each (which
+    /// the call cap already bounds); an answer that does not fit is shed (503).
+    pub answer_bytes: usize,
+}
+
+impl Default for Gu1Limits {
+    /// 128 calls at once, 16 idle sockets kept 30 s, 1 s of waiting for a slot, 16 MiB of
+    /// large answers at once.
+    fn default() -> Self {
+        Gu1Limits {
+            calls: 128,
+            idle: 16,
+            idle_timeout: Duration::from_secs(30),
+            queue: Duration::from_secs(1),
+            answer_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
 
 /// A gu1 API client.
 pub struct Upstream {
@@ -15,6 +49,9 @@ pub struct Upstream {
     base: String,
     key: String,
     organization: Option<String>,
+    calls: Arc<Semaphore>,
+    queue: Duration,
+    answers: ByteBudget,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -23,7 +60,8 @@ impl std::fmt::Debug for Upstream {
             .field("base", &self.base)
             .field("key", &"<redacted>")
             .field("organization", &self.organization)
-            .finish()
+            .field("calls_free", &self.calls.available_permits())
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,6 +91,17 @@ fn transport(e: &reqwest::Error, what: &str) -> Gu1Error {
     }
 }
 
+/// The proxy's own refusal when it has no room for another gu1 call.
+fn busy() -> Gu1Error {
+    let mut e = Gu1Error::new(
+        503,
+        PROXY_BUSY,
+        "the proxy has too many gu1 calls in flight",
+    );
+    e.retry_after = Some(1);
+    e
+}
+
 /// `null` and 404 both mean "none".
 fn optional(r: Result<Value, Gu1Error>) -> Result<Option<Value>, Gu1Error> {
     match r {
@@ -65,6 +114,9 @@ fn optional(r: Result<Value, Gu1Error>) -> Result<Option<Value>, Gu1Error> {
 
 /// The largest answer read from gu1; gu1's session objects are a few KiB.
 pub const MAX_ANSWER: usize = 1024 * 1024;
+
+/// What each gu1 answer may buffer outside the shared budget of large answers.
+pub const SMALL_ANSWER: usize = 64 * 1024;
 
 /// Whether the API key may be sent to `base`: `https:`, or `http:` to a loopback host (a local
 /// stand-in or simulator), never in clear text over a network.
@@ -104,15 +156,28 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 }
 
 impl Upstream {
-    /// A client for `base` (e.g. `https://api.gu1.ai`) with the API key and a per-call timeout.
-    /// Refuses a base URL the key would travel to in clear text; never follows a redirect.
+    /// A client for `base` (e.g. `https://api.gu1.ai`) with the API key, a per-call timeout and
+    /// the default [`Gu1Limits`]. Refuses a base URL the key would travel to in clear text;
+    /// never follows a redirect.
     pub fn new(base: &str, key: String, timeout: Duration) -> Result<Upstream, String> {
+        Self::with_limits(base, key, timeout, &Gu1Limits::default())
+    }
+
+    /// [`Upstream::new`] with `limits` on calls and sockets.
+    pub fn with_limits(
+        base: &str,
+        key: String,
+        timeout: Duration,
+        limits: &Gu1Limits,
+    ) -> Result<Upstream, String> {
         safe_base(base)?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("gu1-kyc-proxy")
+            .pool_max_idle_per_host(limits.idle)
+            .pool_idle_timeout(limits.idle_timeout)
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
         Ok(Upstream {
@@ -120,7 +185,15 @@ impl Upstream {
             base: base.trim_end_matches('/').to_owned(),
             key,
             organization: None,
+            calls: Arc::new(Semaphore::new(limits.calls.max(1))),
+            queue: limits.queue,
+            answers: ByteBudget::new(limits.answer_bytes),
         })
+    }
+
+    /// The budget of large answers being buffered (for metrics and tests).
+    pub fn answer_bytes(&self) -> &ByteBudget {
+        &self.answers
     }
 
     /// Sends `X-Organization-ID: organization` on every call (gu1 keys that reach several
@@ -136,12 +209,22 @@ impl Upstream {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, Gu1Error> {
+        // One socket per call in flight: past the cap a call waits a little, then is shed
+        // rather than opening a socket the file budget has no room for.
+        let waited = tokio::time::timeout(self.queue, self.calls.clone().acquire_owned()).await;
+        let Ok(Ok(_slot)) = waited else {
+            return Err(busy());
+        };
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.key);
         if let Some(org) = &self.organization {
             req = req.header("X-Organization-ID", org);
+        }
+        // The browser request's id, so gu1's side of an exchange can be found from the log.
+        if let Some(id) = crate::middleware::request_id() {
+            req = req.header(crate::middleware::X_REQUEST_ID, id);
         }
         if let Some(b) = body {
             req = req.json(&b);
@@ -156,13 +239,21 @@ impl Upstream {
             return Err(too_large());
         }
         let mut bytes = Vec::new();
+        // Beyond its first SMALL_ANSWER bytes an answer draws on the budget shared by all
+        // calls: 800 large answers at once once took the process to 768 MB.
+        let mut held = Taken::default();
+        let large = |n: usize| n.saturating_sub(SMALL_ANSWER);
         while let Some(chunk) = resp
             .chunk()
             .await
             .map_err(|e| transport(&e, "gu1's answer was cut off"))?
         {
-            if bytes.len() + chunk.len() > MAX_ANSWER {
+            let now = bytes.len() + chunk.len();
+            if now > MAX_ANSWER {
                 return Err(too_large());
+            }
+            if !held.add(&self.answers, large(now) - large(bytes.len())) {
+                return Err(busy());
             }
             bytes.extend_from_slice(&chunk);
         }

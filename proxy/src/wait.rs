@@ -2,7 +2,7 @@
 //! `ETag`; a request with `If-None-Match` naming the current one and `Prefer: wait=N` (RFC 7240)
 //! is held until the state changes or the wait is over.
 //!
-//! Held requests on the same token scope (kind, entity, pinned session) share one [`Topic`]: a
+//! Held requests on the same token scope (kind, entity, pinned session) share one `Topic`: a
 //! `watch` channel and one refresher task that reads gu1 once per refresh interval, or at once
 //! when a webhook names the entity ([`Hub::wake`]), however many requests wait on it. The task
 //! ends when its last waiter has gone. A waiter holds a receiver and its timer, nothing more.
@@ -13,10 +13,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue};
+use futures_util::future::BoxFuture;
 use tokio::sync::{watch, Notify};
 
-use crate::app::App;
 use crate::token::{Claims, Kind};
+
+/// Where a topic's refresher reads the state it publishes (in the proxy: the same session
+/// look-up as the requests themselves, `session`).
+pub trait Reader: Send + Sync + 'static {
+    /// The current answer for `claims`' scope, or `None` when it cannot be read now (the
+    /// refresher tries again at its next interval).
+    fn read<'a>(&'a self, claims: &'a Claims) -> BoxFuture<'a, Option<Answer>>;
+}
 
 /// What `GET /kyc/status` answers with 200: the exact body bytes and their entity tag.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,17 +190,23 @@ impl Topic {
 type Topics = HashMap<(Kind, String), HashMap<Option<String>, Arc<Topic>>>;
 
 /// Where held requests wait, by token scope, and the switch that answers them all at shutdown.
-#[derive(Debug)]
+/// Cloning it gives another handle to the same hub.
+#[derive(Clone, Debug, Default)]
 pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     topics: Mutex<Topics>,
     closing: watch::Sender<bool>,
     /// Reads made by refreshers (not by the requests themselves), for tests and the log.
     refresh_reads: AtomicU64,
 }
 
-impl Default for Hub {
+impl Default for Inner {
     fn default() -> Self {
-        Hub {
+        Inner {
             topics: Mutex::new(HashMap::new()),
             closing: watch::Sender::new(false),
             refresh_reads: AtomicU64::new(0),
@@ -211,15 +225,22 @@ pub struct Waiter {
 
 impl Hub {
     fn lock(&self) -> std::sync::MutexGuard<'_, Topics> {
-        self.topics.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Joins the topic of `claims`' scope (starting its refresher if it has none) and numbers
-    /// the read the request is about to make: call before reading, then [`Waiter::arrived`].
-    pub fn join(app: &Arc<App>, claims: &Claims) -> Waiter {
-        let hub = &app.hub;
+    /// Joins the topic of `claims`' scope (starting its refresher, which reads through `reader`
+    /// once per `refresh`, if it has none) and numbers the read the request is about to make:
+    /// call before reading, then [`Waiter::arrived`]. `None` when `cap` requests are already
+    /// held on the scope: this one is answered at once instead.
+    pub fn join(
+        &self,
+        reader: Arc<dyn Reader>,
+        claims: &Claims,
+        refresh: Duration,
+        cap: usize,
+    ) -> Option<Waiter> {
         let (topic, rx) = {
-            let mut topics = hub.lock();
+            let mut topics = self.lock();
             let sessions = topics
                 .entry((claims.kind, claims.entity_id.clone()))
                 .or_default();
@@ -227,22 +248,33 @@ impl Hub {
                 .entry(claims.session_id.clone())
                 .or_insert_with(|| {
                     let topic = Arc::new(Topic::new());
-                    tokio::spawn(refresher(app.clone(), claims.clone(), topic.clone()));
+                    let hub = self.clone();
+                    tokio::spawn(refresher(
+                        hub,
+                        reader,
+                        claims.clone(),
+                        topic.clone(),
+                        refresh,
+                    ));
                     topic
                 })
                 .clone();
+            // One token must not hold connections without bound: past the cap, no hold.
+            if topic.state.receiver_count() >= cap.max(1) {
+                return None;
+            }
             // Under the lock: the refresher retires a topic only under it, when no one is
             // subscribed, so it cannot retire this one between its creation and this line.
             let rx = topic.state.subscribe();
             (topic, rx)
         };
         let read = topic.start_read();
-        Waiter {
+        Some(Waiter {
             topic,
             rx,
-            closing: hub.closing.subscribe(),
+            closing: self.inner.closing.subscribe(),
             read,
-        }
+        })
     }
 
     /// A webhook named this entity: every topic on it reads gu1 now (once per topic).
@@ -267,7 +299,7 @@ impl Hub {
 
     /// Answers every held request now (shutdown): they get 304 with what they waited.
     pub fn close(&self) {
-        self.closing.send_replace(true);
+        self.inner.closing.send_replace(true);
     }
 
     /// Requests held right now.
@@ -281,7 +313,7 @@ impl Hub {
 
     /// Reads made by refreshers since start.
     pub fn refresh_reads(&self) -> u64 {
-        self.refresh_reads.load(Ordering::Relaxed)
+        self.inner.refresh_reads.load(Ordering::Relaxed)
     }
 
     /// Removes `topic` when nobody waits on it any more; true when it is gone.
@@ -308,8 +340,14 @@ impl Hub {
 
 /// Reads gu1 for a topic once per refresh interval, or when poked by a webhook, while anyone
 /// waits on it.
-async fn refresher(app: Arc<App>, claims: Claims, topic: Arc<Topic>) {
-    let every = app.wait_refresh.max(Duration::from_millis(10));
+async fn refresher(
+    hub: Hub,
+    reader: Arc<dyn Reader>,
+    claims: Claims,
+    topic: Arc<Topic>,
+    every: Duration,
+) {
+    let every = every.max(Duration::from_millis(10));
     loop {
         let due = every.saturating_sub(topic.since_last_read());
         let poked = tokio::select! {
@@ -317,7 +355,7 @@ async fn refresher(app: Arc<App>, claims: Claims, topic: Arc<Topic>) {
             () = topic.poke.notified() => true,
             () = topic.state.closed() => false,
         };
-        if app.hub.retire(&claims, &topic) {
+        if hub.retire(&claims, &topic) {
             return;
         }
         if !poked && topic.since_last_read() < every {
@@ -325,8 +363,8 @@ async fn refresher(app: Arc<App>, claims: Claims, topic: Arc<Topic>) {
             continue;
         }
         let read = topic.start_read();
-        app.hub.refresh_reads.fetch_add(1, Ordering::Relaxed);
-        if let Ok(answer) = crate::api::read_state(&app, &claims).await {
+        hub.inner.refresh_reads.fetch_add(1, Ordering::Relaxed);
+        if let Some(answer) = reader.read(&claims).await {
             topic.publish(read, answer);
         }
     }

@@ -12,11 +12,12 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use gu1_kyc_proxy::app::{self, App};
-use gu1_kyc_proxy::auth::Limiter;
 use gu1_kyc_proxy::check::{self, Outcome, Target, Verdict};
+use gu1_kyc_proxy::limit::Limiter;
 use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::routes;
 use gu1_kyc_proxy::sim::{self, Simulate, SIM_API_KEY};
+use gu1_kyc_proxy::state::App;
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
@@ -73,7 +74,7 @@ async fn our_proxy(start: bool) -> (SocketAddr, String) {
     );
     app.origins = Origins::List(vec![ORIGIN.into()]);
     app.limiter = Limiter::new(5.0, 20.0);
-    let proxy = serve(app::router(Arc::new(app))).await;
+    let proxy = serve(routes::router(Arc::new(app))).await;
     let created: Value = reqwest::Client::new()
         .post(format!("http://{gu1}/__control/sessions"))
         .json(&json!({"kind": "kyc", "start": start}))

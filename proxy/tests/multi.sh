@@ -2,9 +2,13 @@
 # Two upstream-mode proxies sharing a real Redis, in front of one gu1 (the simulator's REST API),
 # as a load balancer would have them; the simulated gu1 sends its webhooks to proxy A only.
 # - a webhook received by A answers a request held on B, fast;
-# - the per-token rate limit is one bucket across A and B;
+# - the per-token rate limit is one bucket across A and B, and so is the per-entity cap on
+#   sessions created; a webhook delivered to A and then to B is a duplicate on B;
 # - Redis stopped: every request is still answered (held ones too), each proxy logs one warning;
-# - Redis back: a webhook to A wakes B again.
+# - Redis back: a webhook to A wakes B again;
+# - Redis stalled (DEBUG SLEEP 0.7 s, then SIGSTOP for 3 s and SIGCONT), its connections kept:
+#   each instance marks it down, then up again within a few seconds, and sharing resumes
+#   (the rate limit is one bucket again, a webhook to A wakes B fast again).
 # Needs redis-server (scripts/setup.sh installs it).
 # Usage: multi.sh PROXY_BINARY FIRST_PORT   (uses FIRST_PORT .. FIRST_PORT+4, loopback only:
 #        Redis, the simulator, its hosted pages, proxy A, proxy B)
@@ -36,16 +40,20 @@ command -v redis-server >/dev/null || { echo "redis-server is not installed (scr
 pids=() redis_pid=""
 stop_all() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  [ -z "$redis_pid" ] || kill "$redis_pid" 2>/dev/null
+  # Waited for, so a run right after this one does not find this Redis still on its port.
+  [ -z "$redis_pid" ] || { kill -CONT "$redis_pid"; kill "$redis_pid"; wait "$redis_pid"; } 2>/dev/null
   rm -f "$log"/multi-held-*
 }
 trap stop_all EXIT
 
 start_redis() {
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --enable-debug-command local \
     >>"$log/multi-redis.log" 2>&1 &
   redis_pid=$!
   for _ in $(seq 1 50); do
+    # Our Redis must be the one answering (another on the port would exit ours at once).
+    kill -0 "$redis_pid" 2>/dev/null || break
     [ "$(redis-cli -p "$redis_port" ping 2>/dev/null)" = PONG ] && return 0
     sleep 0.1
   done
@@ -69,7 +77,7 @@ wait_health() { # url pid logfile
 start_proxy() { # name port
   GU1_API_KEY=sk_test_simulator "$bin" upstream --listen "127.0.0.1:$2" --api-base "$sim" \
     --secret "$token_secret" --webhook-secret "$webhook_secret" \
-    --redis-url "redis://127.0.0.1:$redis_port" --rate 0.2 --burst 4 \
+    --redis-url "redis://127.0.0.1:$redis_port" --rate 0.2 --burst 4 --starts-per-entity 1 \
     --wait-refresh-secs 60 >"$log/multi-proxy-$1.log" 2>&1 &
   pids+=($!)
   wait_health "http://127.0.0.1:$2" "${pids[-1]}" "$log/multi-proxy-$1.log"
@@ -154,6 +162,36 @@ shared_rate_limit() {
 }
 check "the per-token rate limit is shared" shared_rate_limit
 
+# The cap on sessions created (1 per entity here) is one bucket: a session started on A and
+# cancelled, another start on B is refused.
+shared_start_cap() {
+  local e t codes="" r
+  e=$(curl -sf -X POST "$sim/__control/sessions" -H 'Content-Type: application/json' \
+    -d '{"start": false}' | sed -E 's/.*"entityId":"([^"]+)".*/\1/')
+  t=$("$bin" token --entity "$e" --secret "$token_secret")
+  for r in "$A/kyc/start" "$A/kyc/cancel" "$B/kyc/start"; do
+    codes+="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $t" "$r") "
+  done
+  echo "      start on A, cancel on A, start on B: $codes"
+  [ "$codes" = "201 200 429 " ]
+}
+check "the cap on sessions created per entity is shared" shared_start_cap
+
+# One signed webhook delivered to A, then the same bytes to B (gu1 retrying on another
+# instance, or a replay): B knows it was seen.
+shared_dedup() {
+  new_entity
+  local now body sig first second
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  body="{\"event\":\"biometric.session_in_progress\",\"timestamp\":\"$now\",\"payload\":{\"id\":\"x\",\"entityId\":\"$entity\",\"status\":\"in_progress\"}}"
+  sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$webhook_secret" | awk '{print $NF}')
+  first=$(curl -s -X POST "$A/webhooks/gu1" -H "X-Webhook-Signature: $sig" -d "$body")
+  second=$(curl -s -X POST "$B/webhooks/gu1" -H "X-Webhook-Signature: $sig" -d "$body")
+  echo "      A: $first, B: $second"
+  [ "$first" = '{"ok":true}' ] && [ "$second" = '{"duplicate":true,"ok":true}' ]
+}
+check "a webhook seen by A is a duplicate on B" shared_dedup
+
 stop_redis
 sleep 1.5
 answered_without_redis() {
@@ -202,5 +240,55 @@ back() {
 check "Redis back: both instances say so" back
 check "Redis back: a webhook to A answers a request held on B again" cross_instance_wake
 check "Redis back: still one warning per instance" one_warning
+
+# A stall, not an outage: Redis stops answering for a while and its connections stay open.
+# Both proxies keep asking it (the shared rate limit) meanwhile, so both see it time out.
+during_stall() { # a command that stalls Redis
+  new_entity
+  "$@" &
+  local stall=$! i
+  # Two requests at once a moment into the stall: each waits on Redis past the proxies'
+  # 0.5 s command timeout, so both instances see the stall.
+  sleep 0.1
+  curl -s -o /dev/null -m 3 -H "Authorization: Bearer $token" "$A/kyc/status" &
+  local on_a=$!
+  curl -s -o /dev/null -m 3 -H "Authorization: Bearer $token" "$B/kyc/status"
+  wait "$on_a"
+  for i in 1 2 3 4 5 6; do
+    curl -s -o /dev/null -m 3 -H "Authorization: Bearer $token" "$A/kyc/status"
+    curl -s -o /dev/null -m 3 -H "Authorization: Bearer $token" "$B/kyc/status"
+    sleep 0.1
+  done
+  wait "$stall"
+}
+debug_sleep() { redis-cli -p "$redis_port" DEBUG SLEEP 0.7 >/dev/null; }
+sigstop_3s() { kill -STOP "$redis_pid"; sleep 3; kill -CONT "$redis_pid"; }
+lines() { wc -l <"$log/multi-proxy-$1.log"; }
+since() { tail -n +"$(($2 + 1))" "$log/multi-proxy-$1.log"; } # name, lines before
+down_then_up() { # lines of A's and B's logs before the stall
+  local t0 t1
+  t0=$(ms)
+  for _ in $(seq 1 100); do
+    if since a "$1" | grep -q '"redis_back"' && since b "$2" | grep -q '"redis_back"'; then
+      t1=$(ms)
+      echo "      both said redis_back $((t1 - t0)) ms after the stall ended"
+      since a "$1" | grep -q '"redis_unavailable"' && since b "$2" | grep -q '"redis_unavailable"'
+      return
+    fi
+    sleep 0.1
+  done
+  echo "      no redis_back within 10 s of the stall's end"
+  return 1
+}
+stall_checks() { # name, stall command
+  local a0 b0
+  a0=$(lines a) b0=$(lines b)
+  during_stall "$2"
+  check "$1: both instances mark Redis down, then up again" down_then_up "$a0" "$b0"
+  check "$1: the per-token rate limit is shared again" shared_rate_limit
+  check "$1: a webhook to A answers a request held on B fast again" cross_instance_wake
+}
+stall_checks "Redis stalled 0.7 s (DEBUG SLEEP)" debug_sleep
+stall_checks "Redis stopped 3 s (SIGSTOP, SIGCONT)" sigstop_3s
 
 finish

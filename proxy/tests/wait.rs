@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gu1_kyc_proxy::app::{self, App};
-use gu1_kyc_proxy::auth::Limiter;
+use gu1_kyc_proxy::limit::Limiter;
 use gu1_kyc_proxy::middleware::Origins;
+use gu1_kyc_proxy::routes;
 use gu1_kyc_proxy::sim::{self, Simulate, SIM_API_KEY};
+use gu1_kyc_proxy::state::App;
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
@@ -56,7 +57,7 @@ async fn rig_with(configure: impl FnOnce(&mut App)) -> Rig {
     app.wait_refresh = Duration::from_secs(60);
     configure(&mut app);
     let app = Arc::new(app);
-    let proxy = serve(app::router(app.clone())).await;
+    let proxy = serve(routes::router(app.clone())).await;
     Rig {
         gu1: format!("http://{gu1}"),
         proxy: format!("http://{proxy}"),
@@ -361,7 +362,11 @@ async fn a_webhook_wakes_even_when_gu1_still_lags_and_only_its_own_entity() {
 #[tokio::test]
 async fn held_requests_share_one_gu1_read_per_interval() {
     const WAITERS: usize = 40;
-    let rig = rig_with(|app| app.wait_refresh = Duration::from_millis(250)).await;
+    let rig = rig_with(|app| {
+        app.wait_refresh = Duration::from_millis(250);
+        app.max_held_per_scope = WAITERS;
+    })
+    .await;
     let (entity, _) = rig.entity("biometric", true).await;
     let tok = mint(&entity, Kind::Biometric);
     let tag = rig.get(&tok, None, None).await.etag.unwrap();
@@ -401,6 +406,44 @@ async fn held_requests_share_one_gu1_read_per_interval() {
         0,
         "the topic is gone with its waiters"
     );
+}
+
+/// Issue 28, item 4: one token scope holds at most its cap of requests at once (one token held
+/// about 214 before); the rest are answered at once, `304` without `Preference-Applied`, and
+/// another scope is not affected.
+#[tokio::test]
+async fn held_requests_are_capped_per_token_scope() {
+    let rig = rig_with(|app| app.max_held_per_scope = 3).await;
+    let (entity, id) = rig.entity("biometric", true).await;
+    let tok = mint(&entity, Kind::Biometric);
+    let tag = rig.get(&tok, None, None).await.etag.unwrap();
+    let waiters: Vec<_> = (0..8).map(|_| rig.hold(&tok, &tag, "wait=10")).collect();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(rig.app.hub.waiting(), 3, "held on one scope");
+    let (other, _) = rig.entity("biometric", true).await;
+    let other_tok = mint(&other, Kind::Biometric);
+    let other_tag = rig.get(&other_tok, None, None).await.etag.unwrap();
+    let other_held = rig.hold(&other_tok, &other_tag, "wait=1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rig.app.hub.waiting(), 4, "another scope is held as usual");
+    rig.set(&entity, json!({"status": "approved", "webhook": false}))
+        .await;
+    assert_eq!(rig.webhook(&entity, &id, "approved").await, 200);
+    let (mut woken, mut at_once) = (0, 0);
+    for w in waiters {
+        let r = w.await.unwrap();
+        match (r.status, r.applied.as_deref()) {
+            (200, Some("wait=10")) => woken += 1,
+            (304, None) => {
+                assert!(r.took < Duration::from_millis(300), "{:?}", r.took);
+                at_once += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((woken, at_once), (3, 5));
+    let r = other_held.await.unwrap();
+    assert_eq!((r.status, r.applied.as_deref()), (304, Some("wait=1")));
 }
 
 #[tokio::test]
@@ -492,6 +535,43 @@ async fn cors_lets_the_page_send_the_conditions_and_read_the_tags() {
 }
 
 /// The simulate-mode proxy (the simulator behind it in memory), for its control hooks.
+/// Issue 28, item 10: the CORS layer's `Vary` (origin, the preflight's headers) and the status
+/// answer's (`Prefer, If-None-Match`) come as one field naming all of them, on 200 and 304
+/// alike (a cache or client reading one field must see both).
+#[tokio::test]
+async fn one_vary_field_names_what_cors_and_the_tags_vary_on() {
+    let rig = rig_with(|_| {}).await;
+    let (entity, _) = rig.entity("biometric", true).await;
+    let tok = mint(&entity, Kind::Biometric);
+    let tag = rig.get(&tok, None, None).await.etag.unwrap();
+    for inm in [None, Some(tag.as_str())] {
+        let mut req = rig
+            .http
+            .get(format!("{}/kyc/status", rig.proxy))
+            .bearer_auth(&tok)
+            .header("Origin", "https://shop.example");
+        if let Some(t) = inm {
+            req = req.header("If-None-Match", t);
+        }
+        let r = req.send().await.unwrap();
+        let fields: Vec<String> = r
+            .headers()
+            .get_all("vary")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_ascii_lowercase())
+            .collect();
+        assert_eq!(fields.len(), 1, "{}: {fields:?}", r.status());
+        let names: Vec<&str> = fields[0].split(',').map(str::trim).collect();
+        for h in ["origin", "prefer", "if-none-match"] {
+            assert!(names.contains(&h), "{h} not in {names:?}");
+        }
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "named twice: {names:?}");
+    }
+}
+
 async fn simulate() -> (String, Arc<Simulate>) {
     let s = Arc::new(Simulate::new(
         "http://127.0.0.1:9",

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::json;
 
-use super::Simulate;
+use super::{LogEntry, Simulate};
 use crate::auth::bearer;
 use crate::token::Claims;
 
@@ -51,31 +51,32 @@ struct Pending<'a> {
 }
 
 impl Pending<'_> {
+    /// Its log entry, as answered with `status` (0: aborted).
+    fn entry(&self, status: u16) -> LogEntry {
+        LogEntry {
+            endpoint: self.endpoint.to_owned(),
+            method: self.method.clone(),
+            at_ms: 0,
+            authorized: true,
+            status,
+            query: self.query.clone(),
+            aborted: status == 0,
+            wait: self.wait,
+            held_ms: self.arrived.elapsed().as_millis() as u64,
+        }
+    }
+
     fn answered(mut self, resp: &Response) {
         self.open = false;
-        let status = resp.status().as_u16();
-        self.s.sim.log(
-            &self.entity,
-            self.endpoint,
-            &self.method,
-            true,
-            status,
-            &self.query,
-            (self.wait, self.arrived.elapsed().as_millis() as u64),
-        );
+        let entry = self.entry(resp.status().as_u16());
+        self.s.sim.log(&self.entity, entry);
     }
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if self.open {
-            self.s.sim.log_aborted(
-                &self.entity,
-                self.endpoint,
-                &self.method,
-                &self.query,
-                (self.wait, self.arrived.elapsed().as_millis() as u64),
-            );
+            self.s.sim.log(&self.entity, self.entry(0));
         }
     }
 }
@@ -115,8 +116,18 @@ pub async fn record(State(s): State<Arc<Simulate>>, req: Request, next: Next) ->
             let resp = next.run(req).await;
             if let Some(entity) = raw.as_deref().and_then(peek_entity) {
                 let status = resp.status().as_u16();
-                s.sim
-                    .log(&entity, endpoint, &method, false, status, &query, (wait, 0));
+                let entry = LogEntry {
+                    endpoint: endpoint.to_owned(),
+                    method,
+                    at_ms: 0,
+                    authorized: false,
+                    status,
+                    query,
+                    aborted: false,
+                    wait,
+                    held_ms: 0,
+                };
+                s.sim.log(&entity, entry);
             }
             resp
         }

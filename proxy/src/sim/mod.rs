@@ -20,9 +20,10 @@ use axum::middleware;
 use axum::Router;
 use serde_json::Value;
 
-use crate::app::{self, App};
 use crate::gu1::{Call, Gu1};
+use crate::routes;
 use crate::serve::Connections;
+use crate::state::App;
 use crate::token::{Claims, Kind, Tokens};
 
 pub use demo::{demo_csp, Demo};
@@ -159,8 +160,8 @@ impl Simulate {
 pub fn router(s: Arc<Simulate>) -> Router {
     let app = s.app.clone();
     let handlers =
-        crate::api::routes().layer(middleware::from_fn_with_state(s.clone(), layer::faults));
-    let browser = app::browser_with(app.clone(), handlers)
+        routes::endpoints().layer(middleware::from_fn_with_state(s.clone(), layer::faults));
+    let browser = routes::browser_with(app.clone(), handlers)
         .layer(middleware::from_fn_with_state(s.clone(), layer::record));
     let extra = control::routes()
         .merge(gu1_api::routes())
@@ -169,7 +170,7 @@ pub fn router(s: Arc<Simulate>) -> Router {
         Some(d) => demo::router(s.clone(), d.clone()),
         None => Router::new(),
     };
-    app::assemble(app, browser, Router::new().merge(extra), outside)
+    routes::assemble(app, browser, Router::new().merge(extra), outside)
 }
 
 /// Binds the proxy and the hosted pages and serves until `stopping` turns true, both with the
@@ -203,7 +204,7 @@ pub async fn serve(
             },
         );
     }
-    let h = tokio::net::TcpListener::bind(hosted).await?;
+    let h = crate::serve::bind(hosted)?;
     let hr = crate::serve::serve(
         h,
         hosted::router(s.clone()),
@@ -215,7 +216,7 @@ pub async fn serve(
         // The proxy's listener is closed for an outage (control API) and bound again after it,
         // so clients see real refused connections, as when a proxy restarts.
         loop {
-            let p = tokio::net::TcpListener::bind(proxy).await?;
+            let p = crate::serve::bind(proxy)?;
             let down = s.clone();
             let stop = stopped(stopping.clone());
             crate::serve::serve(p, router.clone(), conns.clone(), async move {

@@ -17,18 +17,31 @@ pub const IFRAME_ALLOW: &str = "camera; microphone; fullscreen; autoplay; encryp
 /// One biometric session or KYC validation, in gu1's shape.
 #[derive(Clone, Debug)]
 pub struct Record {
+    /// Biometric session or KYC validation.
     pub kind: Kind,
+    /// gu1's id of it.
     pub id: String,
+    /// The entity it belongs to.
     pub entity_id: String,
+    /// gu1's status (`pending`, `in_progress`, `approved`, ...).
     pub status: String,
+    /// The hosted capture page's URL (on the hosted origin).
     pub hosted_url: String,
+    /// gu1's rejection code, once rejected.
     pub rejection_code: Option<String>,
+    /// gu1's rejection message, once rejected.
     pub rejection_message: Option<String>,
+    /// Creation time, RFC 3339.
     pub created_at: String,
+    /// Time of the last change, RFC 3339.
     pub updated_at: String,
+    /// When it reached a terminal status, RFC 3339.
     pub completed_at: Option<String>,
+    /// When it expires, on the simulator's clock.
     pub expires: Instant,
+    /// When it expires, RFC 3339.
     pub expires_at: String,
+    /// Whether it is the entity's current validation (KYC).
     pub is_current: bool,
 }
 
@@ -65,8 +78,11 @@ impl Record {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Step {
+    /// The new status.
     pub status: Option<String>,
+    /// gu1's rejection code to set with it.
     pub rejection_code: Option<String>,
+    /// gu1's rejection message to set with it.
     pub rejection_message: Option<String>,
     /// Replaces the hosted URL (tests of a URL changing mid-flow).
     pub session_url: Option<String>,
@@ -106,11 +122,15 @@ pub struct Fault {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogEntry {
+    /// `status`, `start` or `cancel`.
     pub endpoint: String,
+    /// The HTTP method.
     pub method: String,
     /// Milliseconds since the simulator started.
     pub at_ms: u64,
+    /// Whether its token was accepted.
     pub authorized: bool,
+    /// The answer's HTTP status.
     pub status: u16,
     /// The raw query string; the token must never appear in it.
     pub query: String,
@@ -501,59 +521,8 @@ impl Simulator {
         e.faults.remove(pos)
     }
 
-    /// Records a proxy request.
-    pub fn log(
-        &self,
-        entity_id: &str,
-        endpoint: &str,
-        method: &str,
-        authorized: bool,
-        status: u16,
-        query: &str,
-        (wait, held_ms): (bool, u64),
-    ) {
-        self.push_log(
-            entity_id,
-            LogEntry {
-                endpoint: endpoint.to_owned(),
-                method: method.to_owned(),
-                at_ms: 0,
-                authorized,
-                status,
-                query: query.to_owned(),
-                aborted: false,
-                wait,
-                held_ms,
-            },
-        );
-    }
-
-    /// Records an authorized request whose client went away before it was answered.
-    pub fn log_aborted(
-        &self,
-        entity_id: &str,
-        endpoint: &str,
-        method: &str,
-        query: &str,
-        (wait, held_ms): (bool, u64),
-    ) {
-        self.push_log(
-            entity_id,
-            LogEntry {
-                endpoint: endpoint.to_owned(),
-                method: method.to_owned(),
-                at_ms: 0,
-                authorized: true,
-                status: 0,
-                query: query.to_owned(),
-                aborted: true,
-                wait,
-                held_ms,
-            },
-        );
-    }
-
-    fn push_log(&self, entity_id: &str, mut entry: LogEntry) {
+    /// Records a proxy request (its `at_ms` is set here).
+    pub fn log(&self, entity_id: &str, mut entry: LogEntry) {
         entry.at_ms = self.started.elapsed().as_millis() as u64;
         let mut inner = self.lock();
         if let Some(e) = inner.entities.get_mut(entity_id) {

@@ -75,10 +75,12 @@ pub fn start(sim: Arc<Simulator>, outbox: Outbox) {
 }
 
 fn log(r: &Record, why: &str) {
-    eprintln!(
-        "{}",
-        json!({"event": "sim_webhook_failed", "webhook": event(r), "entityId": r.entity_id,
-            "message": why})
+    tracing::warn!(
+        event = "sim_webhook_failed",
+        webhook = %event(r),
+        entity_id = %r.entity_id,
+        why,
+        "the simulated gu1 gave up a webhook"
     );
 }
 

@@ -1,26 +1,26 @@
-//! The proxy's shared state and how its routes are put together.
+//! The proxy's shared state: what every handler reads, and nothing that reads it back. The
+//! modules whose types it holds (`limit`, `fresh`, `wait`, `cluster`, ...) never import it, so the
+//! module graph has no circle; the router is assembled in `routes`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::middleware;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::json;
-
-use crate::auth::{self, Limiter};
 use crate::cluster::Cluster;
+use crate::fresh::{Fresh, Seen};
 use crate::gu1::Gu1;
-use crate::middleware::{access_log, cors, no_store, Origins};
+use crate::limit::{ByteBudget, Limiter};
+use crate::middleware::Origins;
 use crate::token::Tokens;
 use crate::wait::Hub;
-use crate::webhooks::{self, Fresh, Seen};
 
 /// The longest a status request is held unless configured otherwise, seconds.
 pub const DEFAULT_MAX_WAIT_SECS: u64 = 25;
 
 /// How often held requests' state is read from gu1 unless configured otherwise, seconds.
 pub const DEFAULT_WAIT_REFRESH_SECS: u64 = 5;
+
+/// Status requests held at once on one token scope unless configured otherwise.
+pub const DEFAULT_MAX_HELD_PER_SCOPE: usize = 8;
 
 /// Everything the handlers share.
 #[derive(Debug)]
@@ -42,8 +42,12 @@ pub struct App {
     pub webhook_window: Duration,
     /// Webhooks received within `webhook_window`, to refuse a replay.
     pub seen: Seen,
-    /// Webhooks handled at once; more are shed (503) before their body is read.
+    /// Webhooks handled at once, once their bodies are read; more are shed (503).
     pub webhook_concurrency: usize,
+    /// Time a webhook's body has to arrive, before it takes one of those slots (else 408).
+    pub webhook_body_timeout: Duration,
+    /// Bytes all webhook bodies being read may hold at once (past it, 503).
+    pub webhook_bytes: ByteBudget,
     /// Sessions `POST /kyc/start` may create per entity: a bucket per entity and kind.
     pub starts: Limiter,
     /// Held status requests (`If-None-Match` + `Prefer: wait`), by token scope.
@@ -52,15 +56,18 @@ pub struct App {
     pub max_wait: Duration,
     /// How often gu1 is read for the requests held on one scope when no webhook comes.
     pub wait_refresh: Duration,
+    /// Status requests held at once on one token scope (kind, entity, pinned session); more
+    /// are answered at once.
+    pub max_held_per_scope: usize,
     /// Redis, shared with the other instances, when configured.
     pub cluster: Option<Arc<Cluster>>,
 }
 
 impl App {
     /// An app in front of `gu1` with defaults for everything else: loopback origins, no rate
-    /// limit, no webhooks (when configured: a 5-minute replay window, 4 at once, payloads kept
-    /// 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes, status
-    /// requests held at most 25 s with gu1 read every 5 s meanwhile.
+    /// limit, no webhooks (when configured: a 5-minute replay window, bodies read within 2 s and
+    /// 4 MiB of them at once, 4 handled at once, payloads kept 10 minutes, at most 10 000), 5 sessions created per entity per 10 minutes, status
+    /// requests held at most 25 s (8 at once per token scope) with gu1 read every 5 s meanwhile.
     pub fn new(gu1: Arc<dyn Gu1>, tokens: Tokens) -> App {
         App {
             gu1,
@@ -72,50 +79,14 @@ impl App {
             webhook_window: Duration::from_secs(300),
             seen: Seen::new(100_000),
             webhook_concurrency: 4,
+            webhook_body_timeout: Duration::from_secs(2),
+            webhook_bytes: ByteBudget::new(4 * 1024 * 1024),
             starts: Limiter::per_window(5, Duration::from_secs(600)),
             hub: Hub::default(),
             max_wait: Duration::from_secs(DEFAULT_MAX_WAIT_SECS),
             wait_refresh: Duration::from_secs(DEFAULT_WAIT_REFRESH_SECS),
+            max_held_per_scope: DEFAULT_MAX_HELD_PER_SCOPE,
             cluster: None,
         }
     }
-}
-
-/// The browser endpoints behind authentication, with their 16 KiB body limit.
-pub fn browser(app: Arc<App>) -> Router<Arc<App>> {
-    browser_with(app, crate::api::routes())
-}
-
-/// `handlers` (the browser endpoints, possibly with layers of their own that need the token's
-/// claims) behind authentication and the 16 KiB body limit.
-pub fn browser_with(app: Arc<App>, handlers: Router<Arc<App>>) -> Router<Arc<App>> {
-    handlers
-        .layer(middleware::from_fn_with_state(app, auth::authenticate))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
-}
-
-/// The whole proxy from its parts: the browser endpoints (`browser`, authenticated), the
-/// webhook and health routes, and `extra` routes served alike (CORS, `no-store`); `outside`
-/// routes get only the access log.
-pub fn assemble(
-    app: Arc<App>,
-    browser: Router<Arc<App>>,
-    extra: Router<Arc<App>>,
-    outside: Router,
-) -> Router {
-    Router::new()
-        .merge(browser)
-        .merge(webhooks::routes(app.webhook_concurrency))
-        .route("/health", get(|| async { Json(json!({"ok": true})) }))
-        .merge(extra)
-        .layer(cors(app.origins.clone()))
-        .layer(no_store())
-        .with_state(app)
-        .merge(outside)
-        .layer(middleware::from_fn(access_log))
-}
-
-/// The production proxy: the browser endpoints, webhooks and health, nothing else.
-pub fn router(app: Arc<App>) -> Router {
-    assemble(app.clone(), browser(app), Router::new(), Router::new())
 }
