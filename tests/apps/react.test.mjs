@@ -87,3 +87,21 @@ test("react: useVerification gives the snapshot while running, then the result; 
   assert.equal(r.refused.error, "UNAUTHORIZED");
   assert.equal(r.refused.result, null);
 });
+
+test("react: onStep gets every step event (the latest callback), the hook's step is the latest, none of the hosted page's personal data", async () => {
+  const r = await run("steps");
+  assert.equal(r.first.length, 0, "the replaced callback was not called");
+  assert.deepEqual(
+    r.second.map((d) => d.name),
+    ["ready", "started", "step_started", "step_completed", "step_changed", "media_started", "media_captured", "document_selected", "submitted", "code_sent", "code_verified", "status_updated", "completed", "cancelled", "error", "close_request"],
+  );
+  assert.deepEqual(r.second.map((d) => d.seq), Array.from({ length: 16 }, (_, i) => i + 1));
+  assert.equal(new Set(r.second.map((d) => d.attempt)).size, 1, "one attempt id");
+  assert.ok(r.second.every((d) => d.v === 1));
+  assert.deepEqual(r.latest, r.second[15], "the hook's step is the latest event");
+  assert.equal(r.afterSwitch.at(-1), null, "a new verification starts with no step");
+  // The simulator's payloads carry these (proxy/src/sim/hosted/page.js, PERSON); no detail does.
+  for (const pii of ["Ana María Testperson", "+34 612 345 678", "ESP", "passport", "P1234567Z", "bank.example", "http"]) {
+    assert.ok(!r.detailText.includes(pii), `no ${pii} in a step detail`);
+  }
+});

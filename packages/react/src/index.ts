@@ -5,9 +5,9 @@
 import { createElement, useCallback, useEffect, useRef, useState } from "react";
 import type { CSSProperties, ReactElement } from "react";
 import init, { mount } from "gu1-kyc-web";
-import type { KycError, MountOptions, Result, Snapshot, Verification } from "gu1-kyc-web";
+import type { KycError, MountOptions, Result, Snapshot, StepDetail, Verification } from "gu1-kyc-web";
 
-export type { KycError, MountOptions, Result, Snapshot, Verification };
+export type { KycError, MountOptions, Result, Snapshot, StepDetail, Verification };
 
 /** `mount()`'s options without `container`: the hook provides it. */
 export type VerificationOptions = Omit<MountOptions, "container">;
@@ -21,6 +21,8 @@ export interface VerificationState {
   result: Result | null;
   /** The fatal error, if the verification ended with one. */
   error: KycError | null;
+  /** The latest step the hosted page reported (null until the first); `onStep` sees every one. */
+  step: StepDetail | null;
   /** The running verification (for `refresh()` and `cancel()`); null when there is none. */
   verification: Verification | null;
 }
@@ -39,7 +41,7 @@ function load(): Promise<unknown> {
 }
 
 // The options that define a verification: a change of any of them starts a new one.
-const KEYS = ["statusUrl", "token", "sessionUrl", "allow", "cancelUrl", "pollIntervalMs", "timeoutMs", "requestTimeoutMs", "waitSeconds", "title", "height"] as const;
+const KEYS = ["statusUrl", "token", "sessionUrl", "allow", "cancelUrl", "pollIntervalMs", "timeoutMs", "requestTimeoutMs", "waitSeconds", "title", "height", "readyTimeoutMs"] as const;
 
 function asKycError(e: unknown): KycError {
   if (e instanceof Error && typeof (e as Partial<KycError>).code === "string") return e as KycError;
@@ -51,11 +53,11 @@ function asKycError(e: unknown): KycError {
 
 /**
  * Mounts a verification into the element given `ref` and follows it: the latest snapshot, the
- * result, the fatal error. Callbacks in `options` may change on every render.
+ * latest step, the result, the fatal error. Callbacks in `options` may change on every render.
  */
 export function useVerification(options: VerificationOptions): VerificationState {
   const [element, setElement] = useState<HTMLElement | null>(null);
-  const [state, setState] = useState<Omit<VerificationState, "ref">>({ snapshot: null, result: null, error: null, verification: null });
+  const [state, setState] = useState<Omit<VerificationState, "ref">>({ snapshot: null, result: null, error: null, step: null, verification: null });
   const latest = useRef(options);
   latest.current = options;
   const key = JSON.stringify(KEYS.map((k) => options[k] ?? null));
@@ -64,7 +66,7 @@ export function useVerification(options: VerificationOptions): VerificationState
     if (!element) return;
     let live = true;
     let v: Verification | null = null;
-    setState({ snapshot: null, result: null, error: null, verification: null });
+    setState({ snapshot: null, result: null, error: null, step: null, verification: null });
     load().then(
       () => {
         if (!live) return;
@@ -79,6 +81,10 @@ export function useVerification(options: VerificationOptions): VerificationState
             latest.current.onStatus?.(s);
           },
           onComplete: (r) => latest.current.onComplete?.(r),
+          onStep: (step) => {
+            if (live) setState((p) => ({ ...p, step }));
+            latest.current.onStep?.(step);
+          },
           onError: (e) => latest.current.onError?.(e),
         };
         if (o.refreshToken) forwarded.refreshToken = () => (latest.current.refreshToken ?? o.refreshToken)!();

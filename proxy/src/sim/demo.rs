@@ -43,6 +43,9 @@ struct PageQuery {
     /// The element's `mode`: inline (default), modal or window. (`camera=blocked` is read by
     /// `headers`, for every page.)
     mode: Option<String>,
+    /// `deny`: the element is given the session URL with `?frame=deny`, so the hosted page
+    /// refuses to be framed and `ready-timeout-ms` shows its fallback.
+    frame: Option<String>,
 }
 
 /// `GET /`: the drop-in page, rendered as an integrator's server would, with a fresh token.
@@ -56,16 +59,26 @@ async fn index(
     let kind = q.kind.unwrap_or(Kind::Biometric);
     let entity = s.sim.create_entity(kind);
     let ttl = q.ttl.map_or(s.session_ttl, Duration::from_secs);
-    if let Err(e) = s.sim.create(kind, &entity, ttl) {
-        return from_gu1(&e);
-    }
+    let record = match s.sim.create(kind, &entity, ttl) {
+        Ok(r) => r,
+        Err(e) => return from_gu1(&e),
+    };
     let token = s.mint(&entity, kind, None, None);
     let mode = q
         .mode
         .as_deref()
         .filter(|m| matches!(*m, "modal" | "window"))
         .unwrap_or("inline");
-    let page = html.replace("{{TOKEN}}", &token).replace("{{MODE}}", mode);
+    // The hosted URL is the simulator's own (its origin and a generated id): nothing to escape.
+    let session_url = if q.frame.as_deref() == Some("deny") {
+        format!(r#" session-url="{}?frame=deny""#, record.hosted_url)
+    } else {
+        String::new()
+    };
+    let page = html
+        .replace("{{TOKEN}}", &token)
+        .replace("{{MODE}}", mode)
+        .replace("{{SESSION_URL}}", &session_url);
     let mut resp = (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

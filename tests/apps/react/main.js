@@ -91,5 +91,34 @@ window.scenarios = {
     r2.unmount();
     return { ok: states.ok.at(-1), sawRunning: states.ok.some((x) => x.running && x.snapshot && !x.result), refused: states.refused.at(-1) };
   },
+
+  // Step events: onStep gets each one and the hook's `step` is the latest; a new callback on a
+  // later render is the one called; a new verification starts with no step.
+  async steps() {
+    const s = await session();
+    const next = await session();
+    const calls = { first: [], second: [] };
+    const states = [];
+    function Probe({ sess, url, onStep }) {
+      const v = useVerification({ statusUrl: sess.statusUrl, token: sess.token, sessionUrl: url, pollIntervalMs: 60000, onStep });
+      states.push({ step: v.step, session: sess.id });
+      return h("div", { ref: v.ref });
+    }
+    const r = newRoot();
+    const vocab = `${s.sessionUrl}?vocab=1&delay=600`;
+    r.render(h(Probe, { sess: s, url: vocab, onStep: (d) => calls.first.push(d) }));
+    // A new callback before the hosted page posts anything: the later one gets the events.
+    await until("the iframe", () => r.el.querySelector("iframe"));
+    r.render(h(Probe, { sess: s, url: vocab, onStep: (d) => calls.second.push(d) }));
+    await until("16 steps", () => calls.second.length >= 16);
+    await tick(300);
+    const latest = states.at(-1).step;
+    // The next hosted page posts nothing (?silent=1): its verification has no step to show.
+    r.render(h(Probe, { sess: next, url: `${next.sessionUrl}?silent=1`, onStep: () => {} }));
+    await tick(300);
+    const afterSwitch = states.filter((x) => x.session === next.id).map((x) => x.step);
+    r.unmount();
+    return { first: calls.first, second: calls.second, latest, afterSwitch, detailText: JSON.stringify(calls.second) };
+  },
 };
 window.ready = true;

@@ -1,12 +1,13 @@
 // The npm-import page: what an app does with the package. Its backend (here the simulator's
 // /demo/session, standing in for the integrator's) creates the session and mints the token.
-import init, { mount, type MountOptions, type Result, type Verification } from "gu1-kyc-web";
+import init, { mount, type MountOptions, type Result, type StepDetail, type Verification } from "gu1-kyc-web";
 import { bindUi } from "../../ui.js";
 
 interface SessionGrant {
   token: string;
   statusUrl: string;
   cancelUrl: string;
+  sessionUrl: string | null;
 }
 
 const params = new URLSearchParams(location.search);
@@ -22,7 +23,7 @@ async function grant(): Promise<SessionGrant> {
 
 let current: Verification | null = null;
 
-async function start(): Promise<void> {
+async function start(onStep: (step: StepDetail) => void): Promise<void> {
   const g = await grant();
   const options: MountOptions = {
     container,
@@ -31,8 +32,14 @@ async function start(): Promise<void> {
     token: g.token,
     refreshToken: async () => (await grant()).token,
     pollIntervalMs: 1000,
-    height: 480,
+    // The iframe as tall as the hosted page's content; the fallback if it never answers.
+    height: "auto",
+    readyTimeoutMs: 4000,
+    onStep,
   };
+  // ?frame=deny: the hosted page refuses to be framed (the simulator's knob), to see
+  // readyTimeoutMs at work.
+  if (params.get("frame") === "deny" && g.sessionUrl) options.sessionUrl = `${g.sessionUrl}?frame=deny`;
   current = mount(options);
   current.completed.then(
     (r: Result) => console.info("verification finished:", r.status),
@@ -41,7 +48,7 @@ async function start(): Promise<void> {
 }
 
 await init();
-bindUi(container, {
+const ui = bindUi(container, {
   restart: async () => {
     if (current) {
       await current.cancel().catch(() => undefined);
@@ -50,4 +57,4 @@ bindUi(container, {
     location.assign(`/npm/?${params.toString()}&n=${Date.now()}`);
   },
 });
-await start();
+await start((step) => ui.step(step));
