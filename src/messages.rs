@@ -17,9 +17,9 @@ const MAX_DEPTH: u8 = 3;
 /// Prefixes of hosted-page events.
 const PREFIXES: [&str; 2] = ["didit:", "gu1:"];
 
-/// The entry of `list` that equals `raw`, ignoring ASCII case.
-fn pick(raw: &str, list: &[&'static str]) -> Option<&'static str> {
-    list.iter().find(|n| n.eq_ignore_ascii_case(raw)).copied()
+/// Where `raw` is in `list`, ignoring ASCII case.
+fn find(raw: &str, list: &[&str]) -> Option<usize> {
+    list.iter().position(|n| n.eq_ignore_ascii_case(raw))
 }
 
 /// The hosted page's events, by the name the page hears (`verification_submitted` is
@@ -190,15 +190,15 @@ impl Message {
 /// (`DOCUMENT_CAPTURE_FRONT`, `FACE_PASSIVE_LIVENESS`), anything else "other".
 fn step_name(raw: &str) -> &'static str {
     let b = raw.as_bytes();
-    let starts = |p: &str| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p.as_bytes());
-    let found = if starts("face_") {
-        Some("face")
-    } else if starts("document_capture_") {
-        pick(&raw[17..], &["front", "back"]).map(|s| if s == "front" { STEPS[1] } else { STEPS[2] })
+    let i = if b.len() >= 5 && b[..5].eq_ignore_ascii_case(b"face_") {
+        Some(3) // "face"
     } else {
-        pick(raw, &STEPS)
+        find(raw, &STEPS).or_else(|| {
+            // document_front, document_back
+            find(raw, &["document_capture_front", "document_capture_back"]).map(|i| i + 1)
+        })
     };
-    found.unwrap_or("other")
+    STEPS[i.unwrap_or(STEPS.len() - 1)]
 }
 
 /// A capture's kind: `image…` or `video…` in any case, anything else "other".
@@ -214,14 +214,14 @@ fn media(raw: &str) -> &'static str {
 /// An error's kind: a documented one in any case, the browser's camera errors by name,
 /// anything else "other".
 fn error_kind(raw: &str) -> &'static str {
-    pick(raw, &CODES)
-        .or_else(|| {
-            ["NotAllowedError", "NotReadableError", "NotFoundError"]
-                .iter()
-                .position(|n| n.eq_ignore_ascii_case(raw))
-                .map(|i| CODES[2 + i])
-        })
-        .unwrap_or("other")
+    let i = find(raw, &CODES).or_else(|| {
+        find(
+            raw,
+            &["NotAllowedError", "NotReadableError", "NotFoundError"],
+        )
+        .map(|i| i + 2)
+    });
+    CODES[i.unwrap_or(CODES.len() - 1)]
 }
 
 /// The message's `type` (top level, inside a JSON string, or inside `data`) and the `data` of
@@ -283,7 +283,8 @@ pub fn read<V: Value>(value: &V) -> Option<Message> {
             }
         }
         Some(Name::CodeSent) => {
-            m.channel = text("channel").map(|s| pick(&s, &CHANNELS).unwrap_or("other"));
+            m.channel = text("channel")
+                .map(|s| CHANNELS[find(&s, &CHANNELS).unwrap_or(CHANNELS.len() - 1)]);
         }
         Some(Name::Error) => {
             let e = d.field("error");
