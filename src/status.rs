@@ -457,6 +457,20 @@ mod tests {
     }
 
     #[test]
+    fn a_copied_field_of_the_wrong_type_is_refused() {
+        for k in COPIED {
+            for v in ["5", "true", "{}", "[]"] {
+                let json = format!(r#"{{"status":"pending","{k}":{v}}}"#);
+                assert_eq!(
+                    parse(&json),
+                    Err("the answer has a field of the wrong type"),
+                    "{json}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn null_is_no_session() {
         assert_eq!(parse("null"), Ok(None));
     }

@@ -234,6 +234,10 @@ proptest! {
 }
 
 proptest! {
+    // Enough cases that objects with a status and a copied field of the wrong type turn up
+    // (with the default 256, the check refusing them could go unnoticed).
+    #![proptest_config(ProptestConfig { cases: 4_096, ..ProptestConfig::default() })]
+
     #[test]
     fn statuses_parse_without_panicking(s in ".*") {
         let st = Status::parse(&s);
