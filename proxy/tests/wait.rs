@@ -328,8 +328,10 @@ async fn a_webhook_answers_the_held_request_at_once() {
     assert_eq!(r.json()["status"], "approved");
     assert_eq!(r.applied.as_deref(), Some("wait=20"));
     assert_ne!(r.etag.as_deref(), Some(tag.as_str()));
+    // The rig's refresh runs every 60 s and the wait is 20 s: anything under 2 s is the webhook
+    // (about 1 ms on a quiet machine; 408 ms was seen once on a loaded one).
     assert!(
-        latency < Duration::from_millis(300),
+        latency < Duration::from_secs(2),
         "woken {latency:?} after the webhook"
     );
 }
@@ -435,7 +437,8 @@ async fn held_requests_are_capped_per_token_scope() {
         match (r.status, r.applied.as_deref()) {
             (200, Some("wait=10")) => woken += 1,
             (304, None) => {
-                assert!(r.took < Duration::from_millis(300), "{:?}", r.took);
+                // Not held: far below the 10 s wait even on a loaded machine.
+                assert!(r.took < Duration::from_secs(3), "{:?}", r.took);
                 at_once += 1;
             }
             other => panic!("{other:?}"),
