@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 use serde_json::Value;
 
 use crate::errors::{from_gu1, refuse, too_many};
-use crate::gu1::{is_active_value, Gu1Error, UPSTREAM_WRONG_ENTITY};
+use crate::gu1::{is_active_value, Gu1Error, Session, UPSTREAM_WRONG_ENTITY};
 use crate::session::{lookup, owned, read_state};
 use crate::state::App;
 use crate::token::{Claims, Kind};
@@ -52,7 +52,7 @@ fn not_modified(etag: &str, waited: Option<u64>) -> Response {
 /// held up to `min(N, max_wait)` seconds until the state changes (200) or the time is up (304).
 pub async fn status(
     State(app): State<Arc<App>>,
-    Extension(claims): Extension<Claims>,
+    Extension(claims): Extension<Arc<Claims>>,
     headers: HeaderMap,
 ) -> Response {
     let conditional = headers.contains_key(header::IF_NONE_MATCH);
@@ -99,7 +99,7 @@ fn another_entity() -> Gu1Error {
 /// Creates a session for the token's entity; an active one is resumed instead (gu1's 409
 /// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC). Creations
 /// count against the entity's cap (`App::starts`); a resume costs nothing.
-async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Value), Response> {
+async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Session), Response> {
     if claims.kind == Kind::Kyc {
         let current = Claims {
             session_id: None,
@@ -135,7 +135,7 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
     match created {
         // Only the token's entity's sessions are ever shown, the one just created included.
         Ok(v) => match owned(claims, Some(v)) {
-            Some(v) => Ok((StatusCode::CREATED, v)),
+            Some(v) => Ok((StatusCode::CREATED, Arc::new(v))),
             None => Err(from_gu1(&another_entity())),
         },
         Err(e) if e.http == 409 && e.code == "ACTIVE_SESSION_EXISTS" => {
@@ -153,7 +153,10 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
 }
 
 /// `POST /kyc/start`: creates a session for the token's entity, resuming an active one.
-pub async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+pub async fn start(
+    State(app): State<Arc<App>>,
+    Extension(claims): Extension<Arc<Claims>>,
+) -> Response {
     match create_or_resume(&app, &claims).await {
         Ok((status, v)) => (status, Json(browser_view(claims.kind, &v))).into_response(),
         Err(refusal) => refusal,
@@ -161,7 +164,10 @@ pub async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Cla
 }
 
 /// `POST /kyc/cancel`: cancels the token's active session; refused clearly for a terminal one.
-pub async fn cancel(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    Extension(claims): Extension<Arc<Claims>>,
+) -> Response {
     match lookup(&app, &claims).await {
         Ok(Some(v)) if !is_active_value(claims.kind, &v) => {
             let status = v

@@ -18,6 +18,9 @@ use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::{Gu1Limits, Upstream};
 use gu1_kyc_proxy::{routes, webhooks};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gu1-kyc-proxy",

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::errors::refuse;
-use crate::middleware::{cors, merge_vary, no_store, request_ids};
+use crate::middleware::{around, cors, no_store};
 use crate::state::App;
 use crate::{api, auth, webhooks};
 
@@ -89,11 +89,10 @@ pub fn assemble(
         .route("/health", get(|| async { Json(json!({"ok": true})) }))
         .merge(extra)
         .layer(cors(app.origins.clone()))
-        .layer(middleware::map_response(merge_vary))
         .layer(no_store())
         .with_state(app)
         .merge(outside);
-    request_ids(router)
+    around(router)
 }
 
 /// The production proxy: the browser endpoints, webhooks and health, nothing else.

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::{LogEntry, Simulate};
-use crate::auth::bearer;
+use crate::auth::bearer_value;
 use crate::token::Claims;
 
 fn endpoint(path: &str) -> Option<&'static str> {
@@ -35,14 +35,15 @@ fn peek_entity(token: &str) -> Option<String> {
         .map(|c| c.entity_id)
 }
 
-/// An authorized request until it is answered. axum drops a request's future when its client
-/// closes the connection (an aborted `fetch`), so a guard dropped before `answered` means the
-/// client went away first: the request is logged as aborted.
+/// A request until it is answered. axum drops a request's future when its client closes the
+/// connection (an aborted `fetch`), so a guard dropped before `answered` means the client went
+/// away first: the request is logged as aborted, under its token's entity if the token is
+/// valid (checked then, only for such a request).
 struct Pending<'a> {
     s: &'a Simulate,
-    entity: String,
+    token: Option<HeaderValue>,
     endpoint: &'static str,
-    method: String,
+    method: &'static str,
     query: String,
     open: bool,
     /// Whether it asked to be held, and when it arrived.
@@ -51,87 +52,91 @@ struct Pending<'a> {
 }
 
 impl Pending<'_> {
+    /// The request's bearer token.
+    fn bearer(&self) -> Option<&str> {
+        self.token.as_ref().and_then(bearer_value)
+    }
+
     /// Its log entry, as answered with `status` (0: aborted).
-    fn entry(&self, status: u16) -> LogEntry {
+    fn entry(&self, authorized: bool, status: u16) -> LogEntry {
         LogEntry {
-            endpoint: self.endpoint.to_owned(),
-            method: self.method.clone(),
+            endpoint: self.endpoint,
+            method: self.method,
             at_ms: 0,
-            authorized: true,
+            authorized,
             status,
             query: self.query.clone(),
             aborted: status == 0,
             wait: self.wait,
-            held_ms: self.arrived.elapsed().as_millis() as u64,
+            held_ms: if authorized {
+                self.arrived.elapsed().as_millis() as u64
+            } else {
+                0
+            },
         }
     }
 
+    /// Logs the answer under the entity it was served for (the claims authentication put on
+    /// the answer), or, refused, under the entity its token names if one can be told.
     fn answered(mut self, resp: &Response) {
         self.open = false;
-        let entry = self.entry(resp.status().as_u16());
-        self.s.sim.log(&self.entity, entry);
+        let status = resp.status().as_u16();
+        match resp.extensions().get::<Arc<Claims>>() {
+            Some(claims) => {
+                let entry = self.entry(true, status);
+                self.s.sim.log(&claims.entity_id, entry);
+            }
+            None => {
+                if let Some(entity) = self.bearer().and_then(peek_entity) {
+                    let entry = self.entry(false, status);
+                    self.s.sim.log(&entity, entry);
+                }
+            }
+        }
     }
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        if self.open {
-            self.s.sim.log(&self.entity, self.entry(0));
+        if !self.open {
+            return;
+        }
+        let verified = self.bearer().and_then(|t| self.s.app.tokens.verify(t).ok());
+        if let Some(claims) = verified {
+            self.s.sim.log(&claims.entity_id, self.entry(true, 0));
         }
     }
 }
 
-/// Outermost: logs every browser request under the entity its token names (refused ones too,
-/// when the entity can be told), with the answer's status or as aborted.
+/// Outermost: logs every browser request under the entity it was served for (refused ones
+/// too, when the entity can be told), with the answer's status or as aborted.
 pub async fn record(State(s): State<Arc<Simulate>>, req: Request, next: Next) -> Response {
     let Some(endpoint) = endpoint(req.uri().path()) else {
         return next.run(req).await;
     };
-    let method = req.method().as_str().to_owned();
-    let query = req.uri().query().unwrap_or("").to_owned();
-    let raw = bearer(req.headers()).map(str::to_owned);
     let wait = req.headers().contains_key(header::IF_NONE_MATCH)
         && req
             .headers()
             .get("prefer")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().contains("wait="));
-    match raw.as_deref().map(|t| s.app.tokens.verify(t)) {
-        Some(Ok(claims)) => {
-            let pending = Pending {
-                s: &s,
-                entity: claims.entity_id,
-                endpoint,
-                method,
-                query,
-                open: true,
-                wait,
-                arrived: std::time::Instant::now(),
-            };
-            let resp = next.run(req).await;
-            pending.answered(&resp);
-            resp
-        }
-        _ => {
-            let resp = next.run(req).await;
-            if let Some(entity) = raw.as_deref().and_then(peek_entity) {
-                let status = resp.status().as_u16();
-                let entry = LogEntry {
-                    endpoint: endpoint.to_owned(),
-                    method,
-                    at_ms: 0,
-                    authorized: false,
-                    status,
-                    query,
-                    aborted: false,
-                    wait,
-                    held_ms: 0,
-                };
-                s.sim.log(&entity, entry);
-            }
-            resp
-        }
-    }
+    let pending = Pending {
+        s: &s,
+        token: req.headers().get(header::AUTHORIZATION).cloned(),
+        endpoint,
+        method: match req.method().as_str() {
+            "GET" => "GET",
+            "POST" => "POST",
+            _ => "OTHER",
+        },
+        query: req.uri().query().unwrap_or("").to_owned(),
+        open: true,
+        wait,
+        arrived: std::time::Instant::now(),
+    };
+    let resp = next.run(req).await;
+    pending.answered(&resp);
+    resp
 }
 
 /// Innermost, after authentication: serves a queued fault for the token's entity and endpoint,
@@ -141,7 +146,7 @@ pub async fn record(State(s): State<Arc<Simulate>>, req: Request, next: Next) ->
 pub async fn faults(State(s): State<Arc<Simulate>>, mut req: Request, next: Next) -> Response {
     let (Some(endpoint), Some(claims)) = (
         endpoint(req.uri().path()),
-        req.extensions().get::<Claims>().cloned(),
+        req.extensions().get::<Arc<Claims>>().cloned(),
     ) else {
         return next.run(req).await;
     };

@@ -20,7 +20,7 @@ use axum::middleware;
 use axum::Router;
 use serde_json::Value;
 
-use crate::gu1::{Call, Gu1};
+use crate::gu1::{Call, Gu1, Session};
 use crate::routes;
 use crate::serve::Connections;
 use crate::state::App;
@@ -38,18 +38,14 @@ pub struct InMemory {
 }
 
 impl Gu1 for InMemory {
-    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Value>> {
-        let found = self.sim.lookup(id).filter(|r| r.kind == kind);
-        if let Some(r) = &found {
-            self.sim.count_read(&r.entity_id);
-        }
-        Box::pin(async move { Ok(found.map(|r| r.to_gu1())) })
+    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Session>> {
+        let found = self.sim.get_gu1(kind, id);
+        Box::pin(async move { Ok(found) })
     }
 
-    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Value>> {
-        self.sim.count_read(entity);
-        let found = self.sim.current(entity, kind);
-        Box::pin(async move { Ok(found.map(|r| r.to_gu1())) })
+    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Session>> {
+        let found = self.sim.current_gu1(entity, kind);
+        Box::pin(async move { Ok(found) })
     }
 
     fn create<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Value> {
