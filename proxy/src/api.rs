@@ -67,6 +67,9 @@ pub async fn status(
         app.hub
             .join(reader, &claims, app.wait_refresh, app.max_held_per_scope)
     });
+    if wait.is_some() && waiter.is_none() {
+        crate::telemetry::held("capped");
+    }
     let wait = wait.filter(|_| waiter.is_some());
     let answer = match read_state(&app, &claims).await {
         Ok(a) => a,
@@ -80,8 +83,14 @@ pub async fn status(
     }
     match (waiter, wait) {
         (Some(w), Some(secs)) => match w.hold(&answer.etag, Duration::from_secs(secs)).await {
-            Held::Changed(new) => fresh_answer(&new, Some(secs)),
-            Held::Unchanged => not_modified(&answer.etag, Some(secs)),
+            Held::Changed(new) => {
+                crate::telemetry::held("changed");
+                fresh_answer(&new, Some(secs))
+            }
+            Held::Unchanged => {
+                crate::telemetry::held("unchanged");
+                not_modified(&answer.etag, Some(secs))
+            }
         },
         _ => not_modified(&answer.etag, None),
     }
@@ -120,6 +129,7 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Ses
     };
     let from_shared = shared.is_some();
     if let Err(wait) = shared.unwrap_or_else(|| app.starts.take(&key)) {
+        crate::telemetry::rate_limited("starts");
         return Err(too_many(
             wait,
             "too many sessions started for this entity, try again later",

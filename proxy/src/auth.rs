@@ -57,6 +57,7 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
             None => None,
         };
         if let Err(wait) = shared.unwrap_or_else(|| app.limiter.take(&key)) {
+            crate::telemetry::rate_limited("token");
             let mut resp = too_many(wait, "too many requests for this token");
             resp.extensions_mut().insert(Arc::new(claims));
             return resp;

@@ -204,12 +204,15 @@ where
             Poll::Pending => return Poll::Pending,
         };
         merge_vary(&mut resp);
+        let took = this.started.elapsed();
+        let route = this.route.as_ref().map(MatchedPath::as_str);
+        crate::telemetry::request(route, resp.status().as_u16(), took);
         tracing::info!(
             event = "request",
             method = this.method.as_str(),
-            route = this.route.as_ref().map_or("-", MatchedPath::as_str),
+            route = route.unwrap_or("-"),
             status = resp.status().as_u16(),
-            ms = this.started.elapsed().as_micros() as f64 / 1000.0,
+            ms = took.as_micros() as f64 / 1000.0,
             request_id = this
                 .id
                 .as_ref()

@@ -213,6 +213,7 @@ impl Upstream {
         // rather than opening a socket the file budget has no room for.
         let waited = tokio::time::timeout(self.queue, self.calls.clone().acquire_owned()).await;
         let Ok(Ok(_slot)) = waited else {
+            crate::telemetry::shed("gu1_calls");
             return Err(busy());
         };
         let mut req = self
@@ -253,6 +254,7 @@ impl Upstream {
                 return Err(too_large());
             }
             if !held.add(&self.answers, large(now) - large(bytes.len())) {
+                crate::telemetry::shed("gu1_answers");
                 return Err(busy());
             }
             bytes.extend_from_slice(&chunk);

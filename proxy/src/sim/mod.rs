@@ -201,10 +201,14 @@ pub async fn serve(
         );
     }
     let h = crate::serve::bind(hosted)?;
+    let hosted_conns = Connections {
+        name: "hosted",
+        ..conns.clone()
+    };
     let hr = crate::serve::serve(
         h,
         hosted::router(s.clone()),
-        conns.clone(),
+        hosted_conns,
         stopped(stopping.clone()),
     );
     let router = router(s.clone());
