@@ -1,5 +1,5 @@
 //! The browser API's handlers: `GET /kyc/status`, `POST /kyc/start`, `POST /kyc/cancel` (routed
-//! in `routes`). Requests reach them only through `auth::authenticate`, which puts the token's claims in the
+//! in `routes`). Requests reach them only through `auth::Authenticate`, which puts the token's claims in the
 //! request; every answer is trimmed to what the page needs.
 
 use std::sync::Arc;
@@ -13,11 +13,12 @@ use serde_json::Value;
 
 use crate::errors::{from_gu1, refuse, too_many};
 use crate::gu1::{is_active_value, Gu1Error, Session, UPSTREAM_WRONG_ENTITY};
+use crate::middleware::STATUS_VARY;
 use crate::session::{lookup, owned, read_state};
 use crate::state::App;
 use crate::token::{Claims, Kind};
 use crate::view::browser_view;
-use crate::wait::{self, Answer, Held};
+use crate::wait::{self, Answer, Conditions, Held};
 
 /// What a status answer carries besides its body: its tag, what it varies on, and the wait
 /// applied when it was held.
@@ -26,10 +27,7 @@ fn tagged(mut resp: Response, etag: &str, waited: Option<u64>) -> Response {
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(
-        header::VARY,
-        HeaderValue::from_static("Prefer, If-None-Match"),
-    );
+    h.insert(header::VARY, HeaderValue::from_static(STATUS_VARY));
     if let Some(secs) = waited {
         h.insert("preference-applied", wait::applied(secs));
     }
@@ -55,9 +53,11 @@ pub async fn status(
     Extension(claims): Extension<Arc<Claims>>,
     headers: HeaderMap,
 ) -> Response {
-    let conditional = headers.contains_key(header::IF_NONE_MATCH);
-    let wait = wait::wait_preference(&headers)
-        .filter(|_| conditional)
+    let conditions = Conditions::read(&headers);
+    drop(headers);
+    let wait = conditions
+        .wait
+        .filter(|_| conditions.conditional())
         .map(|n| n.min(app.max_wait.as_secs()))
         .filter(|n| *n > 0);
     // Join before reading, so a webhook that lands between the read and the hold still wakes it.
@@ -78,7 +78,7 @@ pub async fn status(
     if let Some(w) = &waiter {
         w.arrived(&answer);
     }
-    if !wait::none_match(&headers, &answer.etag) {
+    if !conditions.none_match(&answer.etag) {
         return fresh_answer(&answer, None);
     }
     match (waiter, wait) {

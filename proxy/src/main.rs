@@ -20,8 +20,9 @@ use gu1_kyc_proxy::{routes, telemetry, webhooks};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::atomic::Ordering;
 
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -63,12 +63,27 @@ pub fn cors(origins: Origins) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// What a status answer varies on (`api`).
+pub const STATUS_VARY: &str = "Prefer, If-None-Match";
+/// What tower-http's CORS layer says an answer varies on.
+const CORS_VARY: &str = "origin, access-control-request-method, access-control-request-headers";
+/// The two, in one field.
+const MERGED_VARY: &str =
+    "Prefer, If-None-Match, origin, access-control-request-method, access-control-request-headers";
+
 /// One `Vary` field naming everything the answer varies on: the CORS layer appends its own
 /// field beside the status answer's (`Prefer, If-None-Match`), and a cache or client that reads
 /// one field would miss the other.
 pub fn merge_vary(resp: &mut Response) {
     let fields = resp.headers().get_all(header::VARY);
-    if fields.iter().nth(1).is_none() {
+    let mut iter = fields.iter();
+    let (Some(first), Some(second)) = (iter.next(), iter.next()) else {
+        return;
+    };
+    // Every status answer has these two: merged once and for all.
+    if iter.next().is_none() && first == STATUS_VARY && second == CORS_VARY {
+        resp.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static(MERGED_VARY));
         return;
     }
     let mut names: Vec<&str> = Vec::new();
@@ -132,13 +147,17 @@ where
 }
 
 fn keep_sane_request_id(mut req: Request) -> Request {
-    if req
+    let kept = req
         .headers()
         .get(X_REQUEST_ID)
-        .is_some_and(|v| !sane_request_id(v))
-    {
-        req.headers_mut().remove(X_REQUEST_ID);
-    }
+        .filter(|v| sane_request_id(v))
+        // A copy: the request's own value shares the connection's read buffer, and the id is
+        // kept until the answer.
+        .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
+    match kept {
+        Some(id) => req.headers_mut().insert(X_REQUEST_ID, id),
+        None => req.headers_mut().remove(X_REQUEST_ID),
+    };
     req
 }
 

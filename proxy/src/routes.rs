@@ -38,7 +38,7 @@ pub fn browser(app: Arc<App>) -> Router<Arc<App>> {
 /// claims) behind authentication and the 16 KiB body limit.
 pub fn browser_with(app: Arc<App>, handlers: Router<Arc<App>>) -> Router<Arc<App>> {
     handlers
-        .layer(middleware::from_fn_with_state(app, auth::authenticate))
+        .layer(auth::layer(app))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
 }
 

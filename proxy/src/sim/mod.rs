@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::middleware;
 use axum::Router;
 use serde_json::Value;
 
@@ -155,10 +154,8 @@ impl Simulate {
 /// demo pages when configured.
 pub fn router(s: Arc<Simulate>) -> Router {
     let app = s.app.clone();
-    let handlers =
-        routes::endpoints().layer(middleware::from_fn_with_state(s.clone(), layer::faults));
-    let browser = routes::browser_with(app.clone(), handlers)
-        .layer(middleware::from_fn_with_state(s.clone(), layer::record));
+    let handlers = routes::endpoints().layer(layer::faults(s.clone()));
+    let browser = routes::browser_with(app.clone(), handlers).layer(layer::record(s.clone()));
     let extra = control::routes()
         .merge(gu1_api::routes())
         .with_state(s.clone());
