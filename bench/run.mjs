@@ -51,7 +51,9 @@ log("weight measured");
 
 // The simulated gu1 posts its webhook the moment it decides (--sim-webhook-delay-ms 0): what
 // gu1 takes to deliver a webhook is gu1's, not this client's or proxy's.
-const proxy = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", PROXY, "--hosted-listen", HOSTED, "--sim-webhook-delay-ms", "0"], { stdio: "ignore" });
+// Every client here (the browser, wrk) comes from 127.0.0.1: the per-address connection cap
+// (64 by default) would count them as one, so it is off, as behind a load balancer.
+const proxy = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", PROXY, "--hosted-listen", HOSTED, "--sim-webhook-delay-ms", "0", "--max-connections-per-client", "0"], { stdio: "ignore" });
 process.on("exit", () => proxy.kill());
 for (let i = 0; i < 100; i++) {
   try {
@@ -295,7 +297,7 @@ pages.close();
 const hold = await (async () => {
   const port = "127.0.0.1:47895";
   const secret = "bench-hold-secret";
-  const p = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", port, "--hosted-listen", "127.0.0.1:47896", "--webhook-secret", secret, "--max-connections", "12000", "--max-wait-secs", "300", "--webhook-concurrency", "64", "--sim-webhooks", "off"], { stdio: "ignore" });
+  const p = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", port, "--hosted-listen", "127.0.0.1:47896", "--webhook-secret", secret, "--max-connections", "12000", "--max-wait-secs", "300", "--webhook-concurrency", "64", "--sim-webhooks", "off", "--max-connections-per-client", "0"], { stdio: "ignore" });
   try {
     for (let i = 0; i < 100; i++) {
       try {
