@@ -139,11 +139,15 @@ pub fn around<S>(router: axum::Router<S>) -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    router
-        .layer(tower::layer::layer_fn(|inner| Served { inner }))
-        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
-        .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
-        .layer(tower::util::MapRequestLayer::new(keep_sane_request_id))
+    // One stack, one `Router::layer`: axum boxes each route again for every layer given to it
+    // separately, and each box is copied for every request.
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(tower::util::MapRequestLayer::new(keep_sane_request_id))
+            .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+            .layer(tower::layer::layer_fn(|inner| Served { inner })),
+    )
 }
 
 fn keep_sane_request_id(mut req: Request) -> Request {

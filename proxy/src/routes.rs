@@ -96,8 +96,11 @@ pub fn assemble(
         .route("/health", get(|| async { Json(json!({"ok": true})) }))
         .route("/ready", get(ready))
         .merge(extra)
-        .layer(cors(app.origins.clone()))
-        .layer(no_store())
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(no_store())
+                .layer(cors(app.origins.clone())),
+        )
         .with_state(app)
         .merge(outside);
     around(router)
