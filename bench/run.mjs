@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants as zc } from "node:zlib";
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
+import { BASELINE_COMMIT, baselineBinary, capacity, capacitySection, held, heldBudget, heldSection } from "./proxy.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require("../tools/node_modules/playwright-core");
@@ -273,16 +274,17 @@ log("memory measured");
 await browser.close();
 
 // ------------------------------------------------------------------------------------------
-// Proxy capacity: wrk against GET /kyc/status on loopback, 10 s.
+// Proxy capacity: wrk against GET /kyc/status on loopback, 10 s, this build and the baseline
+// build side by side (bench/proxy.mjs).
 
-const capacity = await (async () => {
-  const { s } = await newSession({});
-  const wrk = spawnSync("wrk", ["-t2", "-c64", "-d10s", "--latency", "-H", `Authorization: Bearer ${s.token}`, s.statusUrl], { encoding: "utf8" });
-  if (wrk.status !== 0) return { error: wrk.stderr || "wrk failed" };
-  const rps = Number((wrk.stdout.match(/Requests\/sec:\s+([\d.]+)/) || [])[1]);
-  const p99 = (wrk.stdout.match(/99%\s+([\d.]+\w+)/) || [])[1];
-  const p50 = (wrk.stdout.match(/50%\s+([\d.]+\w+)/) || [])[1];
-  return { rps, p50, p99 };
+const capacityLoad = (await import("node:os")).loadavg()[0];
+const capacityRows = await (async () => {
+  try {
+    const builds = [{ name: "this build", binary: `${ROOT}target/release/gu1-kyc-proxy` }, { name: BASELINE_COMMIT, binary: process.env.BENCH_BASELINE || baselineBinary() }];
+    return await capacity(builds, { rounds: 2, port: 47897 });
+  } catch (e) {
+    return { error: String(e.message || e) };
+  }
 })();
 log("proxy capacity measured");
 proxy.kill();
@@ -294,28 +296,7 @@ pages.close();
 // request, and each request's wake-up from its webhook's post to its answer. scripts/bench.sh
 // raises the open-file limit this needs.
 
-const hold = await (async () => {
-  const port = "127.0.0.1:47895";
-  const secret = "bench-hold-secret";
-  const p = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", port, "--hosted-listen", "127.0.0.1:47896", "--webhook-secret", secret, "--max-connections", "12000", "--max-wait-secs", "300", "--webhook-concurrency", "64", "--sim-webhooks", "off", "--max-connections-per-client", "0"], { stdio: "ignore" });
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        if ((await fetch(`http://${port}/health`)).ok) break;
-      } catch {}
-      await sleep(100);
-    }
-    const out = spawnSync("node", [`${ROOT}bench/hold.mjs`, "--proxy", `http://${port}`, "--pid", String(p.pid), "--webhook-secret", secret, "--waiters", process.env.BENCH_HOLD || "10000"], { encoding: "utf8", timeout: 600_000 });
-    const line = (out.stdout || "").trim().split("\n").pop();
-    try {
-      return JSON.parse(line);
-    } catch {
-      return { error: (out.stderr || out.stdout || "no output").slice(-400) };
-    }
-  } finally {
-    p.kill();
-  }
-})();
+const hold = await held(`${ROOT}target/release/gu1-kyc-proxy`, { port: 47895, waiters: Number(process.env.BENCH_HOLD || 10000) });
 log("held requests measured");
 
 // ------------------------------------------------------------------------------------------
@@ -338,7 +319,7 @@ const budgets = [
   ["Time to result without hint, webhooks on ≤ RTT + 50 ms (median)", `${ms(stats(withoutHint).median)} ms vs ${ms(rtt.median + 50)} ms`, stats(withoutHint).median <= rtt.median + 50],
   ["Proxy requests per verification ≤ 0.1× naive (visible)", `${(oursVisible.total / naiveVisible.total).toFixed(2)}×`, oursVisible.total <= 0.1 * naiveVisible.total],
   ["Zero requests while hidden beyond one on return", `${oursHidden.hiddenReqs} while hidden`, oursHidden.hiddenReqs === 0],
-  ["One proxy instance holds ≥ 10,000 waiting requests", hold.error ? "not measured" : `${hold.held} held, ${hold.failed} failed`, !hold.error && hold.held >= 10_000 && hold.failed === 0],
+  heldBudget(hold),
   ["Memory flat after warm-up", `${memory.warm.wasm} → ${memory.after.wasm} B wasm`, memory.after.wasm === memory.warm.wasm],
 ];
 // By how much, and why, for each budget not met (the why is what this tree's measurements show).
@@ -398,10 +379,7 @@ code bundled with the glue by esbuild, as an application ships it) and the wasm.
 | naive poller (every 2 s) | ${naiveVisible.total} | ${naiveVisible.gu1Reads} | ${naiveHidden.total} | ${naiveHidden.hiddenReqs} |
 | ratio | ${(oursVisible.total / naiveVisible.total).toFixed(2)}× | ${(oursVisible.gu1Reads / naiveVisible.gu1Reads).toFixed(2)}× | ${(oursHidden.total / naiveHidden.total).toFixed(2)}× | |
 
-## 5. Proxy capacity (gu1-kyc-proxy simulate, release build, wrk -t2 -c64 -d10s on loopback)
-
-${capacity.error ? `not measured: ${capacity.error}` : `| requests/s | p50 | p99 |\n|---|---|---|\n| ${capacity.rps.toFixed(0)} | ${capacity.p50} | ${capacity.p99} |`}
-
+${capacitySection(capacityRows, capacityLoad)}
 ## 6. Memory (1,000 mount/destroy cycles, ten per task)
 
 | | after 100 cycles | after 1,000 cycles |
@@ -410,16 +388,7 @@ ${capacity.error ? `not measured: ${capacity.error}` : `| requests/s | p50 | p99
 | JS heap (used, after gc) | ${memory.warm.heap} B | ${memory.after.heap} B |
 | iframes left | | ${memory.iframes} |
 
-## 7. Held requests (one gu1-kyc-proxy instance, release build, simulate mode, raw sockets)
-
-${hold.error ? `not measured: ${hold.error}` : `| waiting requests held at once | proxy RSS before → while held | per waiting request | wake-up after the webhook, p50 / p99 / max | answered 200 | gu1 reads per verification |
-|---|---|---|---|---|---|
-| ${hold.held} of ${hold.waiters} | ${(hold.rssBeforeKiB / 1024).toFixed(1)} → ${(hold.rssHeldKiB / 1024).toFixed(1)} MiB | ${(hold.bytesPerWaiter / 1024).toFixed(1)} KiB | ${hold.wakeP50Ms} / ${hold.wakeP99Ms} / ${hold.wakeMaxMs} ms | ${hold.answered200} | ${hold.gu1ReadsPerVerification} |
-
-Per waiting request includes its TCP connection and HTTP/1.1 state in the proxy. Wake-up is from
-the moment bench/hold.mjs posts a session's signed webhook to the first byte of that session's
-answer, with all ${hold.held} requests held and the webhooks posted 64 at a time.`}
-`;
+${heldSection(hold)}`;
 writeFileSync(`${OUT}report.md`, md);
 
 // Chart: weight (gzip KB) and time-to-iframe ratio, as two bar groups.
