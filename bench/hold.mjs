@@ -8,7 +8,8 @@
 // Usage (raise the open-file limit first, the proxy's too):
 //   ulimit -n 20000
 //   gu1-kyc-proxy simulate --listen 127.0.0.1:P --hosted-listen 127.0.0.1:H --webhook-secret S \
-//     --max-connections 12000 --max-wait-secs 300 --webhook-concurrency 64 --sim-webhooks off &
+//     --max-connections 12000 --max-wait-secs 300 --webhook-concurrency 64 --sim-webhooks off \
+//     --max-connections-per-client 0 &     (every socket here comes from 127.0.0.1)
 //   node bench/hold.mjs --proxy http://127.0.0.1:P --pid <proxy pid> --webhook-secret S \
 //     [--control URL (default: --proxy)] [--waiters 10000] [--wait 300] [--concurrency 64]
 import { Agent, request } from "node:http";

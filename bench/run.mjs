@@ -4,12 +4,13 @@
 // BENCH_ONLY (e.g. "iframe,step") runs only those sections of weight, iframe, step, result, load,
 // memory, capacity, hold, and writes bench/results/partial.md instead (the full report stays).
 // BENCH_PORT moves the servers: pages on it, the proxy and its hosted pages on +2 and +3, the
-// held-requests proxy on +4 and +5.
+// held-requests proxy on +4 and +5, the capacity runs' proxies on +6 and +7.
 import { createServer } from "node:http";
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants as zc } from "node:zlib";
 import { spawn, spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
+import { BASELINE_COMMIT, baselineBinary, capacity, capacitySection, held, heldBudget, heldSection } from "./proxy.mjs";
 
 const require = createRequire(import.meta.url);
 const { chromium } = require("../tools/node_modules/playwright-core");
@@ -65,7 +66,9 @@ if (want("weight")) log("weight measured");
 
 // The simulated gu1 posts its webhook the moment it decides (--sim-webhook-delay-ms 0): what
 // gu1 takes to deliver a webhook is gu1's, not this client's or proxy's.
-const proxy = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", PROXY, "--hosted-listen", HOSTED, "--sim-webhook-delay-ms", "0"], { stdio: "ignore" });
+// Every client here (the browser, wrk) comes from 127.0.0.1: the per-address connection cap
+// (64 by default) would count them as one, so it is off, as behind a load balancer.
+const proxy = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", PROXY, "--hosted-listen", HOSTED, "--sim-webhook-delay-ms", "0", "--max-connections-per-client", "0"], { stdio: "ignore" });
 process.on("exit", () => proxy.kill());
 for (let i = 0; i < 100; i++) {
   try {
@@ -343,16 +346,17 @@ if (want("memory")) log("memory measured");
 await browser.close();
 
 // ------------------------------------------------------------------------------------------
-// Proxy capacity: wrk against GET /kyc/status on loopback, 10 s.
+// Proxy capacity: wrk against GET /kyc/status on loopback, 10 s, this build and the baseline
+// build side by side (bench/proxy.mjs), on BENCH_PORT + 6.
 
-const capacity = !want("capacity") ? null : await (async () => {
-  const { s } = await newSession({});
-  const wrk = spawnSync("wrk", ["-t2", "-c64", "-d10s", "--latency", "-H", `Authorization: Bearer ${s.token}`, s.statusUrl], { encoding: "utf8" });
-  if (wrk.status !== 0) return { error: wrk.stderr || "wrk failed" };
-  const rps = Number((wrk.stdout.match(/Requests\/sec:\s+([\d.]+)/) || [])[1]);
-  const p99 = (wrk.stdout.match(/99%\s+([\d.]+\w+)/) || [])[1];
-  const p50 = (wrk.stdout.match(/50%\s+([\d.]+\w+)/) || [])[1];
-  return { rps, p50, p99 };
+const capacityLoad = (await import("node:os")).loadavg()[0];
+const capacityRows = !want("capacity") ? null : await (async () => {
+  try {
+    const builds = [{ name: "this build", binary: `${ROOT}target/release/gu1-kyc-proxy` }, { name: BASELINE_COMMIT, binary: process.env.BENCH_BASELINE || baselineBinary() }];
+    return await capacity(builds, { rounds: 2, port: PORT + 6 });
+  } catch (e) {
+    return { error: String(e.message || e) };
+  }
 })();
 if (want("capacity")) log("proxy capacity measured");
 proxy.kill();
@@ -364,28 +368,7 @@ pages.close();
 // request, and each request's wake-up from its webhook's post to its answer. scripts/bench.sh
 // raises the open-file limit this needs.
 
-const hold = !want("hold") ? null : await (async () => {
-  const port = `127.0.0.1:${PORT + 4}`;
-  const secret = "bench-hold-secret";
-  const p = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", port, "--hosted-listen", `127.0.0.1:${PORT + 5}`, "--webhook-secret", secret, "--max-connections", "12000", "--max-wait-secs", "300", "--webhook-concurrency", "64", "--sim-webhooks", "off"], { stdio: "ignore" });
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        if ((await fetch(`http://${port}/health`)).ok) break;
-      } catch {}
-      await sleep(100);
-    }
-    const out = spawnSync("node", [`${ROOT}bench/hold.mjs`, "--proxy", `http://${port}`, "--pid", String(p.pid), "--webhook-secret", secret, "--waiters", process.env.BENCH_HOLD || "10000"], { encoding: "utf8", timeout: 600_000 });
-    const line = (out.stdout || "").trim().split("\n").pop();
-    try {
-      return JSON.parse(line);
-    } catch {
-      return { error: (out.stderr || out.stdout || "no output").slice(-400) };
-    }
-  } finally {
-    p.kill();
-  }
-})();
+const hold = !want("hold") ? null : await held(`${ROOT}target/release/gu1-kyc-proxy`, { port: PORT + 4, waiters: Number(process.env.BENCH_HOLD || 10000) });
 if (want("hold")) log("held requests measured");
 
 // ------------------------------------------------------------------------------------------
@@ -422,7 +405,7 @@ if (oursVisible) {
   budgets.push(["Proxy requests per verification ≤ 0.1× naive (visible)", `${(oursVisible.total / naiveVisible.total).toFixed(2)}×`, oursVisible.total <= 0.1 * naiveVisible.total]);
   budgets.push(["Zero requests while hidden beyond one on return", `${oursHidden.hiddenReqs} while hidden`, oursHidden.hiddenReqs === 0]);
 }
-if (hold) budgets.push(["One proxy instance holds ≥ 10,000 waiting requests", hold.error ? "not measured" : `${hold.held} held, ${hold.failed} failed`, !hold.error && hold.held >= 10_000 && hold.failed === 0]);
+if (hold) budgets.push(heldBudget(hold));
 if (memory) budgets.push(["Memory flat after warm-up", `${memory.warm.wasm} → ${memory.after.wasm} B wasm`, memory.after.wasm === memory.warm.wasm]);
 
 const sections = [];
@@ -481,10 +464,7 @@ if (oursVisible)
 | gu1-kyc-web (blocking requests, 25 s waits) | ${oursVisible.total} | ${oursVisible.gu1Reads} | ${oursHidden.total} | ${oursHidden.hiddenReqs} |
 | naive poller (every 2 s) | ${naiveVisible.total} | ${naiveVisible.gu1Reads} | ${naiveHidden.total} | ${naiveHidden.hiddenReqs} |
 | ratio | ${(oursVisible.total / naiveVisible.total).toFixed(2)}× | ${(oursVisible.gu1Reads / naiveVisible.gu1Reads).toFixed(2)}× | ${(oursHidden.total / naiveHidden.total).toFixed(2)}× | |`);
-if (capacity)
-  sections.push(`## 6. Proxy capacity (gu1-kyc-proxy simulate, release build, wrk -t2 -c64 -d10s on loopback)
-
-${capacity.error ? `not measured: ${capacity.error}` : `| requests/s | p50 | p99 |\n|---|---|---|\n| ${capacity.rps.toFixed(0)} | ${capacity.p50} | ${capacity.p99} |`}`);
+if (capacityRows) sections.push(capacitySection(capacityRows, capacityLoad).trimEnd());
 if (memory)
   sections.push(`## 7. Memory (1,000 mount/destroy cycles, ten per task)
 
@@ -493,16 +473,7 @@ if (memory)
 | WebAssembly memory | ${memory.warm.wasm} B | ${memory.after.wasm} B |
 | JS heap (used, after gc) | ${memory.warm.heap} B | ${memory.after.heap} B |
 | iframes left | | ${memory.iframes} |`);
-if (hold)
-  sections.push(`## 8. Held requests (one gu1-kyc-proxy instance, release build, simulate mode, raw sockets)
-
-${hold.error ? `not measured: ${hold.error}` : `| waiting requests held at once | proxy RSS before → while held | per waiting request | wake-up after the webhook, p50 / p99 / max | answered 200 | gu1 reads per verification |
-|---|---|---|---|---|---|
-| ${hold.held} of ${hold.waiters} | ${(hold.rssBeforeKiB / 1024).toFixed(1)} → ${(hold.rssHeldKiB / 1024).toFixed(1)} MiB | ${(hold.bytesPerWaiter / 1024).toFixed(1)} KiB | ${hold.wakeP50Ms} / ${hold.wakeP99Ms} / ${hold.wakeMaxMs} ms | ${hold.answered200} | ${hold.gu1ReadsPerVerification} |
-
-Per waiting request includes its TCP connection and HTTP/1.1 state in the proxy. Wake-up is from
-the moment bench/hold.mjs posts a session's signed webhook to the first byte of that session's
-answer, with all ${hold.held} requests held and the webhooks posted 64 at a time.`}`);
+if (hold) sections.push(heldSection(hold).trimEnd());
 
 const md = `# gu1-kyc-web benchmarks${partial ? ` (only: ${ONLY.join(", ")})` : ""}
 

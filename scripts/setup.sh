@@ -2,7 +2,7 @@
 # Installs, idempotently, everything the build, the tests and the demo need on a fresh machine:
 # the wasm target and rust-src, wasm-bindgen-cli at the lockfile's version, wasm-pack, geckodriver,
 # binaryen (wasm-opt) from npm, Chromium + ChromeDriver, Firefox ESR and WebKitGTK's WebDriver (with
-# xvfb for its display) and redis-server from Debian.
+# xvfb for its display), redis-server and promtool (the prometheus package) from Debian.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -74,6 +74,8 @@ command -v xvfb-run >/dev/null || need_apt_lean+=(xvfb)
 # Redis for the proxy's multi-instance tests (proxy/tests/multi.sh starts its own on a loopback
 # port; the package's service is not used).
 command -v redis-server >/dev/null || need_apt_lean+=(redis-server)
+# promtool checks the proxy's metrics exposition (proxy/tests/operations.rs and multi.sh).
+command -v promtool >/dev/null || need_apt_lean+=(prometheus)
 if [ $((${#need_apt[@]} + ${#need_apt_lean[@]})) -gt 0 ]; then
   log "apt-get install ${need_apt[*]} ${need_apt_lean[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -1,5 +1,5 @@
 //! The browser API's handlers: `GET /kyc/status`, `POST /kyc/start`, `POST /kyc/cancel` (routed
-//! in `routes`). Requests reach them only through `auth::authenticate`, which puts the token's claims in the
+//! in `routes`). Requests reach them only through `auth::Authenticate`, which puts the token's claims in the
 //! request; every answer is trimmed to what the page needs.
 
 use std::sync::Arc;
@@ -12,12 +12,13 @@ use axum::{Extension, Json};
 use serde_json::Value;
 
 use crate::errors::{from_gu1, refuse, too_many};
-use crate::gu1::{is_active_value, Gu1Error, UPSTREAM_WRONG_ENTITY};
+use crate::gu1::{is_active_value, Gu1Error, Session, UPSTREAM_WRONG_ENTITY};
+use crate::middleware::STATUS_VARY;
 use crate::session::{lookup, owned, read_state};
 use crate::state::App;
 use crate::token::{Claims, Kind};
 use crate::view::browser_view;
-use crate::wait::{self, Answer, Held};
+use crate::wait::{self, Answer, Conditions, Held};
 
 /// What a status answer carries besides its body: its tag, what it varies on, and the wait
 /// applied when it was held.
@@ -26,10 +27,7 @@ fn tagged(mut resp: Response, etag: &str, waited: Option<u64>) -> Response {
     if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(
-        header::VARY,
-        HeaderValue::from_static("Prefer, If-None-Match"),
-    );
+    h.insert(header::VARY, HeaderValue::from_static(STATUS_VARY));
     if let Some(secs) = waited {
         h.insert("preference-applied", wait::applied(secs));
     }
@@ -52,12 +50,14 @@ fn not_modified(etag: &str, waited: Option<u64>) -> Response {
 /// held up to `min(N, max_wait)` seconds until the state changes (200) or the time is up (304).
 pub async fn status(
     State(app): State<Arc<App>>,
-    Extension(claims): Extension<Claims>,
+    Extension(claims): Extension<Arc<Claims>>,
     headers: HeaderMap,
 ) -> Response {
-    let conditional = headers.contains_key(header::IF_NONE_MATCH);
-    let wait = wait::wait_preference(&headers)
-        .filter(|_| conditional)
+    let conditions = Conditions::read(&headers);
+    drop(headers);
+    let wait = conditions
+        .wait
+        .filter(|_| conditions.conditional())
         .map(|n| n.min(app.max_wait.as_secs()))
         .filter(|n| *n > 0);
     // Join before reading, so a webhook that lands between the read and the hold still wakes it.
@@ -67,6 +67,9 @@ pub async fn status(
         app.hub
             .join(reader, &claims, app.wait_refresh, app.max_held_per_scope)
     });
+    if wait.is_some() && waiter.is_none() {
+        crate::telemetry::held("capped");
+    }
     let wait = wait.filter(|_| waiter.is_some());
     let answer = match read_state(&app, &claims).await {
         Ok(a) => a,
@@ -75,13 +78,19 @@ pub async fn status(
     if let Some(w) = &waiter {
         w.arrived(&answer);
     }
-    if !wait::none_match(&headers, &answer.etag) {
+    if !conditions.none_match(&answer.etag) {
         return fresh_answer(&answer, None);
     }
     match (waiter, wait) {
         (Some(w), Some(secs)) => match w.hold(&answer.etag, Duration::from_secs(secs)).await {
-            Held::Changed(new) => fresh_answer(&new, Some(secs)),
-            Held::Unchanged => not_modified(&answer.etag, Some(secs)),
+            Held::Changed(new) => {
+                crate::telemetry::held("changed");
+                fresh_answer(&new, Some(secs))
+            }
+            Held::Unchanged => {
+                crate::telemetry::held("unchanged");
+                not_modified(&answer.etag, Some(secs))
+            }
         },
         _ => not_modified(&answer.etag, None),
     }
@@ -99,7 +108,7 @@ fn another_entity() -> Gu1Error {
 /// Creates a session for the token's entity; an active one is resumed instead (gu1's 409
 /// `ACTIVE_SESSION_EXISTS` for biometric sessions, the current validation for KYC). Creations
 /// count against the entity's cap (`App::starts`); a resume costs nothing.
-async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Value), Response> {
+async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Session), Response> {
     if claims.kind == Kind::Kyc {
         let current = Claims {
             session_id: None,
@@ -120,6 +129,7 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
     };
     let from_shared = shared.is_some();
     if let Err(wait) = shared.unwrap_or_else(|| app.starts.take(&key)) {
+        crate::telemetry::rate_limited("starts");
         return Err(too_many(
             wait,
             "too many sessions started for this entity, try again later",
@@ -135,7 +145,7 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
     match created {
         // Only the token's entity's sessions are ever shown, the one just created included.
         Ok(v) => match owned(claims, Some(v)) {
-            Some(v) => Ok((StatusCode::CREATED, v)),
+            Some(v) => Ok((StatusCode::CREATED, Arc::new(v))),
             None => Err(from_gu1(&another_entity())),
         },
         Err(e) if e.http == 409 && e.code == "ACTIVE_SESSION_EXISTS" => {
@@ -153,7 +163,10 @@ async fn create_or_resume(app: &App, claims: &Claims) -> Result<(StatusCode, Val
 }
 
 /// `POST /kyc/start`: creates a session for the token's entity, resuming an active one.
-pub async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+pub async fn start(
+    State(app): State<Arc<App>>,
+    Extension(claims): Extension<Arc<Claims>>,
+) -> Response {
     match create_or_resume(&app, &claims).await {
         Ok((status, v)) => (status, Json(browser_view(claims.kind, &v))).into_response(),
         Err(refusal) => refusal,
@@ -161,7 +174,10 @@ pub async fn start(State(app): State<Arc<App>>, Extension(claims): Extension<Cla
 }
 
 /// `POST /kyc/cancel`: cancels the token's active session; refused clearly for a terminal one.
-pub async fn cancel(State(app): State<Arc<App>>, Extension(claims): Extension<Claims>) -> Response {
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    Extension(claims): Extension<Arc<Claims>>,
+) -> Response {
     match lookup(&app, &claims).await {
         Ok(Some(v)) if !is_active_value(claims.kind, &v) => {
             let status = v

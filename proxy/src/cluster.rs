@@ -121,6 +121,7 @@ impl Cluster {
     }
 
     fn went_down(&self, why: &str) {
+        crate::telemetry::redis_up(false);
         if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
             tracing::warn!(
                 event = "redis_unavailable",
@@ -131,6 +132,7 @@ impl Cluster {
     }
 
     fn came_up(&self) {
+        crate::telemetry::redis_up(true);
         if self.state.swap(UP, Ordering::Relaxed) == DOWN {
             tracing::info!(
                 event = "redis_back",

@@ -89,8 +89,11 @@ impl Fresh {
     /// gu1's read.
     pub fn newer_than(&self, kind: Kind, gu1_read: &Value) -> Option<Value> {
         let id = gu1_read.get("id").and_then(Value::as_str)?;
-        let key = (kind, id.to_owned());
         let mut entries = self.lock();
+        if entries.is_empty() {
+            return None;
+        }
+        let key = (kind, id.to_owned());
         let kept = entries.get(&key)?;
         if kept.received.elapsed() >= self.ttl {
             entries.remove(&key);

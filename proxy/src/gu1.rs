@@ -1,10 +1,16 @@
 //! What the proxy needs from gu1, whoever answers: the four calls the browser endpoints make,
 //! gu1's statuses, and gu1's errors.
 
+use std::sync::Arc;
+
 use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 
 use crate::token::Kind;
+
+/// A session or validation object as gu1 answered it, shared rather than copied (an answer
+/// may be shared by every request that reads it).
+pub type Session = Arc<Value>;
 
 /// A gu1 call in flight.
 pub type Call<'a, T> = BoxFuture<'a, Result<T, Gu1Error>>;
@@ -13,9 +19,9 @@ pub type Call<'a, T> = BoxFuture<'a, Result<T, Gu1Error>>;
 /// simulator implements it in memory.
 pub trait Gu1: Send + Sync + std::fmt::Debug {
     /// One session (biometric) or validation (KYC) by id; `None` when gu1 has none.
-    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Value>>;
+    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Session>>;
     /// The entity's current session or validation; `None` when it has none.
-    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Value>>;
+    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Session>>;
     /// Creates a session or validation for the entity.
     fn create<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Value>;
     /// Cancels an active session or validation.

@@ -10,7 +10,7 @@
 //! (CORS, `no-store`, request ids, access log), [`logs`] (the log), [`errors`], [`gu1`] (what the proxy needs from gu1),
 //! [`upstream`] (the real gu1 API), [`token`], [`wait`] (held status requests), [`cluster`]
 //! (what instances share through Redis), [`serve`] (connections: timeouts, cap, open-file
-//! limit); [`check`] tests an implementation of the browser endpoints from outside.
+//! limit), [`telemetry`] (Prometheus metrics); [`check`] tests an implementation of the browser endpoints from outside.
 //! Everything that exists only in simulate mode is in [`sim`], which production modules never
 //! import.
 
@@ -32,6 +32,7 @@ pub mod serve;
 pub mod session;
 pub mod sim;
 pub mod state;
+pub mod telemetry;
 pub mod token;
 pub mod upstream;
 pub mod view;

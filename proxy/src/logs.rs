@@ -14,7 +14,7 @@ use tracing_subscriber::EnvFilter;
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// One JSON object per line: `timestamp`, `level`, `event`, the event's fields, `target`.
+    /// One JSON object per line: `timestamp`, `level`, `event`, the event's fields.
     Json,
     /// Human-readable lines, coloured on a terminal.
     Text,
@@ -43,6 +43,7 @@ pub fn init(format: Format, filter: &str) -> Result<(), String> {
         .log_internal_errors(false);
     let installed = match format {
         Format::Json => builder
+            .with_target(false)
             .json()
             .flatten_event(true)
             .with_current_span(true)

@@ -16,7 +16,13 @@ use gu1_kyc_proxy::sim::{self, Demo, Simulate};
 use gu1_kyc_proxy::state::{self, App};
 use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::{Gu1Limits, Upstream};
-use gu1_kyc_proxy::{routes, webhooks};
+use gu1_kyc_proxy::{routes, telemetry, webhooks};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::atomic::Ordering;
+
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,6 +134,15 @@ struct Limits {
     /// this interval for all of them, seconds.
     #[arg(long, env = "GU1_WAIT_REFRESH_SECS", default_value_t = state::DEFAULT_WAIT_REFRESH_SECS as f64)]
     wait_refresh_secs: f64,
+    /// Serve Prometheus metrics (GET /metrics) on this address, never on the public one; off
+    /// when absent.
+    #[arg(long, env = "GU1_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// At SIGTERM, how long to go on serving while /ready answers 503, so a load balancer
+    /// probing it stops sending new requests, before the listeners close; seconds. Held
+    /// requests are answered at once either way.
+    #[arg(long, env = "GU1_SHUTDOWN_GRACE_SECS", default_value_t = 0.0)]
+    shutdown_grace_secs: f64,
     /// Redis shared by several instances (redis://host:port): a webhook to any of them wakes
     /// held requests on all, webhook states and per-token rate limits are shared. Without it,
     /// or while it is down, each instance works alone.
@@ -138,6 +153,9 @@ struct Limits {
 impl Limits {
     /// Puts the limits that live in the app into `app`.
     fn apply(self, app: &mut App, default_rate: f64) {
+        if self.metrics_listen.is_some() {
+            app.gu1 = Arc::new(telemetry::Timed(app.gu1.clone()));
+        }
         app.limiter = Limiter::new(self.rate.unwrap_or(default_rate), self.burst);
         app.webhook_secret = self.webhook_secret.map(String::into_bytes);
         app.webhook_window = Duration::from_secs(self.webhook_window_secs);
@@ -153,6 +171,21 @@ impl Limits {
         app.max_wait = Duration::from_secs(self.max_wait_secs);
         app.max_held_per_scope = self.max_held_per_scope.max(1);
         app.wait_refresh = Duration::from_secs_f64(self.wait_refresh_secs.clamp(0.05, 3600.0));
+    }
+
+    /// What operators get besides the proxy: the metrics listener (its recorder installed) and
+    /// the shutdown grace.
+    fn operations(&self, listen: SocketAddr, mode: &'static str) -> Operations {
+        let metrics = self.metrics_listen.map(|addr| {
+            if addr == listen {
+                fail("--metrics-listen must not be the proxy's own address");
+            }
+            (addr, telemetry::install(mode).unwrap_or_else(|e| fail(&e)))
+        });
+        Operations {
+            metrics,
+            grace: Duration::from_secs_f64(self.shutdown_grace_secs.clamp(0.0, 3600.0)),
+        }
     }
 
     /// The connection limits and the gu1 side's, fitted together under the open-file limit
@@ -422,6 +455,12 @@ fn fail(message: &str) -> ! {
     std::process::exit(2);
 }
 
+/// The metrics listener and the shutdown grace.
+struct Operations {
+    metrics: Option<(SocketAddr, PrometheusHandle)>,
+    grace: Duration,
+}
+
 /// Where the proxy runs: in front of gu1, or of the simulator with its hosted pages.
 enum Mode {
     Upstream(Arc<App>),
@@ -450,7 +489,7 @@ async fn terminated() {
     let _ = ctrl_c.await;
 }
 
-fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
+fn run(mode: Mode, listen: SocketAddr, conns: Connections, ops: Operations) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -479,16 +518,41 @@ fn run(mode: Mode, listen: SocketAddr, conns: Connections) {
         // close and in-flight requests get `conns.drain` to finish.
         if let Some(cluster) = &app.cluster {
             let shared_to = app.clone();
-            cluster.start(Arc::new(move |shared| webhooks::apply(&shared_to, &shared)));
+            cluster.start(Arc::new(move |shared| {
+                webhooks::apply(&shared_to, &shared, "peer")
+            }));
         }
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        if let Some((addr, handle)) = ops.metrics {
+            telemetry::keep_up(handle.clone());
+            let l = serve::bind(addr)?;
+            let metrics = routes::metrics(handle, app.clone());
+            let conns = Connections {
+                name: "metrics",
+                max: 16,
+                max_per_client: 0,
+                ..Connections::default()
+            };
+            let mut stopping = stopping.clone();
+            tokio::spawn(serve::serve(l, metrics, conns, async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            }));
+            tracing::info!(event = "metrics_listening", metrics = %format!("http://{addr}/metrics"));
+        }
         tokio::spawn(async move {
             terminated().await;
+            // Not ready any more (a balancer stops sending), held requests answered now, the
+            // grace served, then the listeners close.
+            app.draining.store(true, Ordering::Relaxed);
             let held = app.hub.waiting();
             app.hub.close();
+            tracing::info!(
+                event = "shutting_down",
+                held,
+                grace_ms = ops.grace.as_millis() as u64
+            );
+            tokio::time::sleep(ops.grace).await;
             stop.send_replace(true);
-            // After the switch: logging never panics, but stdout may be a closed pipe.
-            tracing::info!(event = "shutting_down", held);
         });
         match mode {
             Mode::Simulate(s, h) => sim::serve(s, listen, h, conns, stopping).await,
@@ -570,6 +634,7 @@ fn main() {
                 limits.webhook_secret = Some(random);
             }
             let (conns, _) = limits.budget();
+            let ops = limits.operations(a.listen, "simulate");
             let tokens = Tokens::shared_secret(&secret)
                 .with_audience(&a.audience.audience)
                 .with_leeway(a.audience.leeway_secs)
@@ -598,11 +663,13 @@ fn main() {
                 Mode::Simulate(Arc::new(s), a.hosted_listen),
                 a.listen,
                 conns,
+                ops,
             );
         }
         Command::Upstream(a) => {
             let tokens = upstream_tokens(&a).unwrap_or_else(|e| fail(&e));
             let (conns, gu1_limits) = a.limits.budget();
+            let ops = a.limits.operations(a.listen, "upstream");
             let upstream = Upstream::with_limits(
                 &a.api_base,
                 a.api_key,
@@ -614,7 +681,7 @@ fn main() {
             let mut app = App::new(Arc::new(upstream), tokens);
             app.origins = Origins::List(a.limits.allow_origin.clone());
             a.limits.apply(&mut app, 5.0);
-            run(Mode::Upstream(Arc::new(app)), a.listen, conns);
+            run(Mode::Upstream(Arc::new(app)), a.listen, conns, ops);
         }
     }
 }

@@ -5,16 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::http::StatusCode;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
 use crate::errors::refuse;
-use crate::middleware::{cors, merge_vary, no_store, request_ids};
+use crate::middleware::{around, cors, no_store};
 use crate::state::App;
-use crate::{api, auth, webhooks};
+use crate::{api, auth, telemetry, webhooks};
 
 /// The three browser endpoints, without authentication (the caller layers it on).
 pub fn endpoints() -> Router<Arc<App>> {
@@ -33,7 +38,7 @@ pub fn browser(app: Arc<App>) -> Router<Arc<App>> {
 /// claims) behind authentication and the 16 KiB body limit.
 pub fn browser_with(app: Arc<App>, handlers: Router<Arc<App>>) -> Router<Arc<App>> {
     handlers
-        .layer(middleware::from_fn_with_state(app, auth::authenticate))
+        .layer(auth::layer(app))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024))
 }
 
@@ -47,12 +52,14 @@ pub fn webhook(app: &Arc<App>) -> Router<Arc<App>> {
     let slots = tower::ServiceBuilder::new()
         .layer(HandleErrorLayer::new(|e: tower::BoxError| async move {
             if e.is::<tower::timeout::error::Elapsed>() {
+                telemetry::webhook("timeout");
                 return refuse(
                     StatusCode::REQUEST_TIMEOUT,
                     "TIMEOUT",
                     "the webhook took too long",
                 );
             }
+            crate::telemetry::shed("webhook_slots");
             webhooks::busy()
         }))
         .layer(tower::load_shed::LoadShedLayer::new())
@@ -87,13 +94,60 @@ pub fn assemble(
         .merge(browser)
         .merge(webhook(&app))
         .route("/health", get(|| async { Json(json!({"ok": true})) }))
+        .route("/ready", get(ready))
         .merge(extra)
-        .layer(cors(app.origins.clone()))
-        .layer(middleware::map_response(merge_vary))
-        .layer(no_store())
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(no_store())
+                .layer(cors(app.origins.clone())),
+        )
         .with_state(app)
         .merge(outside);
-    request_ids(router)
+    around(router)
+}
+
+/// `GET /ready`: whether a load balancer should send requests here: 503 from the moment the
+/// proxy starts shutting down; and, when Redis is configured, whether sharing is up (an
+/// instance without it still answers, alone, so it stays ready).
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let draining = app.draining.load(Ordering::Relaxed);
+    let mut body = json!({"ready": !draining});
+    if draining {
+        body["draining"] = json!(true);
+    }
+    if let Some(cluster) = &app.cluster {
+        body["redis"] = json!(if cluster.is_up() { "up" } else { "down" });
+    }
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The metrics listener's router: `GET /metrics`, the Prometheus text exposition, with the
+/// figures read at each scrape (held requests, refresh reads, Redis) brought up to date first.
+pub fn metrics(handle: PrometheusHandle, app: Arc<App>) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let (handle, app) = (handle.clone(), app.clone());
+            async move {
+                telemetry::scraped(app.hub.waiting(), app.hub.refresh_reads());
+                if let Some(cluster) = &app.cluster {
+                    telemetry::redis_up(cluster.is_up());
+                }
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    handle.render(),
+                )
+            }
+        }),
+    )
 }
 
 /// The production proxy: the browser endpoints, webhooks and health, nothing else.

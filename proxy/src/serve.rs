@@ -28,6 +28,8 @@ pub const RESERVED_FILES: u64 = 32;
 /// Connection limits.
 #[derive(Clone, Debug)]
 pub struct Connections {
+    /// The listener's name in the metrics: `proxy`, `hosted`, `metrics`.
+    pub name: &'static str,
     /// Time a client has to send a request's headers, and to start the next request on an idle
     /// keep-alive connection; past it the connection is closed.
     pub header_timeout: Duration,
@@ -47,6 +49,7 @@ impl Default for Connections {
     /// 64 being refused at once.
     fn default() -> Self {
         Connections {
+            name: "proxy",
             header_timeout: Duration::from_secs(10),
             max: 1024,
             max_per_client: 64,
@@ -123,10 +126,12 @@ struct Clients {
 struct Slot {
     _permit: OwnedSemaphorePermit,
     client: Option<(Arc<Clients>, IpAddr)>,
+    listener: &'static str,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        crate::telemetry::connections(self.listener, -1.0);
         if let Some((clients, ip)) = &self.client {
             let mut held = clients.held.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = held.get_mut(ip) {
@@ -142,6 +147,7 @@ impl Drop for Slot {
 /// The places of `conns`: global and per client.
 #[derive(Debug)]
 struct Places {
+    listener: &'static str,
     permits: Arc<Semaphore>,
     clients: Arc<Clients>,
     per_client: usize,
@@ -151,6 +157,7 @@ struct Places {
 impl Places {
     fn new(conns: &Connections) -> Places {
         Places {
+            listener: conns.name,
             permits: Arc::new(Semaphore::new(conns.max.max(1))),
             clients: Arc::new(Clients::default()),
             per_client: conns.max_per_client,
@@ -158,25 +165,29 @@ impl Places {
         }
     }
 
-    /// A place for a connection from `ip`, or `None` when the proxy or that client is full.
-    fn admit(&self, ip: IpAddr) -> Option<Slot> {
-        let permit = self.permits.clone().try_acquire_owned().ok()?;
-        if self.per_client == 0 {
-            return Some(Slot {
-                _permit: permit,
-                client: None,
-            });
-        }
-        let ip = ip.to_canonical();
-        let mut held = self.clients.held.lock().unwrap_or_else(|p| p.into_inner());
-        let n = held.entry(ip).or_insert(0);
-        if *n >= self.per_client {
-            return None;
-        }
-        *n += 1;
-        Some(Slot {
+    /// A place for a connection from `ip`, or what is full: the proxy (`connections`) or that
+    /// client's share (`client_connections`).
+    fn admit(&self, ip: IpAddr) -> Result<Slot, &'static str> {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            return Err("connections");
+        };
+        let client = if self.per_client == 0 {
+            None
+        } else {
+            let ip = ip.to_canonical();
+            let mut held = self.clients.held.lock().unwrap_or_else(|p| p.into_inner());
+            let n = held.entry(ip).or_insert(0);
+            if *n >= self.per_client {
+                return Err("client_connections");
+            }
+            *n += 1;
+            Some((self.clients.clone(), ip))
+        };
+        crate::telemetry::connections(self.listener, 1.0);
+        Ok(Slot {
             _permit: permit,
-            client: Some((self.clients.clone(), ip)),
+            client,
+            listener: self.listener,
         })
     }
 }
@@ -258,6 +269,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let places = Places::new(&conns);
+    crate::telemetry::connections_max(conns.name, conns.max);
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -279,9 +291,13 @@ pub async fn serve(
         };
         // Past either cap the client hears so at once, instead of waiting in the backlog
         // behind connections that may never finish.
-        let Some(slot) = places.admit(peer.ip()) else {
-            refuse(stream, &places.refusals);
-            continue;
+        let slot = match places.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(full) => {
+                crate::telemetry::shed(full);
+                refuse(stream, &places.refusals);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let conn = http.serve_connection(

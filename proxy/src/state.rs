@@ -2,6 +2,7 @@
 //! modules whose types it holds (`limit`, `fresh`, `wait`, `cluster`, ...) never import it, so the
 //! module graph has no circle; the router is assembled in `routes`.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +62,8 @@ pub struct App {
     pub max_held_per_scope: usize,
     /// Redis, shared with the other instances, when configured.
     pub cluster: Option<Arc<Cluster>>,
+    /// Set at shutdown: `/ready` answers 503 from then on.
+    pub draining: AtomicBool,
 }
 
 impl App {
@@ -87,6 +90,7 @@ impl App {
             wait_refresh: Duration::from_secs(DEFAULT_WAIT_REFRESH_SECS),
             max_held_per_scope: DEFAULT_MAX_HELD_PER_SCOPE,
             cluster: None,
+            draining: AtomicBool::new(false),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! The proxy keeps no state per token, so any number of instances accept the same tokens.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
@@ -64,13 +65,58 @@ pub struct Claims {
 }
 
 /// The claims as they travel: the grant plus `iat` and `aud`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Wire {
     #[serde(flatten)]
     grant: Claims,
     iat: u64,
     #[serde(default, skip_deserializing)]
     aud: String,
+}
+
+/// The claims as they are read: flat (serde's `flatten` would buffer every field first).
+#[derive(Deserialize)]
+struct Received {
+    sub: String,
+    kind: Kind,
+    #[serde(default)]
+    sid: Option<String>,
+    exp: u64,
+    iat: u64,
+    #[serde(default)]
+    nbf: Option<u64>,
+}
+
+/// Tokens verified lately, by their text, with their claims and `nbf`: a page polls with one
+/// token every few seconds, and verifying it (base64, JSON, a MAC or a signature) cost more than
+/// the rest of a status answer. A token's signature, audience, algorithm and lifetime are
+/// checked once; its expiry and `nbf` at every use. At most [`VERIFIED_KEPT`] are kept (then
+/// the lot is dropped and verified again as they come).
+#[derive(Default)]
+struct Verified(Mutex<HashMap<Box<str>, Kept>>);
+
+/// A verified token's claims and `nbf`.
+type Kept = (Claims, Option<u64>);
+
+/// How many verified tokens are kept.
+const VERIFIED_KEPT: usize = 10_000;
+
+impl Verified {
+    fn get(&self, token: &str) -> Option<Kept> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    fn keep(&self, token: &str, claims: &Claims, nbf: Option<u64>) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= VERIFIED_KEPT {
+            kept.clear();
+        }
+        kept.insert(token.into(), (claims.clone(), nbf));
+    }
 }
 
 /// Why a token was refused.
@@ -103,6 +149,7 @@ pub struct Tokens {
     audience: String,
     leeway: u64,
     max_lifetime: u64,
+    verified: Arc<Verified>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -138,6 +185,7 @@ impl Tokens {
             audience: DEFAULT_AUDIENCE.to_owned(),
             leeway: DEFAULT_LEEWAY_SECS,
             max_lifetime: DEFAULT_MAX_LIFETIME_SECS,
+            verified: Arc::default(),
         }
     }
 
@@ -195,24 +243,28 @@ impl Tokens {
             audience: DEFAULT_AUDIENCE.to_owned(),
             leeway: DEFAULT_LEEWAY_SECS,
             max_lifetime: DEFAULT_MAX_LIFETIME_SECS,
+            verified: Arc::default(),
         }
     }
 
     /// Accepts tokens for `audience` only.
     pub fn with_audience(mut self, audience: &str) -> Tokens {
         self.audience = audience.to_owned();
+        self.verified = Arc::default();
         self
     }
 
     /// Allows `secs` of clock difference on `exp` and `iat`.
     pub fn with_leeway(mut self, secs: u64) -> Tokens {
         self.leeway = secs;
+        self.verified = Arc::default();
         self
     }
 
     /// Accepts tokens whose `exp` is at most `secs` after their `iat`.
     pub fn with_max_lifetime(mut self, secs: u64) -> Tokens {
         self.max_lifetime = secs;
+        self.verified = Arc::default();
         self
     }
 
@@ -241,6 +293,13 @@ impl Tokens {
         if token.len() > 4096 {
             return Err(TokenError::Malformed);
         }
+        if let Some((claims, nbf)) = self.verified.get(token) {
+            let begun = nbf.is_none_or(|nbf| nbf <= now + self.leeway);
+            if now <= claims.expires + self.leeway && begun {
+                return Ok(claims);
+            }
+            // Expired or not begun yet: the full check below says which.
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != self.algorithm {
             return Err(TokenError::Rejected);
@@ -260,20 +319,28 @@ impl Tokens {
         v.validate_nbf = true;
         v.set_audience(&[&self.audience]);
         v.set_required_spec_claims(&["exp", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Wire>(token, key, &v).map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => TokenError::BadSignature,
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            ErrorKind::InvalidAudience
-            | ErrorKind::InvalidAlgorithm
-            | ErrorKind::ImmatureSignature
-            | ErrorKind::MissingRequiredClaim(_) => TokenError::Rejected,
-            _ => TokenError::Malformed,
-        })?;
-        let Wire { grant, iat, .. } = data.claims;
-        if iat > now + self.leeway || grant.expires.saturating_sub(iat) > self.max_lifetime {
+        let data =
+            jsonwebtoken::decode::<Received>(token, key, &v).map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::InvalidAudience
+                | ErrorKind::InvalidAlgorithm
+                | ErrorKind::ImmatureSignature
+                | ErrorKind::MissingRequiredClaim(_) => TokenError::Rejected,
+                _ => TokenError::Malformed,
+            })?;
+        let c = data.claims;
+        if c.iat > now + self.leeway || c.exp.saturating_sub(c.iat) > self.max_lifetime {
             return Err(TokenError::Rejected);
         }
-        Ok(grant)
+        let claims = Claims {
+            entity_id: c.sub,
+            kind: c.kind,
+            session_id: c.sid,
+            expires: c.exp,
+        };
+        self.verified.keep(token, &claims, c.nbf);
+        Ok(claims)
     }
 
     /// Signs claims (with `iat` now and this proxy's audience); `None` when this proxy only
@@ -442,6 +509,35 @@ mod tests {
         assert!(tokens.verify(&begun).is_ok());
         let skew = signed(serde_json::json!({"iat": now, "exp": now + 600, "nbf": now + 3}));
         assert!(tokens.verify(&skew).is_ok(), "within the leeway");
+    }
+
+    #[test]
+    fn a_verified_token_is_kept_but_still_expires_and_waits_for_nbf() {
+        let now = unix_now();
+        let tokens = Tokens::shared_secret(b"secret").with_leeway(0);
+        let t = signed(serde_json::json!({"iat": now, "exp": now + 1, "nbf": now}));
+        assert!(tokens.verify(&t).is_ok());
+        assert_eq!(tokens.verified.0.lock().unwrap().len(), 1, "kept");
+        assert_eq!(
+            tokens.verify_at(&t, now - 30),
+            Err(TokenError::Rejected),
+            "kept, but not used before nbf"
+        );
+        let (signed_part, _) = t.rsplit_once('.').unwrap();
+        let forged = format!("{signed_part}.AAAA");
+        assert_eq!(tokens.verify(&forged), Err(TokenError::BadSignature));
+        let other = tokens.clone().with_audience("another-proxy");
+        assert_eq!(
+            other.verify(&t),
+            Err(TokenError::Rejected),
+            "a configuration's verifications are its own"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(
+            tokens.verify(&t),
+            Err(TokenError::Expired),
+            "kept, but expired"
+        );
     }
 
     #[test]

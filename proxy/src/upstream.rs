@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::gu1::{Call, Gu1, Gu1Error, PROXY_BUSY};
+use crate::gu1::{Call, Gu1, Gu1Error, Session, PROXY_BUSY};
 use crate::limit::{ByteBudget, Taken};
 use crate::token::Kind;
 
@@ -103,10 +103,10 @@ fn busy() -> Gu1Error {
 }
 
 /// `null` and 404 both mean "none".
-fn optional(r: Result<Value, Gu1Error>) -> Result<Option<Value>, Gu1Error> {
+fn optional(r: Result<Value, Gu1Error>) -> Result<Option<Session>, Gu1Error> {
     match r {
         Ok(Value::Null) => Ok(None),
-        Ok(v) => Ok(Some(v)),
+        Ok(v) => Ok(Some(Arc::new(v))),
         Err(e) if e.http == 404 => Ok(None),
         Err(e) => Err(e),
     }
@@ -213,6 +213,7 @@ impl Upstream {
         // rather than opening a socket the file budget has no room for.
         let waited = tokio::time::timeout(self.queue, self.calls.clone().acquire_owned()).await;
         let Ok(Ok(_slot)) = waited else {
+            crate::telemetry::shed("gu1_calls");
             return Err(busy());
         };
         let mut req = self
@@ -253,6 +254,7 @@ impl Upstream {
                 return Err(too_large());
             }
             if !held.add(&self.answers, large(now) - large(bytes.len())) {
+                crate::telemetry::shed("gu1_answers");
                 return Err(busy());
             }
             bytes.extend_from_slice(&chunk);
@@ -291,7 +293,7 @@ impl Upstream {
 }
 
 impl Gu1 for Upstream {
-    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Value>> {
+    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Session>> {
         Box::pin(async move {
             let path = match kind {
                 Kind::Biometric => format!("/api/kyc/biometric/sessions/{}", segment(id)?),
@@ -302,7 +304,7 @@ impl Gu1 for Upstream {
     }
 
     /// Biometric answers `200 null` when the entity has no session; KYC answers 404.
-    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Value>> {
+    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Session>> {
         Box::pin(async move {
             let path = match kind {
                 Kind::Biometric => {

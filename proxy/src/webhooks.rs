@@ -67,6 +67,7 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub struct Signature(pub Vec<u8>);
 
 fn not_configured() -> Response {
+    crate::telemetry::webhook("not_configured");
     refuse(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
@@ -75,6 +76,7 @@ fn not_configured() -> Response {
 }
 
 fn bad_signature() -> Response {
+    crate::telemetry::webhook("invalid_signature");
     refuse(
         StatusCode::UNAUTHORIZED,
         "INVALID_SIGNATURE",
@@ -116,6 +118,7 @@ pub async fn read_first(State(app): State<Arc<App>>, req: Request, next: Next) -
         .unwrap_or(0)
         .min(MAX_BODY);
     if announced > app.webhook_bytes.available() {
+        crate::telemetry::shed("webhook_bytes");
         return busy();
     }
     let read = tokio::time::timeout(app.webhook_body_timeout, async {
@@ -137,19 +140,24 @@ pub async fn read_first(State(app): State<Arc<App>>, req: Request, next: Next) -
     let body = match read {
         Ok(Ok(body)) => body,
         Ok(Err(Unread::TooLarge)) => {
+            crate::telemetry::webhook("too_large");
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "TOO_LARGE",
                 "the webhook body is over 1 MiB or was cut off",
-            )
+            );
         }
-        Ok(Err(Unread::Busy)) => return busy(),
+        Ok(Err(Unread::Busy)) => {
+            crate::telemetry::shed("webhook_bytes");
+            return busy();
+        }
         Err(_) => {
+            crate::telemetry::webhook("timeout");
             return refuse(
                 StatusCode::REQUEST_TIMEOUT,
                 "TIMEOUT",
                 "the webhook took too long to arrive",
-            )
+            );
         }
     };
     let mut req = Request::from_parts(parts, Body::from(body));
@@ -161,6 +169,7 @@ pub async fn read_first(State(app): State<Arc<App>>, req: Request, next: Next) -
 
 /// 503 `BUSY` with `Retry-After: 1`: gu1 sends the webhook again.
 pub fn busy() -> Response {
+    crate::telemetry::webhook("busy");
     let mut resp = refuse(
         StatusCode::SERVICE_UNAVAILABLE,
         "BUSY",
@@ -189,6 +198,7 @@ pub async fn receive(
         return bad_signature();
     }
     let Ok(envelope) = serde_json::from_slice::<Value>(&body) else {
+        crate::telemetry::webhook("invalid_body");
         return refuse(
             StatusCode::BAD_REQUEST,
             "INVALID_BODY",
@@ -202,18 +212,20 @@ pub async fn receive(
     match sent {
         Some(t) if (now - t).abs() <= window => {}
         Some(_) => {
+            crate::telemetry::webhook("expired");
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "WEBHOOK_EXPIRED",
                 "the webhook's timestamp is outside the replay window",
-            )
+            );
         }
         None => {
+            crate::telemetry::webhook("invalid_body");
             return refuse(
                 StatusCode::BAD_REQUEST,
                 "INVALID_BODY",
                 "the webhook has no timestamp",
-            )
+            );
         }
     }
     // Seen here, or by any instance when they share Redis.
@@ -225,6 +237,7 @@ pub async fn receive(
     };
     if !(here && anywhere.unwrap_or(true)) {
         // gu1 may deliver twice; a 2xx stops its retries, and the copy is not used.
+        crate::telemetry::webhook("duplicate");
         return Json(json!({"ok": true, "duplicate": true})).into_response();
     }
     // `{event, payload}`, or the older `{type, data}`.
@@ -242,6 +255,7 @@ pub async fn receive(
     } else if event.starts_with("kyc.") {
         Kind::Kyc
     } else {
+        crate::telemetry::webhook("ignored");
         return Json(json!({"ok": true})).into_response();
     };
     let terminal = !is_active_value(kind, payload) && payload.get("status").is_some();
@@ -264,7 +278,8 @@ pub async fn receive(
         session: session.map(str::to_owned),
         sent,
     };
-    apply(&app, &shared);
+    crate::telemetry::webhook("accepted");
+    apply(&app, &shared, "webhook");
     // And on the other instances, through Redis.
     if let Some(cluster) = &app.cluster {
         cluster.webhook(&shared, app.fresh.ttl()).await;
@@ -272,9 +287,11 @@ pub async fn receive(
     Json(json!({"ok": true})).into_response()
 }
 
-/// A webhook received here or by another instance: its terminal state kept, and the requests
-/// held on its entity (or session) woken to read gu1 now, whatever the new status.
-pub fn apply(app: &App, shared: &Shared) {
+/// A webhook received here (`source`: `webhook`) or by another instance (`peer`): its terminal
+/// state kept, and the requests held on its entity (or session) woken to read gu1 now,
+/// whatever the new status.
+pub fn apply(app: &App, shared: &Shared, source: &'static str) {
+    crate::telemetry::wakeup(source);
     if let Some(view) = &shared.view {
         app.fresh.insert(shared.kind, view, shared.sent);
     }

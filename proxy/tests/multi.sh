@@ -10,8 +10,10 @@
 #   each instance marks it down, then up again within a few seconds, and sharing resumes
 #   (the rate limit is one bucket again, a webhook to A wakes B fast again).
 # Needs redis-server (scripts/setup.sh installs it).
-# Usage: multi.sh PROXY_BINARY FIRST_PORT   (uses FIRST_PORT .. FIRST_PORT+4, loopback only:
-#        Redis, the simulator, its hosted pages, proxy A, proxy B)
+# - each proxy's /ready says whether Redis sharing is up, and its metrics (--metrics-listen)
+#   pass `promtool check metrics` (Debian's prometheus package) and count Redis and wake-ups.
+# Usage: multi.sh PROXY_BINARY FIRST_PORT   (uses FIRST_PORT .. FIRST_PORT+6, loopback only:
+#        Redis, the simulator, its hosted pages, proxy A, proxy B, A's and B's metrics)
 # Prints each check, then "proxy-multi: N passed, M failed"; exits non-zero on any failure.
 set -uo pipefail
 tests=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +22,7 @@ bin=$1 port=$2
 log="$root/target/test-logs"
 mkdir -p "$log"
 redis_port=$port sim_port=$((port + 1)) hosted_port=$((port + 2)) a_port=$((port + 3)) b_port=$((port + 4))
+a_metrics=http://127.0.0.1:$((port + 5))/metrics b_metrics=http://127.0.0.1:$((port + 6))/metrics
 sim=http://127.0.0.1:$sim_port A=http://127.0.0.1:$a_port B=http://127.0.0.1:$b_port
 token_secret=multi-tests-shared-secret-0123456789
 webhook_secret=multi-tests-webhook-secret
@@ -36,6 +39,7 @@ finish() {
 }
 
 command -v redis-server >/dev/null || { echo "redis-server is not installed (scripts/setup.sh)"; failed=1; finish; }
+command -v promtool >/dev/null || { echo "promtool is not installed (Debian's prometheus; scripts/setup.sh)"; failed=1; finish; }
 
 pids=() redis_pid=""
 stop_all() {
@@ -74,8 +78,9 @@ wait_health() { # url pid logfile
   echo "nothing answers on $1"
   return 1
 }
-start_proxy() { # name port
+start_proxy() { # name port metrics-port
   GU1_API_KEY=sk_test_simulator "$bin" upstream --listen "127.0.0.1:$2" --api-base "$sim" \
+    --metrics-listen "127.0.0.1:$3" \
     --secret "$token_secret" --webhook-secret "$webhook_secret" \
     --redis-url "redis://127.0.0.1:$redis_port" --rate 0.2 --burst 4 --starts-per-entity 1 \
     --wait-refresh-secs 60 >"$log/multi-proxy-$1.log" 2>&1 &
@@ -90,8 +95,8 @@ start_redis || finish
   >"$log/multi-simulator.log" 2>&1 &
 pids+=($!)
 wait_health "$sim" "${pids[-1]}" "$log/multi-simulator.log" || finish
-start_proxy a "$a_port" || finish
-start_proxy b "$b_port" || finish
+start_proxy a "$a_port" $((port + 5)) || finish
+start_proxy b "$b_port" $((port + 6)) || finish
 
 # A new entity with a session at gu1; sets $entity and $token.
 new_entity() {
@@ -192,6 +197,29 @@ shared_dedup() {
 }
 check "a webhook seen by A is a duplicate on B" shared_dedup
 
+ready_says() { # proxy, expected body
+  local got
+  got=$(curl -s -w ' %{http_code}' "$1/ready")
+  echo "      $1/ready: $got"
+  [ "$got" = "$2 200" ]
+}
+check "/ready on A and B: ready, Redis sharing up" \
+  bash -c "$(declare -f ready_says); ready_says $A '{\"ready\":true,\"redis\":\"up\"}' && ready_says $B '{\"ready\":true,\"redis\":\"up\"}'"
+metric() { # url, series
+  curl -s "$1" | awk -v s="$2" '$1 == s {print $2}'
+}
+scraped_well() {
+  local a b
+  curl -s "$a_metrics" >"$log/multi-metrics-a.txt" && curl -s "$b_metrics" >"$log/multi-metrics-b.txt" || return 1
+  promtool check metrics <"$log/multi-metrics-a.txt" && promtool check metrics <"$log/multi-metrics-b.txt" || return 1
+  a=$(metric "$a_metrics" 'gu1_kyc_proxy_webhooks_total{outcome="accepted"}')
+  b=$(metric "$b_metrics" 'gu1_kyc_proxy_wakeups_total{source="peer"}')
+  echo "      webhooks accepted by A: $a; wake-ups on B from A's webhooks: $b; redis_up A $(metric "$a_metrics" gu1_kyc_proxy_redis_up), B $(metric "$b_metrics" gu1_kyc_proxy_redis_up)"
+  [ "${a:-0}" -ge 2 ] && [ "${b:-0}" -ge 2 ] && [ "$(metric "$a_metrics" gu1_kyc_proxy_redis_up)" = 1 ] \
+    && [ "$(metric "$b_metrics" gu1_kyc_proxy_redis_up)" = 1 ]
+}
+check "metrics of A and B pass promtool and count webhooks, peer wake-ups and Redis" scraped_well
+
 stop_redis
 sleep 1.5
 answered_without_redis() {
@@ -228,6 +256,14 @@ one_warning() {
   [ "$a" -eq 1 ] && [ "$b" -eq 1 ]
 }
 check "Redis down: one warning per instance" one_warning
+check "Redis down: /ready on A still ready, sharing down" ready_says "$A" '{"ready":true,"redis":"down"}'
+redis_down_metric() {
+  local a
+  a=$(metric "$a_metrics" gu1_kyc_proxy_redis_up)
+  echo "      redis_up on A: $a"
+  [ "$a" = 0 ]
+}
+check "Redis down: A's metrics say so" redis_down_metric
 
 start_redis
 back() {

@@ -16,11 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::middleware;
 use axum::Router;
 use serde_json::Value;
 
-use crate::gu1::{Call, Gu1};
+use crate::gu1::{Call, Gu1, Session};
 use crate::routes;
 use crate::serve::Connections;
 use crate::state::App;
@@ -38,18 +37,14 @@ pub struct InMemory {
 }
 
 impl Gu1 for InMemory {
-    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Value>> {
-        let found = self.sim.lookup(id).filter(|r| r.kind == kind);
-        if let Some(r) = &found {
-            self.sim.count_read(&r.entity_id);
-        }
-        Box::pin(async move { Ok(found.map(|r| r.to_gu1())) })
+    fn get<'a>(&'a self, kind: Kind, id: &'a str) -> Call<'a, Option<Session>> {
+        let found = self.sim.get_gu1(kind, id);
+        Box::pin(async move { Ok(found) })
     }
 
-    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Value>> {
-        self.sim.count_read(entity);
-        let found = self.sim.current(entity, kind);
-        Box::pin(async move { Ok(found.map(|r| r.to_gu1())) })
+    fn current<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Option<Session>> {
+        let found = self.sim.current_gu1(entity, kind);
+        Box::pin(async move { Ok(found) })
     }
 
     fn create<'a>(&'a self, kind: Kind, entity: &'a str) -> Call<'a, Value> {
@@ -159,10 +154,8 @@ impl Simulate {
 /// demo pages when configured.
 pub fn router(s: Arc<Simulate>) -> Router {
     let app = s.app.clone();
-    let handlers =
-        routes::endpoints().layer(middleware::from_fn_with_state(s.clone(), layer::faults));
-    let browser = routes::browser_with(app.clone(), handlers)
-        .layer(middleware::from_fn_with_state(s.clone(), layer::record));
+    let handlers = routes::endpoints().layer(layer::faults(s.clone()));
+    let browser = routes::browser_with(app.clone(), handlers).layer(layer::record(s.clone()));
     let extra = control::routes()
         .merge(gu1_api::routes())
         .with_state(s.clone());
@@ -205,10 +198,14 @@ pub async fn serve(
         );
     }
     let h = crate::serve::bind(hosted)?;
+    let hosted_conns = Connections {
+        name: "hosted",
+        ..conns.clone()
+    };
     let hr = crate::serve::serve(
         h,
         hosted::router(s.clone()),
-        conns.clone(),
+        hosted_conns,
         stopped(stopping.clone()),
     );
     let router = router(s.clone());

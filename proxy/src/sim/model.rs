@@ -2,7 +2,7 @@
 //! lifecycle, plus what tests need to script it (next statuses, faults, a request log).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -46,6 +46,25 @@ pub struct Record {
 }
 
 impl Record {
+    /// Whether `v`, made by [`Record::to_gu1`] for this record, still says what it says now.
+    fn is_as(&self, v: &Value) -> bool {
+        let text = |k: &str| v.get(k).and_then(Value::as_str);
+        let url = match self.kind {
+            Kind::Biometric => "sessionUrl",
+            Kind::Kyc => "providerSessionUrl",
+        };
+        let active = is_active(self.kind, &self.status);
+        text("status") == Some(self.status.as_str())
+            && text("updatedAt") == Some(self.updated_at.as_str())
+            && text("completedAt") == self.completed_at.as_deref()
+            && text("rejectionCode") == self.rejection_code.as_deref()
+            && text("rejectionMessage") == self.rejection_message.as_deref()
+            && text(url) == active.then_some(self.hosted_url.as_str())
+            && (self.kind == Kind::Biometric
+                || (v.get("isCurrent") == Some(&Value::Bool(self.is_current))
+                    && text("expiresAt") == Some(self.expires_at.as_str())))
+    }
+
     /// The full object as gu1 returns it (including fields the proxy never forwards).
     pub fn to_gu1(&self) -> Value {
         let active = is_active(self.kind, &self.status);
@@ -123,9 +142,9 @@ pub struct Fault {
 #[serde(rename_all = "camelCase")]
 pub struct LogEntry {
     /// `status`, `start` or `cancel`.
-    pub endpoint: String,
+    pub endpoint: &'static str,
     /// The HTTP method.
-    pub method: String,
+    pub method: &'static str,
     /// Milliseconds since the simulator started.
     pub at_ms: u64,
     /// Whether its token was accepted.
@@ -189,6 +208,8 @@ struct Inner {
     next_id: u64,
     records: HashMap<String, Record>,
     entities: HashMap<String, Entity>,
+    /// The last gu1 answer made for each record read (see `Simulator::answer`).
+    gu1_answers: HashMap<String, Arc<Value>>,
 }
 
 /// Now plus `offset`, as gu1 writes times (RFC 3339, UTC, whole seconds).
@@ -256,6 +277,7 @@ impl Simulator {
             next_id,
             records,
             entities,
+            ..
         } = &mut *inner;
         let Some(entity) = entities.get_mut(entity_id) else {
             return Err(Gu1Error::new(404, "ENTITY_NOT_FOUND", "entity not found"));
@@ -352,6 +374,67 @@ impl Simulator {
     /// The entity's current session of `kind`: the latest created one (biometric) or the one
     /// marked current (KYC).
     pub fn current(&self, entity_id: &str, kind: Kind) -> Option<Record> {
+        self.with_current(entity_id, kind, |r| r.clone())
+    }
+
+    /// The entity's current record as gu1 returns it, its read counted: one lock, no copy of
+    /// the record (the simulated gu1's answer to every status read).
+    pub fn current_gu1(&self, entity_id: &str, kind: Kind) -> Option<Arc<Value>> {
+        let mut inner = self.lock();
+        if let Some(e) = inner.entities.get_mut(entity_id) {
+            e.gu1_reads += 1;
+        }
+        let Inner {
+            records,
+            entities,
+            gu1_answers,
+            ..
+        } = &mut *inner;
+        let entity = entities.get(entity_id)?;
+        let id = entity.records.iter().rev().find(|id| {
+            records
+                .get(*id)
+                .is_some_and(|r| r.kind == kind && (kind == Kind::Biometric || r.is_current))
+        })?;
+        let r = records.get_mut(id)?;
+        Self::expire(r);
+        Some(Self::answer(gu1_answers, r))
+    }
+
+    /// Session `id` of `kind` as gu1 returns it, its read counted.
+    pub fn get_gu1(&self, kind: Kind, id: &str) -> Option<Arc<Value>> {
+        let mut inner = self.lock();
+        let Inner {
+            records,
+            entities,
+            gu1_answers,
+            ..
+        } = &mut *inner;
+        let r = records.get_mut(id).filter(|r| r.kind == kind)?;
+        Self::expire(r);
+        if let Some(e) = entities.get_mut(&r.entity_id) {
+            e.gu1_reads += 1;
+        }
+        Some(Self::answer(gu1_answers, r))
+    }
+
+    /// `r` as gu1 returns it: the answer made for it last time while it still says the same,
+    /// else a new one (the simulated gu1 is read on every status request).
+    fn answer(answers: &mut HashMap<String, Arc<Value>>, r: &Record) -> Arc<Value> {
+        if let Some(v) = answers.get(&r.id).filter(|v| r.is_as(v)) {
+            return v.clone();
+        }
+        let v = Arc::new(r.to_gu1());
+        answers.insert(r.id.clone(), v.clone());
+        v
+    }
+
+    fn with_current<T>(
+        &self,
+        entity_id: &str,
+        kind: Kind,
+        f: impl FnOnce(&Record) -> T,
+    ) -> Option<T> {
         let mut inner = self.lock();
         let Inner {
             records, entities, ..
@@ -364,7 +447,7 @@ impl Simulator {
         })?;
         let r = records.get_mut(id)?;
         Self::expire(r);
-        Some(r.clone())
+        Some(f(r))
     }
 
     /// Applies the next scripted step, if any, to the entity's current record.
@@ -626,6 +709,32 @@ mod tests {
             .create(Kind::Biometric, &e, Duration::from_secs(60))
             .unwrap();
         assert_eq!(sim.current(&e, Kind::Biometric).unwrap().id, second.id);
+    }
+
+    #[test]
+    fn gu1_answers_are_shared_until_the_record_changes() {
+        let sim = Simulator::new("http://127.0.0.1:1");
+        let e = sim.create_entity(Kind::Kyc);
+        let r = sim.create(Kind::Kyc, &e, Duration::from_secs(60)).unwrap();
+        let first = sim.current_gu1(&e, Kind::Kyc).unwrap();
+        let again = sim.current_gu1(&e, Kind::Kyc).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "unchanged: the same answer");
+        assert_eq!(*first, r.to_gu1());
+        let step = Step {
+            status: Some("approved".into()),
+            ..Step::default()
+        };
+        sim.apply(&e, Kind::Kyc, &step);
+        let after = sim.current_gu1(&e, Kind::Kyc).unwrap();
+        assert_eq!(after["status"], "approved");
+        assert_eq!(after["providerSessionUrl"], Value::Null);
+        assert_eq!(*after, sim.current(&e, Kind::Kyc).unwrap().to_gu1());
+        assert_eq!(sim.get_gu1(Kind::Kyc, &r.id).unwrap(), after);
+        assert!(
+            sim.get_gu1(Kind::Biometric, &r.id).is_none(),
+            "another kind"
+        );
+        assert_eq!(sim.stats(&e).unwrap().gu1_reads, 4);
     }
 
     #[test]
