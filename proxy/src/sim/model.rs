@@ -374,31 +374,13 @@ impl Simulator {
     /// The entity's current session of `kind`: the latest created one (biometric) or the one
     /// marked current (KYC).
     pub fn current(&self, entity_id: &str, kind: Kind) -> Option<Record> {
-        self.with_current(entity_id, kind, |r| r.clone())
+        self.with_current(entity_id, kind, false, |r, _| r.clone())
     }
 
     /// The entity's current record as gu1 returns it, its read counted: one lock, no copy of
     /// the record (the simulated gu1's answer to every status read).
     pub fn current_gu1(&self, entity_id: &str, kind: Kind) -> Option<Arc<Value>> {
-        let mut inner = self.lock();
-        if let Some(e) = inner.entities.get_mut(entity_id) {
-            e.gu1_reads += 1;
-        }
-        let Inner {
-            records,
-            entities,
-            gu1_answers,
-            ..
-        } = &mut *inner;
-        let entity = entities.get(entity_id)?;
-        let id = entity.records.iter().rev().find(|id| {
-            records
-                .get(*id)
-                .is_some_and(|r| r.kind == kind && (kind == Kind::Biometric || r.is_current))
-        })?;
-        let r = records.get_mut(id)?;
-        Self::expire(r);
-        Some(Self::answer(gu1_answers, r))
+        self.with_current(entity_id, kind, true, |r, answers| Self::answer(answers, r))
     }
 
     /// Session `id` of `kind` as gu1 returns it, its read counted.
@@ -429,17 +411,26 @@ impl Simulator {
         v
     }
 
+    /// `f` on the entity's current record of `kind` (expired first if its time is up) and the
+    /// answers made for records; `read`: a read of gu1's, counted.
     fn with_current<T>(
         &self,
         entity_id: &str,
         kind: Kind,
-        f: impl FnOnce(&Record) -> T,
+        read: bool,
+        f: impl FnOnce(&Record, &mut HashMap<String, Arc<Value>>) -> T,
     ) -> Option<T> {
         let mut inner = self.lock();
         let Inner {
-            records, entities, ..
+            records,
+            entities,
+            gu1_answers,
+            ..
         } = &mut *inner;
-        let entity = entities.get(entity_id)?;
+        let entity = entities.get_mut(entity_id)?;
+        if read {
+            entity.gu1_reads += 1;
+        }
         let id = entity.records.iter().rev().find(|id| {
             records
                 .get(*id)
@@ -447,7 +438,7 @@ impl Simulator {
         })?;
         let r = records.get_mut(id)?;
         Self::expire(r);
-        Some(f(r))
+        Some(f(r, gu1_answers))
     }
 
     /// Applies the next scripted step, if any, to the entity's current record.
