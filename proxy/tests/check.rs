@@ -22,15 +22,11 @@ use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
 
+mod support;
+use support::serve;
+
 const ORIGIN: &str = "https://shop.example";
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJlIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg";
-
-async fn serve(router: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
-}
 
 fn target(addr: SocketAddr, token: &str) -> Target {
     Target {

@@ -17,6 +17,9 @@ use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
+mod support;
+use support::{free_port, Proc};
+
 const SECRET: &[u8] = b"limits-test-secret-0123456789";
 
 /// The simulator playing gu1 (served plainly) and an upstream-mode proxy in front of it, served
@@ -235,44 +238,6 @@ async fn past_the_connection_cap_a_new_client_is_refused_at_once() {
     assert!(took < Duration::from_millis(500), "{took:?}");
     drop(held);
     let _ = &rig.app;
-}
-
-/// A child process, killed when the test ends, also when it fails.
-struct Proc(Option<std::process::Child>);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Proc {
-    fn id(&self) -> u32 {
-        self.0.as_ref().map_or(0, std::process::Child::id)
-    }
-
-    /// Stops it; what it wrote on stdout and stderr.
-    fn output(mut self) -> String {
-        let mut c = self.0.take().expect("running");
-        let _ = c.kill();
-        let out = c.wait_with_output().unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The binary in upstream mode in front of `gu1`, under an open-file limit of `files`, with

@@ -13,15 +13,10 @@ use gu1_kyc_proxy::token::{self, Claims, Kind, Tokens};
 use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
 
-const SECRET: &str = "logs-test-secret-0123456789";
+mod support;
+use support::free_port;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const SECRET: &str = "logs-test-secret-0123456789";
 
 /// The binary in simulate mode with `args` and `env`, driven by `drive(base)` (blocking), then
 /// stopped with SIGTERM: what it wrote on stdout and on stderr.

@@ -9,25 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process, killed when the test ends, also when it fails.
-struct Proc(Option<std::process::Child>);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+mod support;
+use support::{free_port, Proc};
 
 /// The binary in simulate mode with `extra` flags: the proxy's URL and the process.
 fn simulator(extra: &[&str]) -> (String, Proc) {

@@ -19,13 +19,6 @@ mod contract;
 const SECRET: &[u8] = b"proxy-test-secret-0123456789";
 const WEBHOOK_SECRET: &[u8] = b"whsec-test";
 
-async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
-}
-
 /// The simulator (playing gu1) and an upstream-mode proxy in front of it.
 struct Rig {
     gu1: String,
@@ -1246,6 +1239,9 @@ fn upstream_refuses_an_inconsistent_token_configuration() {
 
 use gu1_kyc_proxy::serve::{self as server, Connections};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod support;
+use support::serve;
 
 /// `router` served with the production connection limits `conns`.
 async fn serve_limited(router: axum::Router, conns: Connections) -> SocketAddr {

@@ -17,15 +17,11 @@ use serde_json::{json, Value};
 
 mod contract;
 
+mod support;
+use support::{free_port, serve, Proc};
+
 const SECRET: &[u8] = b"wait-test-secret-0123456789";
 const WEBHOOK_SECRET: &[u8] = b"whsec-wait-test";
-
-async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    addr
-}
 
 /// The simulator playing gu1 and an upstream-mode proxy in front of it.
 struct Rig {
@@ -674,36 +670,6 @@ async fn the_control_api_counts_gu1_reads_per_entity() {
         .await
         .unwrap();
     assert_eq!(log["gu1Reads"], 3, "{log}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process, killed when the test ends, also when it fails.
-struct Proc(Option<std::process::Child>);
-
-impl Proc {
-    fn id(&self) -> u32 {
-        self.0.as_ref().map_or(0, std::process::Child::id)
-    }
-
-    fn wait_with_output(mut self) -> std::io::Result<std::process::Output> {
-        self.0.take().expect("running").wait_with_output()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 /// The binary in simulate mode on free ports; its proxy URL.
