@@ -18,7 +18,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 mod support;
-use support::{free_port, Proc};
+use support::{free_port, listening, Proc};
 
 const SECRET: &[u8] = b"limits-test-secret-0123456789";
 
@@ -260,12 +260,7 @@ fn spawn_upstream(gu1: &str, files: u32, extra: &[&str]) -> (Proc, SocketAddr) {
         .spawn()
         .unwrap();
     let child = Proc(Some(child));
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        std::net::TcpStream::connect(addr).is_ok()
-    });
-    assert!(up, "the proxy did not start");
+    let addr = listening(port, "the proxy");
     (child, addr)
 }
 

@@ -3,7 +3,6 @@
 //! environment); the access log as events with route, status, duration and request id; request
 //! ids taken from the client when sane, made otherwise, echoed, and sent to gu1.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
 
 mod support;
-use support::free_port;
+use support::{free_port, listening};
 
 const SECRET: &str = "logs-test-secret-0123456789";
 
@@ -39,12 +38,7 @@ fn run_simulator(
         cmd.env(k, v);
     }
     let child = cmd.spawn().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        std::net::TcpStream::connect(addr).is_ok()
-    });
-    assert!(up, "the simulator did not start");
+    let addr = listening(port, "the simulator");
     drive(&format!("http://{addr}"));
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -4,13 +4,12 @@
 //! answers 503 while the proxy drains at shutdown.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 mod support;
-use support::{free_port, Proc};
+use support::{free_port, listening, Proc};
 
 /// The binary in simulate mode with `extra` flags: the proxy's URL and the process.
 fn simulator(extra: &[&str]) -> (String, Proc) {
@@ -30,12 +29,7 @@ fn simulator(extra: &[&str]) -> (String, Proc) {
         .spawn()
         .unwrap();
     let child = Proc(Some(child));
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        std::net::TcpStream::connect(addr).is_ok()
-    });
-    assert!(up, "the simulator did not start");
+    let addr = listening(port, "the simulator");
     (format!("http://{addr}"), child)
 }
 

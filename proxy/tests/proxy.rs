@@ -1241,7 +1241,7 @@ use gu1_kyc_proxy::serve::{self as server, Connections};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod support;
-use support::serve;
+use support::{listening, serve};
 
 /// `router` served with the production connection limits `conns`.
 async fn serve_limited(router: axum::Router, conns: Connections) -> SocketAddr {
@@ -1377,12 +1377,7 @@ fn a_proxy_under_a_low_open_file_limit_keeps_answering() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        std::net::TcpStream::connect(addr).is_ok()
-    });
-    assert!(up, "the proxy did not start");
+    let addr = listening(port, "the proxy");
     let held: Vec<_> = (0..200)
         .filter_map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok())
         .collect();
@@ -1963,12 +1958,7 @@ fn requests_refused_before_routing_are_in_the_access_log() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        std::net::TcpStream::connect(addr).is_ok()
-    });
-    assert!(up, "the proxy did not start");
+    let addr = listening(port, "the proxy");
     let flood: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
     for (request, status) in [
         (

@@ -2,7 +2,6 @@
 //! wait`, held requests woken by webhooks or by the coalesced refresh, and the simulator's hooks
 //! for browser tests (faults with headers, `honourWait`, read counts).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,7 @@ use serde_json::{json, Value};
 mod contract;
 
 mod support;
-use support::{free_port, serve, Proc};
+use support::{free_port, listening, serve, Proc};
 
 const SECRET: &[u8] = b"wait-test-secret-0123456789";
 const WEBHOOK_SECRET: &[u8] = b"whsec-wait-test";
@@ -683,13 +682,8 @@ fn spawn_simulator(extra: &[&str]) -> (Proc, String) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        std::net::TcpStream::connect(addr).is_ok()
-    });
     let child = Proc(Some(child));
-    assert!(up, "the simulator did not start");
+    let addr = listening(port, "the simulator");
     (child, format!("http://{addr}"))
 }
 

@@ -55,3 +55,15 @@ impl Proc {
         )
     }
 }
+
+/// Waits (up to 5 s) until something listens on loopback `port`; its address. `what` names it
+/// in the failure.
+pub fn listening(port: u16, what: &str) -> SocketAddr {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    assert!(up, "{what} did not start");
+    addr
+}
