@@ -13,7 +13,7 @@ use gu1_kyc_proxy::upstream::Upstream;
 use serde_json::{json, Value};
 
 mod support;
-use support::{free_port, listening};
+use support::{free_port, listening, serve, Proc};
 
 const SECRET: &str = "logs-test-secret-0123456789";
 
@@ -251,5 +251,86 @@ async fn request_ids_are_taken_or_made_echoed_and_sent_to_gu1() {
                 assert_eq!(echoed.matches('-').count(), 4, "{echoed}");
             }
         }
+    }
+}
+
+/// Issue 28, item 11, end to end: what the `gu1_error` event shows of gu1's error code, read
+/// from the binary's log. Codes from the closed list are logged as they are; any other code,
+/// however upper-snake it looks (a key, a name), is logged as `HTTP_<status>` and appears
+/// nowhere in the log. (The unit test checks `loggable_code`; this checks the log uses it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gu1_error_codes_reach_the_log_only_from_the_closed_list() {
+    use axum::extract::Path;
+    let gu1 = axum::Router::new().route(
+        "/api/kyc/biometric/entities/{e}/current",
+        axum::routing::get(|Path(e): Path<String>| async move {
+            let code = match e.as_str() {
+                "e_key" => "SK_LIVE_4EC3F1A2B9",
+                "e_name" => "ADA_LOVELACE",
+                _ => "INTERNAL_ERROR",
+            };
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": code, "message": "detail"})),
+            )
+        }),
+    );
+    let gu1_addr = serve(gu1).await;
+    let port = free_port();
+    let child = Proc(Some(
+        std::process::Command::new(env!("CARGO_BIN_EXE_gu1-kyc-proxy"))
+            .args(["upstream", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--api-base", &format!("http://{gu1_addr}")])
+            .args(["--api-key", "sk_test_x", "--secret", SECRET])
+            .env_remove("GU1_LOG")
+            .env_remove("GU1_LOG_FORMAT")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let addr = listening(port, "the proxy");
+    let http = reqwest::Client::new();
+    for entity in ["e_key", "e_name", "e_known"] {
+        let tok = token::mint(
+            &Claims {
+                entity_id: entity.into(),
+                kind: Kind::Biometric,
+                session_id: None,
+                expires: token::unix_now() + 60,
+            },
+            token::DEFAULT_AUDIENCE,
+            SECRET.as_bytes(),
+        );
+        let r = http
+            .get(format!("http://{addr}/kyc/status"))
+            .bearer_auth(tok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502, "{entity}");
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut codes: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["event"] == "gu1_error")
+        .map(|l| l["gu1_code"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["HTTP_500", "HTTP_500", "INTERNAL_ERROR"],
+        "{stdout}"
+    );
+    for secret in ["SK_LIVE_4EC3F1A2B9", "ADA_LOVELACE"] {
+        assert!(
+            !stdout.contains(secret),
+            "{secret} reached the log: {stdout}"
+        );
     }
 }
