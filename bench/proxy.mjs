@@ -196,7 +196,7 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
     .replace(/^\| One proxy instance holds .*$/m, `| ${budget} | ${measured} | ${met ? "yes" : "**no**"} |`)
     .replace(/## 6\. Proxy capacity[\s\S]*?(?=## 7\.)/, `${capacitySection(rows, load)}\n`)
     .replace(/## 8\. Held requests[\s\S]*?(?=\n## |$)/, heldSection(hold))
-    .replace(/^(Measured on .*)\n(Sections 5 and 7 .*\n)?/m, `$1\nSections 5 and 7 (the proxy) measured again on ${new Date().toISOString().slice(0, 10)} by bench/proxy.mjs.\n`);
+    .replace(/^(Measured on .*)\n(Sections 6 and 8 .*\n)?/m, `$1\nSections 6 and 8 (the proxy) measured again on ${new Date().toISOString().slice(0, 10)} by bench/proxy.mjs.\n`);
   writeFileSync(report, md);
   console.log(capacitySection(rows, load));
   console.log(heldSection(hold));

@@ -68,7 +68,7 @@ if (want("weight")) log("weight measured");
 // gu1 takes to deliver a webhook is gu1's, not this client's or proxy's.
 // Every client here (the browser, wrk) comes from 127.0.0.1: the per-address connection cap
 // (64 by default) would count them as one, so it is off, as behind a load balancer.
-const proxy = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", PROXY, "--hosted-listen", HOSTED, "--sim-webhook-delay-ms", "0", "--max-connections-per-client", "0"], { stdio: "ignore" });
+const proxy = spawn(`${ROOT}target/release/gu1-kyc-proxy`, ["simulate", "--listen", PROXY, "--hosted-listen", HOSTED, "--sim-webhook-delay-ms", "0", "--max-connections-per-client", "0"], { stdio: ["ignore", "ignore", process.env.BENCH_PROXY_LOG ? "inherit" : "ignore"] });
 process.on("exit", () => proxy.kill());
 for (let i = 0; i < 100; i++) {
   try {
