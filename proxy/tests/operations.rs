@@ -33,6 +33,18 @@ fn simulator(extra: &[&str]) -> (String, Proc) {
     (format!("http://{addr}"), child)
 }
 
+/// A new simulated session (its token and ids) from the simulator's control API.
+async fn new_session(http: &reqwest::Client, base: &str) -> Value {
+    http.post(format!("{base}/__control/sessions"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The samples of a Prometheus text exposition, by series (`name{labels}` as written).
 fn samples(text: &str) -> BTreeMap<String, f64> {
     text.lines()
@@ -113,15 +125,7 @@ async fn metrics_on_their_own_listener_pass_promtool_and_move_with_the_traffic()
     let public = http.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(public.status(), 404);
 
-    let s: Value = http
-        .post(format!("{base}/__control/sessions"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s = new_session(&http, &base).await;
     let tok = s["token"].as_str().unwrap();
     let status = |bearer: String| {
         let http = http.clone();
@@ -226,15 +230,7 @@ async fn ready_answers_503_while_draining_and_health_stays_cheap() {
     };
     assert_eq!(get("/ready").await, (200, json!({"ready": true})));
     assert_eq!(get("/health").await, (200, json!({"ok": true})));
-    let s: Value = http
-        .post(format!("{base}/__control/sessions"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s = new_session(&http, &base).await;
     let tok = s["token"].as_str().unwrap().to_owned();
     let tag = http
         .get(format!("{base}/kyc/status"))
@@ -293,15 +289,7 @@ async fn ready_answers_503_while_draining_and_health_stays_cheap() {
         "requests are still answered during the grace"
     );
     // The grace served, the process stops.
-    let proc = child.0.as_mut().unwrap();
-    let mut exited = None;
-    for _ in 0..100 {
-        exited = proc.try_wait().unwrap();
-        if exited.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let exited = child.exited().await;
     let status = exited.expect("stopped after the grace");
     assert!(status.success(), "{status:?}");
     let took = term.elapsed();

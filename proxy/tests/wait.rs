@@ -881,15 +881,7 @@ async fn sigterm_stops_the_proxy_even_when_its_stdout_is_closed() {
         .expect("the held request is answered at once")
         .unwrap();
     assert_eq!((r.status, r.applied.as_deref()), (304, Some("wait=20")));
-    let proc = child.0.as_mut().unwrap();
-    let mut exited = None;
-    for _ in 0..100 {
-        exited = proc.try_wait().unwrap();
-        if exited.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let exited = child.exited().await;
     let status = exited.expect("the proxy exits within 5 s");
     assert!(status.success(), "exit: {status:?}");
 }

@@ -67,3 +67,17 @@ pub fn listening(port: u16, what: &str) -> SocketAddr {
     assert!(up, "{what} did not start");
     addr
 }
+
+impl Proc {
+    /// Waits up to 5 s for it to end by itself: its exit status, or `None` while it still runs.
+    pub async fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        let c = self.0.as_mut().expect("running");
+        for _ in 0..100 {
+            if let Some(status) = c.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
